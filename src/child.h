@@ -1,0 +1,48 @@
+// The app lameduck runs: spawning it pristine, signalling it, and reaping.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lameduck {
+
+struct SpawnError {
+  int exit_code;        // 125, 126 or 127
+  std::string message;  // one line: what failed and what to do
+};
+
+class Child {
+ public:
+  // Forks and execs argv (PATH lookup) with the given signal mask, default dispositions
+  // for caught signals, in its own process group, in the terminal's foreground when
+  // lameduck has it. Returns the error when the command could not be started.
+  static std::optional<SpawnError> spawn(const std::vector<std::string>& argv, const sigset_t& mask,
+                                         Child& out);
+
+  pid_t pid() const { return pid_; }
+  // Sends sig to the app, or to its process group when group is true. Returns errno or 0.
+  int signal(int sig, bool group) const;
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// Makes lameduck the child subreaper (PR_SET_CHILD_SUBREAPER). Returns errno or 0.
+int become_subreaper();
+
+struct Reaped {
+  pid_t pid;
+  int status;
+};
+
+// Reaps every exited child without blocking (waitpid(-1, WNOHANG) until none is left).
+std::vector<Reaped> reap_exited();
+
+// True while lameduck still has children (exited or not).
+bool has_children();
+
+}  // namespace lameduck

@@ -1,0 +1,21 @@
+// How a child's wait status becomes lameduck's own exit code.
+#pragma once
+
+#include <set>
+#include <string>
+
+namespace lameduck {
+
+// lameduck's own failures, the convention of env(1), timeout(1) and nohup(1).
+inline constexpr int kExitUsage = 125;          // bad usage, cannot fork, internal error
+inline constexpr int kExitNotExecutable = 126;  // COMMAND found but cannot be run
+inline constexpr int kExitNotFound = 127;       // COMMAND not found
+
+// The child's exit code, or 128+N when it died of signal N; codes listed in
+// success_codes (--success-exit-code) become 0.
+int exit_code_from_status(int wait_status, const std::set<int>& success_codes);
+
+// "exited with 3", "killed by SIGKILL (core dumped)": for the timeline.
+std::string describe_status(int wait_status);
+
+}  // namespace lameduck

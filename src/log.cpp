@@ -1,0 +1,93 @@
+#include "log.h"
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+namespace lameduck {
+namespace {
+
+void append(spdlog::memory_buf_t& dest, std::string_view text) {
+  dest.append(text.data(), text.data() + text.size());
+}
+
+void append_json_string(spdlog::memory_buf_t& dest, std::string_view text) {
+  append(dest, "\"");
+  for (char c : text) {
+    switch (c) {
+      case '"': append(dest, "\\\""); break;
+      case '\\': append(dest, "\\\\"); break;
+      case '\n': append(dest, "\\n"); break;
+      case '\r': append(dest, "\\r"); break;
+      case '\t': append(dest, "\\t"); break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+          append(dest, escaped);
+        } else {
+          dest.push_back(c);
+        }
+    }
+  }
+  append(dest, "\"");
+}
+
+// {"time":"2026-11-29T13:45:01.123Z","level":"info","msg":"..."}: one object per line,
+// the shape log collectors (Loki, Elasticsearch, Cloud Logging) parse without configuration.
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    auto since_epoch = msg.time.time_since_epoch();
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+    auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds);
+    std::time_t t = seconds.count();
+    std::tm utc{};
+    gmtime_r(&t, &utc);
+    char stamp[40];
+    std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+    std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(millis.count()));
+    append(dest, "{\"time\":\"");
+    append(dest, stamp);
+    append(dest, "\",\"level\":\"");
+    auto level = spdlog::level::to_string_view(msg.level);
+    append(dest, std::string_view(level.data(), level.size()));
+    append(dest, "\",\"logger\":\"lameduck\",\"msg\":");
+    append_json_string(dest, std::string_view(msg.payload.data(), msg.payload.size()));
+    append(dest, "}\n");
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
+};
+
+}  // namespace
+
+void setup_logging(const LogOptions& options) {
+  auto logger = spdlog::default_logger();
+  if (logger->name() != "lameduck") {
+    // stderr_sink_st: unbuffered fwrite to stderr; lameduck is single-threaded.
+    logger = std::make_shared<spdlog::logger>("lameduck",
+                                              std::make_shared<spdlog::sinks::stderr_sink_st>());
+    spdlog::set_default_logger(logger);
+  }
+  if (options.format == LogFormat::json) {
+    logger->set_formatter(std::make_unique<JsonFormatter>());
+  } else {
+    logger->set_formatter(std::make_unique<spdlog::pattern_formatter>(
+        "%Y-%m-%dT%H:%M:%S.%eZ lameduck[%P] %l: %v", spdlog::pattern_time_type::utc));
+  }
+  logger->set_level(spdlog::level::from_str(options.level));
+  logger->flush_on(spdlog::level::trace);
+}
+
+void print_error(const std::string& message) {
+  std::string line = "lameduck: " + message + "\n";
+  // One write so concurrent output from the app does not interleave with it.
+  [[maybe_unused]] auto ignored = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace lameduck

@@ -1,0 +1,44 @@
+// What the supervisor's one poll() waits on besides the signalfd: the EndpointSlice
+// watch and the preStop control socket. Each appends its descriptors and deadline, and
+// handles its slice of the results. Implementations do their I/O without blocking.
+#pragma once
+
+#include <poll.h>
+
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "drain.h"
+
+namespace lameduck {
+
+class LoopSource {
+ public:
+  virtual ~LoopSource() = default;
+  virtual void add_fds(std::vector<pollfd>& fds) = 0;
+  virtual std::optional<TimePoint> next_timeout() const = 0;
+  // fds is exactly what add_fds appended this round, with revents filled in.
+  virtual void on_ready(std::span<const pollfd> fds, TimePoint now) = 0;
+};
+
+// Decides when the Pod has left every EndpointSlice. Starts idle: no API connection until
+// start(), which the drain calls at SIGTERM or preStop.
+class Watcher : public LoopSource {
+ public:
+  enum class State { idle, watching, gone, failed };
+  virtual void start(TimePoint now) = 0;
+  virtual void stop() = 0;
+  virtual State state() const = 0;
+};
+
+// The preStop hook's way in: it asks PID 1 to drain and waits for the answer.
+class ControlChannel : public LoopSource {
+ public:
+  // True once per client that asked for a drain since the last call.
+  virtual bool take_drain_request() = 0;
+  // Tells every client waiting for the drain that it is done, and lets them go.
+  virtual void report_drained() = 0;
+};
+
+}  // namespace lameduck

@@ -1,0 +1,51 @@
+// lameduck: a PID 1 that keeps the app serving after SIGTERM until the Pod is out of
+// rotation. main() blocks signals, parses, and dispatches; errors become exit codes.
+#include <cstdio>
+#include <exception>
+
+#include "exit_status.h"
+#include "log.h"
+#include "options.h"
+#include "run.h"
+#include "signal_fd.h"
+
+using namespace lameduck;
+
+namespace {
+
+int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
+  switch (cli.subcommand) {
+    case Subcommand::help: std::fputs(cli.help_text.c_str(), stdout); return 0;
+    case Subcommand::version: std::puts("lameduck " LAMEDUCK_VERSION); return 0;
+    case Subcommand::run:
+      setup_logging(cli.run.wait.log);
+      if (cli.run.check_only) return 0;
+      return run_command(cli.run, signals);
+    case Subcommand::prestop:
+    case Subcommand::endpoints: print_error("this subcommand is not built yet"); return kExitUsage;
+  }
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    // 1. Block signals before anything else, so no signal is lost or handled by default
+    //    and any thread a library starts inherits the mask.
+    SignalFd signals;
+    // 2. Parse; every mistake is one line and exit 125.
+    ParsedCommandLine cli;
+    try {
+      cli = parse_command_line(argc, argv);
+    } catch (const UsageError& e) {
+      print_error(std::string(e.what()) + " (see lameduck --help)");
+      return kExitUsage;
+    }
+    // 3. Run.
+    return dispatch(cli, signals);
+  } catch (const std::exception& e) {
+    print_error(std::string("internal error: ") + e.what());
+    return kExitUsage;
+  }
+}

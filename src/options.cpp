@@ -1,0 +1,271 @@
+#include "options.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdlib>
+
+namespace lameduck {
+namespace {
+
+constexpr const char* kRunUsage =
+    "lameduck: run COMMAND as PID 1 and keep it serving after SIGTERM until the Pod is out "
+    "of rotation.\n\n"
+    "Usage:\n"
+    "  lameduck [OPTIONS] -- COMMAND [ARGS...]   run COMMAND (PID-1 duties + drain)\n"
+    "  lameduck prestop [OPTIONS]                for lifecycle.preStop.exec: wait, then exit 0\n"
+    "  lameduck endpoints [OPTIONS]              print where this Pod is routable right now\n"
+    "  lameduck version                          print the version\n\n"
+    "Every option can also be set by the environment variable shown (the flag wins).\n"
+    "Durations: 500ms, 15s, 2m, or a bare number of seconds.";
+
+// Durations and signals are read as text and converted after parsing, so every mistake
+// gets one message in our words rather than a CLI11 type error.
+struct RawWait {
+  std::string delay, settle = "5s", max_delay = "25s";
+  bool wait_endpoints = false;
+  CLI::Option* wait_endpoints_opt = nullptr;
+};
+
+std::string env_name(const std::string& flag) {
+  std::string name = "LAMEDUCK_" + flag;
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) {
+    return c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  });
+  return name;
+}
+
+// Adds "--name" with its LAMEDUCK_NAME variable; the last occurrence wins.
+template <typename T>
+CLI::Option* add(CLI::App& app, const std::string& name, T& value, const std::string& help) {
+  return app.add_option("--" + name, value, help)
+      ->envname(env_name(name))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
+CLI::Option* add_list(CLI::App& app, const std::string& name, std::vector<std::string>& value,
+                      const std::string& help) {
+  // allow_extra_args(false): each occurrence takes one value, so "--service a CMD" keeps CMD.
+  return app.add_option("--" + name, value, help)
+      ->envname(env_name(name))
+      ->delimiter(',')
+      ->allow_extra_args(false);
+}
+
+void add_log_options(CLI::App& app, std::string& format, std::string& level) {
+  add(app, "log-format", format, "text or json (stderr only)")
+      ->check(CLI::IsMember({"text", "json"}));
+  add(app, "log-level", level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+}
+
+void add_api_options(CLI::App& app, ApiOptions& api) {
+  add_list(app, "service", api.services,
+           "only consider EndpointSlices of this Service (repeatable; default: all)");
+  add_list(app, "pod-ip", api.pod_ips,
+           "this Pod's IP (repeatable for dual-stack; default: POD_IPS/POD_IP, interfaces)");
+  add(app, "pod-name", api.pod_name, "this Pod's name (default: POD_NAME, hostname)");
+  add(app, "namespace", api.namespace_name,
+      "this Pod's namespace (default: POD_NAMESPACE, the service-account namespace file)");
+  add(app, "api-server", api.api_server,
+      "API server URL (default: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)");
+  add(app, "token-file", api.token_file,
+      "bearer token file, re-read on every request (default: the service-account token)");
+  add(app, "ca-file", api.ca_file, "CA bundle to verify the API server (default: ca.crt)");
+}
+
+void add_wait_options(CLI::App& app, RawWait& raw, ApiOptions& api) {
+  add(app, "delay", raw.delay,
+      "fixed wait after SIGTERM when EndpointSlices are not used or not readable "
+      "(default: 15s in a Pod, 0 elsewhere)");
+  raw.wait_endpoints_opt =
+      app.add_flag("--wait-endpoints,!--no-wait-endpoints", raw.wait_endpoints,
+                   "wait until the Pod IP left every EndpointSlice (default: on when "
+                   "in-cluster credentials exist)")
+          ->envname(env_name("wait-endpoints"))
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  add(app, "settle", raw.settle, "extra wait after the Pod IP left every EndpointSlice (5s)");
+  add(app, "max-delay", raw.max_delay, "hard cap on the whole wait (25s)");
+  add_api_options(app, api);
+}
+
+Millis to_duration(const std::string& flag, const std::string& text) {
+  auto d = parse_duration(text);
+  if (!d) {
+    throw UsageError("--" + flag + ": invalid duration '" + text +
+                     "' (use e.g. 500ms, 15s, 2m or a number of seconds)");
+  }
+  return *d;
+}
+
+int to_signal(const std::string& flag, const std::string& text) {
+  auto sig = parse_signal(text);
+  if (!sig)
+    throw UsageError("--" + flag + ": unknown signal '" + text + "' (e.g. SIGTERM, QUIT, 3)");
+  return *sig;
+}
+
+void finish_wait(const RawWait& raw, WaitOptions& wait) {
+  if (!raw.delay.empty()) wait.delay = to_duration("delay", raw.delay);
+  wait.settle = to_duration("settle", raw.settle);
+  wait.max_delay = to_duration("max-delay", raw.max_delay);
+  if (raw.wait_endpoints_opt->count() > 0) wait.api.wait_endpoints = raw.wait_endpoints;
+}
+
+void finish_log(const std::string& format, const std::string& level, LogOptions& log) {
+  log.format = format == "json" ? LogFormat::json : LogFormat::text;
+  log.level = level;
+}
+
+// CLI11 throws for --help; everything else becomes a one-line UsageError.
+template <typename Fn>
+bool parse_or_help(CLI::App& app, ParsedCommandLine& out, Fn&& parse) {
+  try {
+    parse();
+  } catch (const CLI::CallForHelp&) {
+    out.subcommand = Subcommand::help;
+    out.help_text = app.help();
+    return false;
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    if (what.empty()) what = e.get_name();
+    throw UsageError(what);
+  }
+  return true;
+}
+
+void parse_run(std::vector<std::string> args, ParsedCommandLine& out);
+
+void parse_prestop(std::vector<std::string> args, ParsedCommandLine& out) {
+  CLI::App app{"lameduck prestop: the drain wait for lifecycle.preStop.exec; exits 0 when done.",
+               "lameduck prestop"};
+  RawWait raw;
+  std::string format = "text", level = "info";
+  add_wait_options(app, raw, out.prestop.wait.api);
+  add_log_options(app, format, level);
+  app.add_flag("--check", out.prestop.check_only, "only check the options, then exit 0");
+  std::reverse(args.begin(), args.end());
+  if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
+  finish_wait(raw, out.prestop.wait);
+  finish_log(format, level, out.prestop.wait.log);
+  out.subcommand = Subcommand::prestop;
+}
+
+void parse_endpoints(std::vector<std::string> args, ParsedCommandLine& out) {
+  CLI::App app{
+      "lameduck endpoints: print where this Pod is routable right now. Exit 0: "
+      "routable, 1: not routable, 2: could not tell.",
+      "lameduck endpoints"};
+  std::string format = "text", level = "warn", output = "text";
+  add_api_options(app, out.endpoints.api);
+  add_log_options(app, format, level);
+  app.add_option("-o,--output", output, "text or json")->check(CLI::IsMember({"text", "json"}));
+  std::reverse(args.begin(), args.end());
+  if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
+  finish_log(format, level, out.endpoints.log);
+  out.endpoints.json = output == "json";
+  out.subcommand = Subcommand::endpoints;
+}
+
+bool is_subcommand(const std::string& word) {
+  return word == "prestop" || word == "endpoints" || word == "version";
+}
+
+void dispatch_subcommand(const std::string& name, std::vector<std::string> args,
+                         ParsedCommandLine& out) {
+  if (name == "prestop") return parse_prestop(std::move(args), out);
+  if (name == "endpoints") return parse_endpoints(std::move(args), out);
+  if (!args.empty()) throw UsageError("version takes no arguments");
+  out.subcommand = Subcommand::version;
+}
+
+void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
+  CLI::App app{kRunUsage, "lameduck"};
+  RunOptions& run = out.run;
+  RawWait raw;
+  std::string format = "text", level = "info", stop_signal = "SIGTERM", kill_after;
+  std::string orphan_grace = "2s";
+  std::vector<std::string> rewrites;
+  std::vector<int> success_codes;
+  bool subreaper = false;
+  add_wait_options(app, raw, run.wait.api);
+  add(app, "signal", stop_signal, "signal sent to the app when the wait is over (SIGTERM)");
+  add_list(app, "rewrite", rewrites,
+           "rewrite a forwarded signal, FROM:TO (repeatable; TO=0 drops it), e.g. TERM:QUIT");
+  add(app, "kill-after", kill_after,
+      "SIGKILL the app if it still runs this long after the stop signal (default: off)");
+  app.add_flag("-g,--group", run.group, "signal the app's whole process group, not only the app")
+      ->envname(env_name("group"));
+  auto* subreaper_opt =
+      app.add_flag("--subreaper,!--no-subreaper", subreaper,
+                   "adopt orphaned descendants when not PID 1 (default: on when not PID 1)")
+          ->envname(env_name("subreaper"))
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("-e,--success-exit-code", success_codes,
+                 "report this exit code of the app as 0 (repeatable), e.g. 143 for the JVM")
+      ->envname(env_name("success-exit-code"))
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->check(CLI::Range(0, 255));
+  add(app, "orphan-grace", orphan_grace,
+      "once the app exited, time its leftover processes get after the stop signal before "
+      "SIGKILL (2s)");
+  add_log_options(app, format, level);
+  app.add_flag("--check", run.check_only, "only check the options and COMMAND, then exit 0");
+  app.prefix_command();
+
+  const std::vector<std::string> original = args;
+  std::reverse(args.begin(), args.end());
+  if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
+
+  std::vector<std::string> rest = app.remaining();
+  bool separated = !rest.empty() && rest.front() == "--";
+  if (separated) rest.erase(rest.begin());
+  if (!separated && !rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-') {
+    throw UsageError("unknown option '" + rest.front() + "' (put the command after --)");
+  }
+  if (!separated && !rest.empty() && is_subcommand(rest.front())) {
+    // "lameduck --log-level debug prestop": options before the subcommand belong to it.
+    std::string name = rest.front();
+    std::vector<std::string> sub_args = original;
+    sub_args.erase(std::find(sub_args.begin(), sub_args.end(), name));
+    return dispatch_subcommand(name, std::move(sub_args), out);
+  }
+  if (rest.empty()) {
+    throw UsageError("no command given: lameduck [OPTIONS] -- COMMAND [ARGS...]");
+  }
+  run.command = std::move(rest);
+
+  finish_wait(raw, run.wait);
+  finish_log(format, level, run.wait.log);
+  run.stop_signal = to_signal("signal", stop_signal);
+  if (!kill_after.empty()) run.kill_after = to_duration("kill-after", kill_after);
+  run.orphan_grace = to_duration("orphan-grace", orphan_grace);
+  for (const auto& spec : rewrites) {
+    if (auto error = run.rewrite.add(spec); !error.empty()) throw UsageError(error);
+  }
+  run.success_codes.insert(success_codes.begin(), success_codes.end());
+  if (subreaper_opt->count() > 0) run.subreaper = subreaper;
+  out.subcommand = Subcommand::run;
+}
+
+}  // namespace
+
+bool in_kubernetes() {
+  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+  return host != nullptr && *host != '\0';
+}
+
+ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
+  ParsedCommandLine out;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && is_subcommand(args.front())) {
+    std::string name = args.front();
+    args.erase(args.begin());
+    dispatch_subcommand(name, std::move(args), out);
+  } else {
+    parse_run(std::move(args), out);
+  }
+  return out;
+}
+
+}  // namespace lameduck

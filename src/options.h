@@ -1,0 +1,88 @@
+// The command line (CLI11): one options struct per subcommand, every option also read
+// from LAMEDUCK_<NAME>. Parsing is pure: it returns options or throws UsageError.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "drain.h"
+#include "signals.h"
+
+namespace lameduck {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class LogFormat { text, json };
+
+struct LogOptions {
+  LogFormat format = LogFormat::text;
+  std::string level = "info";
+};
+
+// Where the Pod is, and how to reach the API. Empty means "discover".
+struct ApiOptions {
+  std::optional<bool> wait_endpoints;  // unset: on when in-cluster credentials exist
+  std::vector<std::string> services;
+  std::vector<std::string> pod_ips;
+  std::string pod_name;
+  std::string namespace_name;
+  std::string api_server;
+  std::string token_file;
+  std::string ca_file;
+};
+
+// Options shared by the PID-1 mode and `prestop`: the wait itself.
+struct WaitOptions {
+  std::optional<Millis> delay;  // unset: 15s in a Pod, else 0
+  Millis settle{5000};
+  Millis max_delay{25000};
+  ApiOptions api;
+  LogOptions log;
+};
+
+struct RunOptions {
+  WaitOptions wait;
+  int stop_signal = 15;
+  SignalRewrite rewrite;
+  std::optional<Millis> kill_after;
+  bool group = false;
+  std::optional<bool> subreaper;  // unset: on when not PID 1
+  std::set<int> success_codes;
+  Millis orphan_grace{2000};
+  bool check_only = false;
+  std::vector<std::string> command;
+};
+
+struct PrestopOptions {
+  WaitOptions wait;
+  bool check_only = false;
+};
+
+struct EndpointsOptions {
+  ApiOptions api;
+  LogOptions log;
+  bool json = false;
+};
+
+enum class Subcommand { run, prestop, endpoints, version, help };
+
+struct ParsedCommandLine {
+  Subcommand subcommand = Subcommand::run;
+  RunOptions run;
+  PrestopOptions prestop;
+  EndpointsOptions endpoints;
+  std::string help_text;  // for Subcommand::help
+};
+
+// argv excludes nothing: argv[0] is the program name. Throws UsageError.
+ParsedCommandLine parse_command_line(int argc, const char* const* argv);
+
+// True when running in a Pod (KUBERNETES_SERVICE_HOST is set).
+bool in_kubernetes();
+
+}  // namespace lameduck

@@ -1,0 +1,58 @@
+#include "run.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include "child.h"
+#include "exit_status.h"
+#include "log.h"
+#include "supervisor.h"
+
+namespace lameduck {
+
+DrainConfig drain_config(const WaitOptions& wait, bool wait_endpoints) {
+  DrainConfig config;
+  config.delay = wait.delay.value_or(in_kubernetes() ? Millis(15000) : Millis(0));
+  config.settle = wait.settle;
+  config.max_delay = wait.max_delay;
+  config.wait_endpoints = wait_endpoints;
+  return config;
+}
+
+int run_command(const RunOptions& options, SignalFd& signals) {
+  // 1. Adopt orphans when not PID 1, so they are reaped and not left to the host's init.
+  bool pid1 = getpid() == 1;
+  if (!pid1 && options.subreaper.value_or(true)) {
+    if (int error = become_subreaper(); error != 0) {
+      spdlog::warn("cannot become child subreaper: {}; orphans will not be reaped",
+                   std::strerror(error));
+    }
+  } else if (pid1 && options.subreaper.value_or(false)) {
+    spdlog::debug("--subreaper has no effect as PID 1");
+  }
+
+  // 2. The drain configuration; the EndpointSlice watch is not wired in yet.
+  SupervisorConfig config;
+  config.drain = drain_config(options.wait, false);
+  config.drain.kill_after = options.kill_after;
+  config.stop_signal = options.stop_signal;
+  config.rewrite = options.rewrite;
+  config.group = options.group;
+  config.success_codes = options.success_codes;
+  config.orphan_grace = options.orphan_grace;
+
+  // 3. Start the app; from here on only its exit ends lameduck.
+  Child child;
+  if (auto error = Child::spawn(options.command, signals.original_mask(), child)) {
+    print_error(error->message);
+    return error->exit_code;
+  }
+  spdlog::debug("started '{}' as pid {}{}", options.command.front(), child.pid(),
+                pid1 ? " (lameduck is PID 1)" : "");
+
+  Supervisor supervisor(std::move(config), signals, child, nullptr, nullptr);
+  return supervisor.run();
+}
+
+}  // namespace lameduck

@@ -1,0 +1,11 @@
+// `lameduck [OPTIONS] -- COMMAND`: setup (may fail with 125/126/127), then the run loop.
+#pragma once
+
+#include "options.h"
+#include "signal_fd.h"
+
+namespace lameduck {
+
+int run_command(const RunOptions& options, SignalFd& signals);
+
+}  // namespace lameduck

@@ -1,0 +1,44 @@
+#include "signal_fd.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "signals.h"
+
+namespace lameduck {
+
+SignalFd::SignalFd() {
+  sigset_t all;
+  sigfillset(&all);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (is_fault_signal(sig)) sigdelset(&all, sig);
+  }
+  sigprocmask(SIG_BLOCK, &all, &original_mask_);
+  fd_ = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd_ < 0) {
+    throw std::runtime_error(std::string("signalfd failed: ") + std::strerror(errno));
+  }
+}
+
+SignalFd::~SignalFd() {
+  if (fd_ >= 0) ::close(fd_);
+  sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
+}
+
+std::vector<signalfd_siginfo> SignalFd::read_pending() {
+  std::vector<signalfd_siginfo> out;
+  signalfd_siginfo buffer[16];
+  for (;;) {
+    ssize_t n = ::read(fd_, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.insert(out.end(), buffer, buffer + n / static_cast<ssize_t>(sizeof(signalfd_siginfo)));
+  }
+  return out;
+}
+
+}  // namespace lameduck

@@ -1,0 +1,32 @@
+// Owns lameduck's signal state: every signal but the fault ones is blocked for the life
+// of the process and read from a signalfd; the original mask is kept for the child.
+#pragma once
+
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <vector>
+
+namespace lameduck {
+
+class SignalFd {
+ public:
+  // Blocks signals first; call as the very first thing in main, before any library
+  // might start a thread, so every thread inherits the mask.
+  SignalFd();
+  ~SignalFd();
+  SignalFd(const SignalFd&) = delete;
+  SignalFd& operator=(const SignalFd&) = delete;
+
+  int fd() const { return fd_; }
+  // The mask lameduck was started with: restored in the child before exec.
+  const sigset_t& original_mask() const { return original_mask_; }
+  // Every signal pending now (never blocks).
+  std::vector<signalfd_siginfo> read_pending();
+
+ private:
+  sigset_t original_mask_{};
+  int fd_ = -1;
+};
+
+}  // namespace lameduck

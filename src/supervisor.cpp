@@ -1,0 +1,241 @@
+#include "supervisor.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "exit_status.h"
+#include "log.h"
+#include "orphans.h"
+
+namespace lameduck {
+namespace {
+
+// How long SIGKILLed leftovers get to disappear; only processes stuck in the kernel
+// (uninterruptible sleep) take longer, and lameduck will not hang on them.
+constexpr Millis kAfterKillWait{1000};
+
+int timeout_ms(std::optional<TimePoint> deadline, TimePoint now) {
+  if (!deadline) return -1;
+  if (*deadline <= now) return 0;
+  auto ms = std::chrono::ceil<Millis>(*deadline - now).count();
+  return ms > 86'400'000 ? 86'400'000 : static_cast<int>(ms);
+}
+
+std::optional<TimePoint> earliest(std::optional<TimePoint> a, std::optional<TimePoint> b) {
+  if (!a) return b;
+  if (!b) return a;
+  return std::min(*a, *b);
+}
+
+}  // namespace
+
+Supervisor::Supervisor(SupervisorConfig config, SignalFd& signals, Child child, Watcher* watcher,
+                       ControlChannel* control)
+    : config_(std::move(config)),
+      signals_(signals),
+      child_(child),
+      watcher_(watcher),
+      control_(control),
+      drain_(config_.drain) {}
+
+long long Supervisor::elapsed_ms(TimePoint now) const {
+  return std::chrono::duration_cast<Millis>(now - drain_.started()).count();
+}
+
+int Supervisor::run() {
+  while (!child_status_) {
+    auto deadline = drain_.deadline();
+    if (watcher_ != nullptr) deadline = earliest(deadline, watcher_->next_timeout());
+    if (control_ != nullptr) deadline = earliest(deadline, control_->next_timeout());
+    poll_once(deadline);
+  }
+  if (watcher_ != nullptr) watcher_->stop();
+  if (control_ != nullptr) control_->report_drained();
+  clean_up_leftovers();
+  int code = exit_code_from_status(*child_status_, config_.success_codes);
+  auto now = Clock::now();
+  if (drain_.draining()) {
+    spdlog::info("t=+{}ms exiting with {}", elapsed_ms(now), code);
+  } else {
+    spdlog::info("exiting with {}", code);
+  }
+  return code;
+}
+
+void Supervisor::poll_once(std::optional<TimePoint> deadline) {
+  std::vector<pollfd> fds{{signals_.fd(), POLLIN, 0}};
+  std::size_t watcher_begin = fds.size();
+  if (watcher_ != nullptr) watcher_->add_fds(fds);
+  std::size_t control_begin = fds.size();
+  if (control_ != nullptr) control_->add_fds(fds);
+  std::size_t control_end = fds.size();
+
+  int ready = ::poll(fds.data(), fds.size(), timeout_ms(deadline, Clock::now()));
+  if (ready < 0 && errno != EINTR) {
+    spdlog::error("poll failed: {}", std::strerror(errno));
+  }
+  auto now = Clock::now();
+  if (ready > 0 && (fds[0].revents & POLLIN) != 0) {
+    for (const auto& info : signals_.read_pending()) {
+      on_signal(info, now);
+      if (child_status_) return;
+    }
+  }
+  std::span<const pollfd> all(fds);
+  if (watcher_ != nullptr) {
+    auto before = watcher_->state();
+    watcher_->on_ready(all.subspan(watcher_begin, control_begin - watcher_begin), now);
+    auto after = watcher_->state();
+    if (after != before && after == Watcher::State::gone) apply(drain_.on_endpoints_gone(now), now);
+    if (after != before && after == Watcher::State::failed) apply(drain_.on_api_failed(now), now);
+  }
+  if (control_ != nullptr) {
+    control_->on_ready(all.subspan(control_begin, control_end - control_begin), now);
+    while (control_->take_drain_request()) {
+      if (!drain_.draining()) spdlog::info("t=+0ms preStop hook asked to drain");
+      apply(drain_.on_prestop(now), now);
+    }
+  }
+  apply(drain_.on_tick(now), now);
+}
+
+void Supervisor::on_signal(const signalfd_siginfo& info, TimePoint now) {
+  int sig = static_cast<int>(info.ssi_signo);
+  switch (sig) {
+    case SIGCHLD: on_reaped(now); return;
+    case SIGTERM:
+    case SIGINT: {
+      bool first = !drain_.draining();
+      auto actions = sig == SIGTERM ? drain_.on_sigterm(now) : drain_.on_sigint(now);
+      bool forwarded = !actions.empty() && actions.front().kind == DrainAction::Kind::forward;
+      if (!forwarded) {
+        spdlog::info("t=+{}ms {} received from pid {}{}", first ? 0 : elapsed_ms(now),
+                     signal_name(sig), info.ssi_pid, first ? ", app keeps serving" : "");
+      }
+      apply(actions, now);
+      if (forwarded) forward(sig);
+      return;
+    }
+    case SIGPIPE:
+      // Never forward a SIGPIPE that lameduck's own socket caused.
+      if (static_cast<pid_t>(info.ssi_pid) == getpid()) return;
+      forward(sig);
+      return;
+    default: forward(sig);
+  }
+}
+
+void Supervisor::forward(int sig) {
+  int target = config_.rewrite.apply(sig);
+  if (target == 0) {
+    spdlog::debug("{} dropped (--rewrite)", signal_name(sig));
+    return;
+  }
+  if (int error = child_.signal(target, config_.group); error != 0 && error != ESRCH) {
+    spdlog::warn("forwarding {} to pid {} failed: {}", signal_name(target), child_.pid(),
+                 std::strerror(error));
+    return;
+  }
+  spdlog::debug("forwarded {} as {}", signal_name(sig), signal_name(target));
+}
+
+void Supervisor::apply(const std::vector<DrainAction>& actions, TimePoint now) {
+  for (const auto& action : actions) {
+    auto t = elapsed_ms(now);
+    switch (action.kind) {
+      case DrainAction::Kind::start_watch:
+        if (watcher_ != nullptr) {
+          spdlog::info("t=+{}ms waiting until the Pod left every EndpointSlice (at most {})", t,
+                       format_duration(config_.drain.max_delay));
+          watcher_->start(now);
+        } else {
+          apply(drain_.on_api_failed(now), now);
+        }
+        break;
+      case DrainAction::Kind::stop_watch:
+        if (watcher_ != nullptr) watcher_->stop();
+        break;
+      case DrainAction::Kind::send_stop: {
+        int error = child_.signal(config_.stop_signal, config_.group);
+        spdlog::info("t=+{}ms {}: sent {} to {} {}{}", t, action.why,
+                     signal_name(config_.stop_signal), config_.group ? "process group" : "pid",
+                     child_.pid(),
+                     error == 0 ? "" : std::string(" (failed: ") + std::strerror(error) + ")");
+        break;
+      }
+      case DrainAction::Kind::send_kill:
+        child_.signal(SIGKILL, config_.group);
+        spdlog::warn("t=+{}ms {}: app still running, sent SIGKILL", t, action.why);
+        break;
+      case DrainAction::Kind::forward: break;
+      case DrainAction::Kind::report_drained:
+        if (control_ != nullptr) control_->report_drained();
+        break;
+    }
+  }
+  if (drain_.phase() == DrainPhase::waiting_delay && !actions.empty() &&
+      actions.back().kind != DrainAction::Kind::send_stop && drain_.deadline()) {
+    spdlog::info("t=+{}ms waiting {} before sending {}", elapsed_ms(now),
+                 format_duration(std::chrono::ceil<Millis>(*drain_.deadline() - now)),
+                 signal_name(config_.stop_signal));
+  }
+  if (drain_.phase() == DrainPhase::settling && !actions.empty() && drain_.deadline()) {
+    spdlog::info("t=+{}ms settling {} so consumers catch up", elapsed_ms(now),
+                 format_duration(std::chrono::ceil<Millis>(*drain_.deadline() - now)));
+  }
+}
+
+void Supervisor::on_reaped(TimePoint now) {
+  for (const auto& reaped : reap_exited()) {
+    if (reaped.pid != child_.pid()) {
+      spdlog::debug("reaped pid {} ({})", reaped.pid, describe_status(reaped.status));
+      continue;
+    }
+    child_status_ = reaped.status;
+    if (drain_.draining()) {
+      spdlog::info("t=+{}ms app (pid {}) {}", elapsed_ms(now), reaped.pid,
+                   describe_status(reaped.status));
+    } else {
+      spdlog::info("app (pid {}) {}", reaped.pid, describe_status(reaped.status));
+    }
+  }
+}
+
+void Supervisor::clean_up_leftovers() {
+  reap_exited();
+  if (!has_children()) return;
+  int count = signal_leftovers(config_.stop_signal);
+  spdlog::info("app left {} process(es) behind: sent {}, waiting up to {}",
+               count < 0 ? std::string("some") : std::to_string(count),
+               signal_name(config_.stop_signal), format_duration(config_.orphan_grace));
+  auto wait_for_none = [this](TimePoint until) {
+    while (has_children()) {
+      auto now = Clock::now();
+      if (now >= until || skip_leftover_grace_) return false;
+      pollfd fd{signals_.fd(), POLLIN, 0};
+      ::poll(&fd, 1, timeout_ms(until, now));
+      for (const auto& info : signals_.read_pending()) {
+        // An impatient operator: SIGTERM or SIGINT cuts the grace short.
+        if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) skip_leftover_grace_ = true;
+      }
+      reap_exited();
+    }
+    return true;
+  };
+  if (wait_for_none(Clock::now() + config_.orphan_grace)) {
+    spdlog::info("leftover processes exited");
+    return;
+  }
+  signal_leftovers(SIGKILL);
+  spdlog::warn("leftover processes still running after {}: sent SIGKILL",
+               format_duration(config_.orphan_grace));
+  skip_leftover_grace_ = false;
+  if (!wait_for_none(Clock::now() + kAfterKillWait)) {
+    spdlog::warn("some processes did not exit after SIGKILL; exiting anyway");
+  }
+}
+
+}  // namespace lameduck

@@ -1,0 +1,112 @@
+#include "options.h"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <cstdlib>
+
+using namespace lameduck;
+
+namespace {
+
+ParsedCommandLine parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "lameduck");
+  return parse_command_line(static_cast<int>(args.size()), args.data());
+}
+
+std::string error_of(std::vector<const char*> args) {
+  try {
+    parse(std::move(args));
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("the command follows -- or the first positional") {
+  auto a = parse({"--delay", "3s", "--", "/app", "-x", "--delay", "9"});
+  CHECK(a.subcommand == Subcommand::run);
+  CHECK(a.run.command == std::vector<std::string>{"/app", "-x", "--delay", "9"});
+  CHECK(a.run.wait.delay == Millis(3000));
+  auto b = parse({"/app", "-x"});
+  CHECK(b.run.command == std::vector<std::string>{"/app", "-x"});
+  CHECK_FALSE(b.run.wait.delay.has_value());
+}
+
+TEST_CASE("run options") {
+  auto a = parse({"--signal",
+                  "QUIT",
+                  "--kill-after",
+                  "10s",
+                  "-g",
+                  "--rewrite",
+                  "TERM:INT",
+                  "-e",
+                  "143",
+                  "--success-exit-code",
+                  "130",
+                  "--orphan-grace",
+                  "500ms",
+                  "--settle",
+                  "0",
+                  "--max-delay",
+                  "1m",
+                  "--no-subreaper",
+                  "--",
+                  "x"});
+  CHECK(a.run.stop_signal == SIGQUIT);
+  CHECK(a.run.kill_after == Millis(10000));
+  CHECK(a.run.group);
+  CHECK(a.run.rewrite.apply(SIGTERM) == SIGINT);
+  CHECK(a.run.success_codes == std::set<int>{130, 143});
+  CHECK(a.run.orphan_grace == Millis(500));
+  CHECK(a.run.wait.settle == Millis(0));
+  CHECK(a.run.wait.max_delay == Millis(60000));
+  CHECK(a.run.subreaper == false);
+  CHECK_FALSE(a.run.wait.api.wait_endpoints.has_value());
+}
+
+TEST_CASE("environment variables configure, flags win") {
+  setenv("LAMEDUCK_DELAY", "7s", 1);
+  setenv("LAMEDUCK_SIGNAL", "SIGUSR1", 1);
+  setenv("LAMEDUCK_SUCCESS_EXIT_CODE", "143,130", 1);
+  setenv("LAMEDUCK_WAIT_ENDPOINTS", "false", 1);
+  auto a = parse({"--signal", "HUP", "--", "x"});
+  CHECK(a.run.wait.delay == Millis(7000));
+  CHECK(a.run.stop_signal == SIGHUP);
+  CHECK(a.run.success_codes == std::set<int>{130, 143});
+  CHECK(a.run.wait.api.wait_endpoints == false);
+  unsetenv("LAMEDUCK_DELAY");
+  unsetenv("LAMEDUCK_SIGNAL");
+  unsetenv("LAMEDUCK_SUCCESS_EXIT_CODE");
+  unsetenv("LAMEDUCK_WAIT_ENDPOINTS");
+}
+
+TEST_CASE("subcommands, also after options") {
+  CHECK(parse({"version"}).subcommand == Subcommand::version);
+  CHECK(parse({"prestop", "--delay", "3"}).subcommand == Subcommand::prestop);
+  auto p = parse({"--delay", "4", "prestop"});
+  CHECK(p.subcommand == Subcommand::prestop);
+  CHECK(p.prestop.wait.delay == Millis(4000));
+  CHECK(parse({"--", "prestop"}).run.command == std::vector<std::string>{"prestop"});
+  CHECK(parse({"endpoints", "-o", "json"}).endpoints.json);
+  CHECK(parse({"--help"}).subcommand == Subcommand::help);
+  CHECK_FALSE(parse({"--help"}).help_text.empty());
+}
+
+TEST_CASE("every usage mistake names the problem") {
+  CHECK(error_of({}).find("no command") != std::string::npos);
+  CHECK(error_of({"--delay", "3"}).find("no command") != std::string::npos);
+  CHECK(error_of({"--bogus", "x"}).find("--bogus") != std::string::npos);
+  CHECK(error_of({"--delay", "soon", "x"}).find("invalid duration 'soon'") != std::string::npos);
+  CHECK(error_of({"--signal", "NOPE", "x"}).find("unknown signal 'NOPE'") != std::string::npos);
+  CHECK(error_of({"--rewrite", "TERM", "x"}).find("FROM:TO") != std::string::npos);
+  CHECK(error_of({"-e", "300", "x"}).find("success-exit-code") != std::string::npos);
+  CHECK(error_of({"-e", "abc", "x"}).find("success-exit-code") != std::string::npos);
+  CHECK(error_of({"--log-format", "xml", "x"}).find("log-format") != std::string::npos);
+  CHECK(error_of({"--delay"}).find("delay") != std::string::npos);
+  CHECK(error_of({"version", "x"}).find("version") != std::string::npos);
+  CHECK(error_of({"prestop", "--bogus"}).find("bogus") != std::string::npos);
+}
