@@ -1,0 +1,1 @@
+"""Fake Kubernetes API server for lameduck's tests; see README.md."""

@@ -1,0 +1,50 @@
+"""pytest fixtures for tests that need a fake Kubernetes API server.
+
+Use from any test file (no conftest.py needed)::
+
+    import sys, pathlib
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/
+    from fakeapi.fixtures import fake_api, fake_api_factory  # noqa: F401 (fixtures)
+
+    def test_something(fake_api):
+        fake_api.set_slices([...])
+
+pytest finds fixtures by name in the test module's namespace, so importing them is
+enough. Alternatively load this module as a plugin:
+``PYTHONPATH=tests /usr/bin/python3 -m pytest -p fakeapi.fixtures ...``.
+"""
+
+import pytest
+
+try:
+    from .harness import FakeApi
+except ImportError:  # tests/fakeapi itself on sys.path
+    from harness import FakeApi
+
+
+@pytest.fixture
+def fake_api(tmp_path):
+    """A started FakeApi on 127.0.0.1 with its files under the test's tmp_path."""
+    api = FakeApi(dir=str(tmp_path / "fakeapi"))
+    api.start()
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+@pytest.fixture
+def fake_api_factory(tmp_path):
+    """``make(**kw)`` starts another FakeApi (e.g. ``make(host="::1")``); all are
+    stopped at teardown."""
+    started = []
+
+    def make(**kw):
+        kw.setdefault("dir", str(tmp_path / f"fakeapi{len(started)}"))
+        api = FakeApi(**kw)
+        started.append(api)
+        return api.start()
+
+    yield make
+    for api in started:
+        api.stop()
