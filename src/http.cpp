@@ -1,0 +1,185 @@
+#include "http.h"
+
+#include <stdexcept>
+
+namespace lameduck {
+namespace {
+
+void global_init_once() {
+  // Lazily, at the first drain: an idle lameduck never pays for TLS initialisation.
+  static const bool done = [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      throw std::runtime_error("curl_global_init failed");
+    }
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace
+
+HttpRequest::HttpRequest(const std::string& url, const HttpOptions& options, ChunkFn on_chunk,
+                         DoneFn on_done)
+    : on_chunk_(std::move(on_chunk)), on_done_(std::move(on_done)) {
+  global_init_once();
+  easy_ = curl_easy_init();
+  if (easy_ == nullptr) throw std::runtime_error("curl_easy_init failed");
+  curl_easy_setopt(easy_, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "https");
+  curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy_, CURLOPT_CAINFO, options.ca_file.c_str());
+  curl_easy_setopt(easy_, CURLOPT_CAPATH, nullptr);
+  curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS, options.connect_timeout_ms);
+  if (options.total_timeout_ms > 0) {
+    curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, options.total_timeout_ms);
+  }
+  curl_easy_setopt(easy_, CURLOPT_USERAGENT, "lameduck/" LAMEDUCK_VERSION);
+  curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_);
+  curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &HttpRequest::on_write);
+  curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(easy_, CURLOPT_HEADERFUNCTION, &HttpRequest::on_header);
+  curl_easy_setopt(easy_, CURLOPT_HEADERDATA, this);
+  curl_easy_setopt(easy_, CURLOPT_PRIVATE, this);
+  headers_ = curl_slist_append(headers_, "Accept: application/json");
+  std::string auth = "Authorization: Bearer " + options.bearer_token;
+  headers_ = curl_slist_append(headers_, auth.c_str());
+  curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
+}
+
+HttpRequest::~HttpRequest() {
+  if (easy_ != nullptr) curl_easy_cleanup(easy_);
+  curl_slist_free_all(headers_);
+}
+
+std::size_t HttpRequest::on_header(char*, std::size_t size, std::size_t n, void* self) {
+  static_cast<HttpRequest*>(self)->got_headers_ = true;
+  return size * n;
+}
+
+std::size_t HttpRequest::on_write(char* data, std::size_t size, std::size_t n, void* self) {
+  auto* request = static_cast<HttpRequest*>(self);
+  long status = 0;
+  curl_easy_getinfo(request->easy_, CURLINFO_RESPONSE_CODE, &status);
+  if (status == 200 && request->on_chunk_) {
+    if (!request->on_chunk_(std::string_view(data, size * n))) return 0;
+  } else if (request->body_.size() < (16u << 20)) {
+    request->body_.append(data, size * n);
+  } else {
+    return 0;  // a runaway body: abort rather than eat the Pod's memory
+  }
+  return size * n;
+}
+
+void HttpRequest::finish(CURLcode code) {
+  HttpResult result;
+  result.code = code;
+  curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &result.status);
+  if (code != CURLE_OK) {
+    result.error = error_[0] != '\0' ? std::string(error_) : curl_easy_strerror(code);
+  }
+  result.body = std::move(body_);
+  body_.clear();
+  // on_done may destroy this request; copy the callback first.
+  auto done = on_done_;
+  done(result);
+}
+
+HttpClient::HttpClient() {
+  global_init_once();
+  multi_ = curl_multi_init();
+  if (multi_ == nullptr) throw std::runtime_error("curl_multi_init failed");
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &HttpClient::on_socket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &HttpClient::on_timer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+}
+
+HttpClient::~HttpClient() {
+  // Requests are owned by their callers, who cancel them before this runs.
+  curl_multi_cleanup(multi_);
+}
+
+void HttpClient::start(HttpRequest& request) {
+  curl_multi_add_handle(multi_, request.handle());
+}
+
+void HttpClient::cancel(HttpRequest& request) {
+  curl_multi_remove_handle(multi_, request.handle());
+}
+
+int HttpClient::on_socket(CURL*, curl_socket_t fd, int what, void* self, void*) {
+  auto* client = static_cast<HttpClient*>(self);
+  if (what == CURL_POLL_REMOVE) {
+    client->sockets_.erase(fd);
+  } else {
+    short events = 0;
+    if ((what & CURL_POLL_IN) != 0) events |= POLLIN;
+    if ((what & CURL_POLL_OUT) != 0) events |= POLLOUT;
+    client->sockets_[fd] = events;
+  }
+  return 0;
+}
+
+int HttpClient::on_timer(CURLM*, long timeout_ms, void* self) {
+  auto* client = static_cast<HttpClient*>(self);
+  if (timeout_ms < 0) {
+    client->timer_.reset();
+  } else {
+    client->timer_ = Clock::now() + Millis(timeout_ms);
+  }
+  return 0;
+}
+
+void HttpClient::add_fds(std::vector<pollfd>& fds) {
+  for (const auto& [fd, events] : sockets_) fds.push_back({fd, events, 0});
+}
+
+void HttpClient::on_ready(std::span<const pollfd> fds, TimePoint now) {
+  int running = 0;
+  for (const auto& fd : fds) {
+    if (fd.revents == 0) continue;
+    int flags = 0;
+    if ((fd.revents & POLLIN) != 0) flags |= CURL_CSELECT_IN;
+    if ((fd.revents & POLLOUT) != 0) flags |= CURL_CSELECT_OUT;
+    if ((fd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) flags |= CURL_CSELECT_ERR;
+    curl_multi_socket_action(multi_, fd.fd, flags, &running);
+  }
+  if (timer_ && *timer_ <= now) {
+    timer_.reset();
+    curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
+  finish_done();
+}
+
+void HttpClient::finish_done() {
+  // Collect first: finishing a request may start or cancel others.
+  std::vector<std::pair<HttpRequest*, CURLcode>> done;
+  int queued = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    HttpRequest* request = nullptr;
+    curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &request);
+    curl_multi_remove_handle(multi_, message->easy_handle);
+    done.emplace_back(request, message->data.result);
+  }
+  for (auto& [request, code] : done) request->finish(code);
+}
+
+std::string url_escape(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      static const char* hex = "0123456789ABCDEF";
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace lameduck

@@ -1,0 +1,92 @@
+// HTTPS to the API server on libcurl's multi interface, driven by the supervisor's poll():
+// curl tells us its sockets and timer through callbacks; we never block in curl.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "loop_source.h"
+
+namespace lameduck {
+
+struct HttpOptions {
+  std::string ca_file;
+  std::string bearer_token;
+  long connect_timeout_ms = 3000;
+  long total_timeout_ms = 0;  // 0: none (watches)
+};
+
+struct HttpResult {
+  CURLcode code = CURLE_OK;
+  long status = 0;
+  std::string error;  // curl's message when code != CURLE_OK
+  std::string body;   // the body when not streamed, or an error body
+};
+
+// One request. Streamed bodies of 200 responses go to on_chunk as they arrive (returning
+// false aborts the transfer: it then completes with CURLE_WRITE_ERROR); anything else is
+// collected in HttpResult::body. on_chunk must not cancel or destroy requests: curl is on
+// the stack.
+class HttpRequest {
+ public:
+  using ChunkFn = std::function<bool(std::string_view)>;
+  using DoneFn = std::function<void(const HttpResult&)>;
+  HttpRequest(const std::string& url, const HttpOptions& options, ChunkFn on_chunk, DoneFn on_done);
+  ~HttpRequest();
+  HttpRequest(const HttpRequest&) = delete;
+  HttpRequest& operator=(const HttpRequest&) = delete;
+
+  CURL* handle() const { return easy_; }
+  bool got_headers() const { return got_headers_; }
+  void finish(CURLcode code);
+
+ private:
+  static std::size_t on_write(char* data, std::size_t size, std::size_t n, void* self);
+  static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self);
+
+  CURL* easy_ = nullptr;
+  curl_slist* headers_ = nullptr;
+  ChunkFn on_chunk_;
+  DoneFn on_done_;
+  std::string body_;
+  bool got_headers_ = false;
+  char error_[CURL_ERROR_SIZE] = {};
+};
+
+// Owns the multi handle; a LoopSource so the supervisor's poll() drives it.
+class HttpClient : public LoopSource {
+ public:
+  HttpClient();
+  ~HttpClient() override;
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // The request stays owned by the caller and must outlive its completion or cancel().
+  void start(HttpRequest& request);
+  void cancel(HttpRequest& request);
+
+  void add_fds(std::vector<pollfd>& fds) override;
+  std::optional<TimePoint> next_timeout() const override { return timer_; }
+  void on_ready(std::span<const pollfd> fds, TimePoint now) override;
+
+ private:
+  static int on_socket(CURL* easy, curl_socket_t fd, int what, void* self, void* socket_data);
+  static int on_timer(CURLM* multi, long timeout_ms, void* self);
+  void finish_done();
+
+  CURLM* multi_ = nullptr;
+  std::map<curl_socket_t, short> sockets_;
+  std::optional<TimePoint> timer_;
+};
+
+// Percent-encodes a query parameter value.
+std::string url_escape(const std::string& text);
+
+}  // namespace lameduck
