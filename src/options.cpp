@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 
 namespace lameduck {
 namespace {
@@ -34,11 +35,26 @@ std::string env_name(const std::string& flag) {
   return name;
 }
 
+// What --help shows for each option's value.
+std::string value_name(const std::string& flag) {
+  static const std::map<std::string, std::string> names{
+      {"delay", "DURATION"},      {"settle", "DURATION"},       {"max-delay", "DURATION"},
+      {"kill-after", "DURATION"}, {"orphan-grace", "DURATION"}, {"signal", "SIGNAL"},
+      {"rewrite", "FROM:TO"},     {"service", "NAME"},          {"pod-ip", "IP"},
+      {"pod-name", "NAME"},       {"namespace", "NAME"},        {"api-server", "URL"},
+      {"token-file", "FILE"},     {"ca-file", "FILE"},          {"log-format", "FORMAT"},
+      {"log-level", "LEVEL"},
+  };
+  auto it = names.find(flag);
+  return it == names.end() ? "VALUE" : it->second;
+}
+
 // Adds "--name" with its LAMEDUCK_NAME variable; the last occurrence wins.
 template <typename T>
 CLI::Option* add(CLI::App& app, const std::string& name, T& value, const std::string& help) {
   return app.add_option("--" + name, value, help)
       ->envname(env_name(name))
+      ->type_name(value_name(name))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
@@ -47,15 +63,18 @@ CLI::Option* add_list(CLI::App& app, const std::string& name, std::vector<std::s
   // allow_extra_args(false): each occurrence takes one value, so "--service a CMD" keeps CMD.
   return app.add_option("--" + name, value, help)
       ->envname(env_name(name))
+      ->type_name(value_name(name))
       ->delimiter(',')
       ->allow_extra_args(false);
 }
 
 void add_log_options(CLI::App& app, std::string& format, std::string& level) {
   add(app, "log-format", format, "text or json (stderr only)")
-      ->check(CLI::IsMember({"text", "json"}));
+      ->check(CLI::IsMember({"text", "json"}))
+      ->type_name("FORMAT");
   add(app, "log-level", level, "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->type_name("LEVEL");
 }
 
 void add_api_options(CLI::App& app, ApiOptions& api) {
@@ -142,7 +161,8 @@ void parse_prestop(std::vector<std::string> args, ParsedCommandLine& out) {
   std::string format = "text", level = "info";
   add_wait_options(app, raw, out.prestop.wait.api);
   add_log_options(app, format, level);
-  app.add_flag("--check", out.prestop.check_only, "only check the options, then exit 0");
+  app.add_flag("--check", out.prestop.check_only,
+               "only parse and check the options, then exit 0 (to test manifests)");
   std::reverse(args.begin(), args.end());
   if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
   finish_wait(raw, out.prestop.wait);
@@ -205,12 +225,14 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
       ->envname(env_name("success-exit-code"))
       ->delimiter(',')
       ->allow_extra_args(false)
-      ->check(CLI::Range(0, 255));
+      ->check(CLI::Range(0, 255))
+      ->type_name("CODE");
   add(app, "orphan-grace", orphan_grace,
       "once the app exited, time its leftover processes get after the stop signal before "
       "SIGKILL (2s)");
   add_log_options(app, format, level);
-  app.add_flag("--check", run.check_only, "only check the options and COMMAND, then exit 0");
+  app.add_flag("--check", run.check_only,
+               "only parse and check the options, then exit 0 (to test manifests)");
   app.prefix_command();
 
   const std::vector<std::string> original = args;
