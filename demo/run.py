@@ -534,64 +534,76 @@ def table(results):
     return "\n".join([row(head), sep] + [row(l) for l in lines])
 
 
-def write_plot(results, out_dir, bin_s, data_dir):
+def write_plot(results, out_dir, bin_s, data_dir, rate):
+    """rollout.png: one panel per configuration, requests per second over time."""
     gnuplot = shutil.which("gnuplot")
     if not gnuplot:
         log("gnuplot not found: no plot (apt-get install gnuplot-nox)")
         return None
-    xmax = max(r["load_s"] for r in results)
+    n = len(results)
+    key_h = 0.06                  # screen fraction kept free at the bottom for the key
     parts = []
     for i, r in enumerate(results):
-        nb = int(xmax / bin_s) + 1
+        rows = r["_rows"]
+        t_end = rows[-1][0] if rows else r["load_s"]
+        nb = max(1, int(t_end / bin_s))          # whole bins only
         ok, bad = [0] * nb, [0] * nb
-        for t, status in r["_rows"]:
-            b = min(nb - 1, max(0, int(t / bin_s)))
-            if 200 <= status < 300:
-                ok[b] += 1
-            else:
-                bad[b] += 1
+        for t, status in rows:
+            b = int(t / bin_s)
+            if 0 <= b < nb:
+                if 200 <= status < 300:
+                    ok[b] += 1
+                else:
+                    bad[b] += 1
         dat = os.path.join(data_dir, f"bins-{r['config']}.dat")
         with open(dat, "w") as f:
-            f.write("# t_mid ok_per_s failed_per_s\n")
-            for b in range(nb):
-                if (b + 1) * bin_s <= r["load_s"]:   # whole bins only
-                    f.write(f"{(b + 0.5) * bin_s:.3f} {ok[b] / bin_s:.1f} {bad[b] / bin_s:.1f}\n")
-        marks = []
+            f.write("# bin_start bin_middle ok_per_s failed_per_s\n")
+            for b in range(nb + 1):
+                k = min(b, nb - 1)   # the last line closes the last step
+                f.write(f"{b * bin_s:.3f} {(b + 0.5) * bin_s:.3f} "
+                        f"{ok[k] / bin_s:.1f} {bad[k] / bin_s:.1f}\n")
+        marks = [f"set object 1 rect from {r['roll_start']},graph 0 to {r['roll_end']},graph 1 "
+                 "fc rgb '#fff3c4' fs solid 1.0 noborder behind"]
         for p in r["pods"]:
             marks.append(f"set arrow from {p['sigterm']},graph 0 to {p['sigterm']},graph 1 "
-                         "nohead dt 2 lw 1.5 lc rgb '#777777' front")
+                         "nohead dt 2 lw 1.5 lc rgb '#555555' front")
             if p["lb_removed"] is not None:
                 marks.append(f"set arrow from {p['lb_removed']},graph 0 to {p['lb_removed']},graph 1 "
-                             "nohead dt 3 lw 2 lc rgb '#1f5fbf' front")
+                             "nohead dt 3 lw 2.5 lc rgb '#1f5fbf' front")
             marks.append(f"set arrow from {p['exited']},graph 0 to {p['exited']},graph 1 "
                          "nohead lw 1.5 lc rgb '#e08000' front")
         title = (f"{r['label']}: {r['requests']} requests, {r['failed']} failed, "
                  f"rollout {r['rollout_s']:.1f} s")
-        last = i == len(results) - 1
+        top = 1.0 - i * (1.0 - key_h) / n
+        bottom = 1.0 - (i + 1) * (1.0 - key_h) / n
+        last = i == n - 1
         parts.append("\n".join([
-            "unset arrow",
+            "unset arrow", "unset object",
             *marks,
+            f"set tmargin at screen {top - 0.045:.4f}",
+            f"set bmargin at screen {bottom + 0.05:.4f}",
+            f"set xrange [0:{t_end:.2f}]",
             f"set title \"{title}\" font ',11'",
-            "set xlabel 'seconds since traffic started'" if last else "unset xlabel",
-            "set key" if i == 0 else "unset key",
-            f"plot '{dat}' using 1:2 with histeps lw 2 lc rgb '#2a9d3a' title 'succeeded /s', "
-            f"'' using 1:3 with boxes fs solid 0.8 noborder lc rgb '#d62728' title 'failed /s', "
-            "NaN with lines dt 2 lw 1.5 lc rgb '#777777' title 'SIGTERM (kubelet)', "
-            "NaN with lines dt 3 lw 2 lc rgb '#1f5fbf' title 'load balancer stops routing', "
+            "set xlabel 'seconds since traffic started' offset 0,0.5" if last else "unset xlabel",
+            ("set key at screen 0.5,screen 0.012 center bottom horizontal maxcols 6 "
+             "samplen 2.5 width 1 font ',10'") if last else "unset key",
+            f"plot '{dat}' using 1:3 with steps lw 2 lc rgb '#2a9d3a' title 'succeeded /s', "
+            f"'' every ::0::{nb - 1} using 2:4 with boxes fs solid 0.85 noborder lc rgb '#d62728' title 'failed /s', "
+            "NaN with filledcurves y1=0 fc rgb '#fff3c4' title 'rollout', "
+            "NaN with lines dt 2 lw 1.5 lc rgb '#555555' title 'SIGTERM (kubelet)', "
+            "NaN with lines dt 3 lw 2.5 lc rgb '#1f5fbf' title 'HAProxy stops routing to the Pod', "
             "NaN with lines lw 1.5 lc rgb '#e08000' title 'Pod exited'",
         ]))
     png = os.path.join(out_dir, "rollout.png")
     script = "\n".join([
-        f"set terminal pngcairo size 1200,{300 * len(results) + 60} font 'sans,10'",
+        f"set terminal pngcairo size 1200,{280 * n + 60} font 'sans,10'",
         f"set output '{png}'",
-        f"set multiplot layout {len(results)},1",
-        f"set xrange [0:{xmax:.2f}]",
-        "set yrange [0:*]",
+        "set multiplot",
+        "set lmargin at screen 0.07", "set rmargin at screen 0.98",
+        f"set yrange [0:{rate * 1.4:.0f}]",
         "set ylabel 'requests per second'",
         f"set boxwidth {bin_s} absolute",
-        "set key outside right top vertical font ',9'",
         "set grid ytics lc rgb '#dddddd'",
-        "set lmargin 10", "set rmargin 34",
         *parts,
         "unset multiplot",
     ]) + "\n"
@@ -647,38 +659,42 @@ def write_markdown(args, results, out_dir, png, cmdline):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
-        description="Roll Pods of a naive app behind HAProxy with and without lameduck "
-                    "and count the failed requests.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--pods", type=int, default=3, help="Pods of the Service (each is rolled once)")
-    p.add_argument("--rate", type=float, default=200, help="requests per second through HAProxy")
+        description="Roll the Pods of a naive app behind HAProxy -- without lameduck, with a "
+                    "fixed delay, waiting on the EndpointSlices -- and count failed requests. "
+                    "Durations: 500ms, 2s, 1m or seconds.")
+    p.add_argument("--pods", type=int, default=3, help="Pods of the Service, each rolled once (3)")
+    p.add_argument("--rate", type=float, default=200, help="requests per second through HAProxy (200)")
     p.add_argument("--lag", type=parse_duration, default=2.0,
-                   help="load balancer propagation lag: how late HAProxy follows the EndpointSlices")
+                   help="load balancer propagation lag: how late HAProxy follows the "
+                        "EndpointSlices (2s)")
     p.add_argument("--settle", type=parse_duration, default=None,
-                   help="lameduck --settle in configuration 'endpoints' (default: lag + 1s; "
-                        "it must cover the load balancer's lag)")
+                   help="lameduck --settle in configuration 'endpoints' (lag + 1s: it must "
+                        "cover the load balancer's lag; try less to see requests fail)")
     p.add_argument("--delay", type=parse_duration, default=15.0,
-                   help="lameduck --delay in configuration 'delay'")
-    p.add_argument("--max-delay", type=parse_duration, default=25.0, help="lameduck --max-delay")
+                   help="lameduck --delay in configuration 'delay' (15s)")
+    p.add_argument("--max-delay", type=parse_duration, default=25.0, help="lameduck --max-delay (25s)")
     p.add_argument("--grace", type=parse_duration, default=30.0,
-                   help="terminationGracePeriodSeconds: SIGKILL after this")
-    p.add_argument("--work-ms", type=float, default=5.0, help="app time per request")
-    p.add_argument("--warmup", type=parse_duration, default=3.0, help="traffic before the rollout")
+                   help="terminationGracePeriodSeconds: SIGKILL after this (30s)")
+    p.add_argument("--work-ms", type=float, default=5.0, help="app time per request in ms (5)")
+    p.add_argument("--warmup", type=parse_duration, default=3.0, help="traffic before the rollout (3s)")
     p.add_argument("--cooldown", type=parse_duration, default=None,
-                   help="traffic after the rollout (default: lag + 2s)")
+                   help="traffic after the rollout (lag + 2s)")
     p.add_argument("--configs", default=",".join(CONFIG_ORDER),
-                   help="which configurations to run, comma-separated: none, delay, endpoints")
+                   help="configurations to run, comma-separated (none,delay,endpoints)")
     p.add_argument("--out", default=os.path.join(HERE, "results"),
-                   help="directory for results.md, rollout.png, summary.json")
+                   help="directory for results.md, rollout.png, summary.json (demo/results)")
     p.add_argument("--json", help="also write the summary JSON here")
     p.add_argument("--lameduck", default=os.environ.get("LAMEDUCK_BIN") or
-                   os.path.join(ROOT, "build", "lameduck"), help="lameduck binary")
-    p.add_argument("--haproxy", default=shutil.which("haproxy") or "/usr/sbin/haproxy")
-    p.add_argument("--slots", type=int, default=0, help="HAProxy server slots (default: 2*pods+4)")
-    p.add_argument("--bin", type=parse_duration, default=0.25, help="plot bin width")
+                   os.path.join(ROOT, "build", "lameduck"),
+                   help="lameduck binary ($LAMEDUCK_BIN, else build/lameduck)")
+    p.add_argument("--haproxy", default=shutil.which("haproxy") or "/usr/sbin/haproxy",
+                   help="haproxy binary")
+    p.add_argument("--slots", type=int, default=0, help="HAProxy server slots (2 * pods + 4)")
+    p.add_argument("--bin", type=parse_duration, default=0.5, help="plot bin width (500ms)")
     p.add_argument("--no-pidns", dest="pidns", action="store_false",
-                   help="do not run Pods in their own PID namespace (when unshare is not permitted)")
-    p.add_argument("--no-plot", dest="plot", action="store_false")
+                   help="do not give each Pod its own PID namespace (for where unshare is not "
+                        "permitted; lameduck then is a subreaper, not PID 1)")
+    p.add_argument("--no-plot", dest="plot", action="store_false", help="skip the PNG")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, raw data)")
     a = p.parse_args(argv)
     a.configs = [c.strip() for c in a.configs.split(",") if c.strip()]
@@ -721,10 +737,11 @@ def main(argv=None):
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
 
     t_begin = time.monotonic()
+    ok = False
     try:
         for i, config in enumerate(a.configs):
             results.append(run_config(a, config, i, subnet, workdir, procs))
@@ -734,27 +751,25 @@ def main(argv=None):
             if config == "endpoints" and r["lameduck_api_requests"] == 0:
                 log("[endpoints] WARNING: lameduck made no API request: this binary does not "
                     "watch EndpointSlices (yet?)")
+        ok = True
     except KeyboardInterrupt:
         log("interrupted: stopping everything")
         procs.stop_all()
-        sys.exit(130)
+        if not a.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        ok = True   # nothing to debug
+        return 130
     finally:
         procs.stop_all()
-        if a.keep:
-            log(f"work directory kept: {workdir}")
+        if (a.keep or not ok) and os.path.isdir(workdir):
+            log(f"work directory kept: {workdir} (logs of every process)")
 
-    os.makedirs(a.out, exist_ok=True)
-    data_dir = os.path.join(workdir, "plot")
-    os.makedirs(data_dir, exist_ok=True)
-    png = write_plot(results, a.out, a.bin, data_dir) if a.plot else None
-    cmdline = "demo/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    md = write_markdown(a, results, a.out, png, cmdline.strip())
-    summary = {"params": {"pods": a.pods, "rate": a.rate, "lag": a.lag, "settle": a.settle,
-                          "delay": a.delay, "pidns": a.pidns},
-               "results": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]}
-    for path in filter(None, [os.path.join(a.out, "summary.json"), a.json]):
-        with open(path, "w") as f:
-            json.dump(summary, f, indent=2)
+    full = {"args": {k: v for k, v in vars(a).items()},
+            "cmdline": "demo/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "results": results}
+    with open(os.path.join(workdir, "results-full.json"), "w") as f:
+        json.dump(full, f)
+    md, png = write_outputs(a, results, workdir, full["cmdline"].strip())
     if not a.keep:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -766,5 +781,40 @@ def main(argv=None):
     return 0
 
 
+def write_outputs(a, results, workdir, cmdline):
+    os.makedirs(a.out, exist_ok=True)
+    data_dir = os.path.join(workdir, "plot")
+    os.makedirs(data_dir, exist_ok=True)
+    png = write_plot(results, a.out, a.bin, data_dir, a.rate) if a.plot else None
+    md = write_markdown(a, results, a.out, png, cmdline)
+    summary = {"params": {"pods": a.pods, "rate": a.rate, "lag": a.lag, "settle": a.settle,
+                          "delay": a.delay, "pidns": a.pidns},
+               "results": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]}
+    for path in filter(None, [os.path.join(a.out, "summary.json"), a.json]):
+        with open(path, "w") as f:
+            json.dump(summary, f, indent=2)
+    return md, png
+
+
+def replot(workdir, out=None, bin_s=None):
+    """Redraw results.md and rollout.png from a work directory kept with --keep."""
+    with open(os.path.join(workdir, "results-full.json")) as f:
+        full = json.load(f)
+    a = argparse.Namespace(**full["args"])
+    if out:
+        a.out = out
+    if bin_s:
+        a.bin = bin_s
+    a.json = None
+    md, png = write_outputs(a, full["results"], workdir, full["cmdline"])
+    print(table(full["results"]))
+    print(f"results: {md}" + (f", plot: {png}" if png else ""))
+
+
 if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--replot":
+        # run.py --replot WORKDIR [OUT] [BIN]: redraw from a run kept with --keep.
+        replot(sys.argv[2], *(sys.argv[3:4] or [None]),
+               *([parse_duration(sys.argv[4])] if len(sys.argv) > 4 else []))
+        sys.exit(0)
     sys.exit(main())

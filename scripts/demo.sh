@@ -1,0 +1,58 @@
+#!/bin/sh
+# lameduck's zero-downtime demo, from a fresh Debian 12 (bookworm) machine:
+#
+#   sudo scripts/demo.sh                 # install packages, build, run (about 2 minutes)
+#   scripts/demo.sh --pods 5 --lag 3s    # options go to demo/run.py (see --help)
+#
+# 1. installs what is missing with apt-get (build tools, lameduck's dev packages,
+#    haproxy, gnuplot, python3, openssl for the fake API's certificates);
+# 2. builds build/lameduck (cmake + ninja; an existing build directory is reused);
+# 3. runs demo/run.py: a rolling update of a naive app behind HAProxy, without lameduck,
+#    with a fixed 15 s delay and waiting on the EndpointSlices; prints the table and
+#    writes demo/results/results.md and demo/results/rollout.png.
+#
+# Own options (before the demo's): --no-install, --no-build. Environment: BUILD_DIR
+# (default build). Everything runs on loopback (127.0.0.0/8); nothing is left running.
+set -eu
+
+cd "$(dirname "$0")/.."
+install=1
+build=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-install) install=0; shift ;;
+        --no-build) build=0; shift ;;
+        *) break ;;
+    esac
+done
+BUILD_DIR=${BUILD_DIR:-build}
+
+PACKAGES="cmake ninja-build g++ pkg-config libcli11-dev libspdlog-dev libcurl4-openssl-dev
+nlohmann-json3-dev doctest-dev haproxy gnuplot-nox python3 openssl util-linux ca-certificates"
+
+if [ "$install" = 1 ]; then
+    missing=""
+    for p in $PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing="$missing $p"
+    done
+    if [ -n "$missing" ]; then
+        if [ "$(id -u)" = 0 ]; then sudo=""
+        elif command -v sudo >/dev/null; then sudo="sudo"
+        else echo "demo.sh: missing packages:$missing (run as root, or install them)" >&2; exit 1
+        fi
+        echo "demo.sh: installing$missing" >&2
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+    fi
+fi
+
+if [ "$build" = 1 ]; then
+    if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+        cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            -DPython3_EXECUTABLE=/usr/bin/python3
+    fi
+    cmake --build "$BUILD_DIR" --target lameduck
+fi
+
+exec /usr/bin/python3 demo/run.py --lameduck "$BUILD_DIR/lameduck" "$@"
