@@ -88,7 +88,7 @@ KubeConfig resolve_kube_config(const ApiOptions& api) {
   config.token_file = api.token_file.empty() ? sa + "/token" : api.token_file;
   config.ca_file = api.ca_file.empty() ? sa + "/ca.crt" : api.ca_file;
   if (config.api_server.empty()) {
-    config.problems.push_back("no API server (KUBERNETES_SERVICE_HOST unset, no --api-server)");
+    config.problems.emplace_back("no API server (KUBERNETES_SERVICE_HOST unset, no --api-server)");
   } else if (config.api_server.rfind("https://", 0) != 0) {
     config.problems.push_back("--api-server must be an https:// URL, got '" + config.api_server +
                               "'");
