@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -192,6 +193,7 @@ class Pod:
         self.pid1 = None          # host pid of the Pod's PID 1
         self.log = None
         self.t_start = self.t_ready = self.t_term = self.t_exit = None
+        self.t_slice = None       # when the EndpointSlice said "terminating"
         self.exit_code = None
         self.killed = False
 
@@ -207,6 +209,10 @@ class World:
         self.next_host = 10
         self.pods = []            # every Pod ever started, in order
         self.slice_eps = {}       # ip -> endpoint dict, in the EndpointSlice
+        self.slice_queue = []     # [(due, slice body)] for --endpoint-delay
+        self.slice_cv = threading.Condition()
+        self.slice_stop = False
+        self.pod_by_ip = {}
         self.api = None
         self.haproxy = self.controller = self.loadgen = None
         self.sock = os.path.join(self.dir, "haproxy.sock")
@@ -258,6 +264,7 @@ class World:
         else:
             pod.pid1 = pod.proc.pid
         self.pods.append(pod)
+        self.pod_by_ip[ip] = pod
         return pod
 
     def wait_ready(self, pod):
@@ -270,10 +277,42 @@ class World:
         wait_until(ready, 30, f"pod {pod.name} to answer", interval=0.05)
         pod.t_ready = time.monotonic()
 
-    def publish_slice(self):
-        self.api.upsert(make_slice(SLICE_NAME, SERVICE, list(self.slice_eps.values()),
-                                   namespace=NAMESPACE,
-                                   ports=[{"name": "http", "port": POD_PORT, "protocol": "TCP"}]))
+    def publish_slice(self, now=False):
+        """The endpoint controller writes the EndpointSlice: at once, or --endpoint-delay
+        later (a busy controller-manager), in order."""
+        body = make_slice(SLICE_NAME, SERVICE, list(self.slice_eps.values()), namespace=NAMESPACE,
+                          ports=[{"name": "http", "port": POD_PORT, "protocol": "TCP"}])
+        if now or self.a.endpoint_delay <= 0:
+            self.api.upsert(body)
+            return time.monotonic()
+        self.slice_queue.append((time.monotonic() + self.a.endpoint_delay, body))
+        with self.slice_cv:
+            self.slice_cv.notify()
+        return None
+
+    def endpoint_controller(self):
+        while True:
+            with self.slice_cv:
+                while not self.slice_stop and not self.slice_queue:
+                    self.slice_cv.wait()
+                if self.slice_stop:
+                    return
+            due, body = self.slice_queue[0]
+            wait = due - time.monotonic()
+            if wait > 0:
+                with self.slice_cv:
+                    self.slice_cv.wait(wait)
+                continue
+            self.slice_queue.pop(0)
+            try:
+                self.api.upsert(body)
+                for ep in body["endpoints"]:
+                    if ep["conditions"].get("terminating"):
+                        pod = self.pod_by_ip.get(ep["addresses"][0])
+                        if pod is not None and pod.t_slice is None:
+                            pod.t_slice = time.monotonic()
+            except Exception as e:
+                log(f"endpoint controller: {e}")
 
     def start_haproxy(self):
         cfg = os.path.join(self.dir, "haproxy.cfg")
@@ -319,7 +358,8 @@ class World:
         for pod in pods:
             self.wait_ready(pod)
             self.slice_eps[pod.ip] = endpoint(pod.ip, pod=pod.name, namespace=NAMESPACE)
-        self.publish_slice()
+        self.publish_slice(now=True)
+        threading.Thread(target=self.endpoint_controller, daemon=True).start()
         want = {p.ip for p in pods}
         wait_until(lambda: self.lb_servers() == want, a.lag + 15, "HAProxy to route to all Pods")
 
@@ -349,7 +389,9 @@ class World:
         """Pod deletion: EndpointSlice says terminating and SIGTERM goes to PID 1 at once."""
         a = self.a
         self.slice_eps[pod.ip] = terminating(pod.ip, pod=pod.name, namespace=NAMESPACE)
-        self.publish_slice()
+        t = self.publish_slice()
+        if t is not None:
+            pod.t_slice = t
         pod.t_term = time.monotonic()
         os.kill(pod.pid1, signal.SIGTERM)
         try:
@@ -374,8 +416,13 @@ class World:
             self.slice_eps[new.ip] = endpoint(new.ip, pod=new.name, namespace=NAMESPACE)
             self.publish_slice()
         self.t_roll_end = time.monotonic()
+        wait_until(lambda: not self.slice_queue, self.a.endpoint_delay + 10,
+                   "the endpoint controller", interval=0.05)
 
     def stop(self):
+        with self.slice_cv:
+            self.slice_stop = True
+            self.slice_cv.notify_all()
         if self.api is not None:
             try:
                 self.api_requests = self.api.requests()
@@ -488,6 +535,7 @@ def summarize(args, config, w):
         pods.append({
             "name": p.name, "ip": p.ip,
             "sigterm": round(p.t_term - t0, 3),
+            "slice_terminating": round(p.t_slice - t0, 3) if p.t_slice is not None else None,
             "lb_removed": round(removed_at[p.ip] - t0, 3) if p.ip in removed_at else None,
             "exited": round(p.t_exit - t0, 3),
             "exit_code": p.exit_code, "sigkilled": p.killed,
@@ -618,17 +666,24 @@ def write_plot(results, out_dir, bin_s, data_dir, rate):
 
 
 def write_markdown(args, results, out_dir, png, cmdline):
+    setup = [f"{args.pods} Pods rolled one by one", f"{args.rate:g} requests/s through HAProxy",
+             f"load balancer lag {args.lag:g} s"]
+    if getattr(args, "endpoint_delay", 0):
+        setup.append(f"EndpointSlice updated {args.endpoint_delay:g} s after the Pod's deletion")
+    setup += [f"{args.work_ms:g} ms per request", f"grace period {args.grace:g} s"]
+    if not args.pidns:
+        setup.append("no PID namespaces")
     md = ["# lameduck demo: a rolling update behind HAProxy", "",
-          f"Command: `{cmdline}`", "",
-          f"{args.pods} pods rolled one by one, {args.rate:g} requests/s through HAProxy, "
-          f"load balancer propagation lag {args.lag:g} s, {args.work_ms:g} ms per request, "
-          f"grace period {args.grace:g} s{'' if args.pidns else ', no PID namespaces'}.", "",
-          table(results), ""]
+          f"`{cmdline}` — " + ", ".join(setup) + ".", ""]
+    if getattr(args, "versions", None):
+        md += ["Versions: " + "; ".join(args.versions) + ".", ""]
+    md += [table(results), ""]
     if png:
         md += [f"![requests over time]({os.path.basename(png)})", "",
-               "Green: successful requests per second; red: failed requests per second. "
-               "Grey dashed: the kubelet marks a Pod terminating and sends SIGTERM; "
-               "blue dotted: HAProxy stops routing to that Pod; orange: the Pod has exited.", ""]
+               "Green: successful requests per second; red: failed requests per second; "
+               "yellow: the rollout. Grey dashed: the kubelet marks a Pod terminating and "
+               "sends SIGTERM; blue dotted: HAProxy stops routing to that Pod; orange: the "
+               "Pod has exited.", ""]
     md += ["## Per configuration", ""]
     for r in results:
         md += [f"### {r['label']}", ""]
@@ -639,11 +694,13 @@ def write_markdown(args, results, out_dir, png, cmdline):
         md += [f"- rollout {r['rollout_s']:.1f} s (t={r['roll_start']:.1f} to {r['roll_end']:.1f} s)"]
         if r["config"] == "endpoints":
             md += [f"- API requests made by lameduck: {r['lameduck_api_requests']}"]
-        md += ["", "| pod | SIGTERM at | HAProxy stops routing | exited | exit status |",
-               "|---|---:|---:|---:|---|"]
+        md += ["", "| pod | SIGTERM | slice says terminating | HAProxy stops routing | exited | "
+                   "exit status |", "|---|---:|---:|---:|---:|---|"]
         for p in r["pods"]:
-            lb = f"{p['lb_removed']:.2f} s" if p["lb_removed"] is not None else "-"
-            md += [f"| {p['name']} ({p['ip']}) | {p['sigterm']:.2f} s | {lb} | {p['exited']:.2f} s | "
+            def at(t):
+                return f"{t:.2f} s" if t is not None else "-"
+            md += [f"| {p['name']} ({p['ip']}) | {at(p['sigterm'])} | {at(p['slice_terminating'])} | "
+                   f"{at(p['lb_removed'])} | {at(p['exited'])} | "
                    f"{p['exit_code']}{' (SIGKILL)' if p['sigkilled'] else ''} |"]
         md += [""]
         if r["config"] != "none" and r["pods"] and r["pods"][0]["log"].strip():
@@ -673,6 +730,9 @@ def parse_args(argv=None):
     p.add_argument("--delay", type=parse_duration, default=15.0,
                    help="lameduck --delay in configuration 'delay' (15s)")
     p.add_argument("--max-delay", type=parse_duration, default=25.0, help="lameduck --max-delay (25s)")
+    p.add_argument("--endpoint-delay", type=parse_duration, default=0.0,
+                   help="how late the EndpointSlice follows the Pod's deletion (a busy "
+                        "endpoint controller; 0s). The kubelet's SIGTERM does not wait for it")
     p.add_argument("--grace", type=parse_duration, default=30.0,
                    help="terminationGracePeriodSeconds: SIGKILL after this (30s)")
     p.add_argument("--work-ms", type=float, default=5.0, help="app time per request in ms (5)")
@@ -734,6 +794,7 @@ def main(argv=None):
         a.lameduck = os.path.join(workdir, "lameduck")
     procs = Procs()
     results = []
+    a.versions = versions(a)
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -765,7 +826,8 @@ def main(argv=None):
             log(f"work directory kept: {workdir} (logs of every process)")
 
     full = {"args": {k: v for k, v in vars(a).items()},
-            "cmdline": "demo/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "cmdline": os.environ.get("DEMO_CMDLINE") or
+            "demo/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
             "results": results}
     with open(os.path.join(workdir, "results-full.json"), "w") as f:
         json.dump(full, f)
@@ -779,6 +841,21 @@ def main(argv=None):
     print(f"results: {md}" + (f", plot: {png}" if png else "") +
           f"  ({time.monotonic() - t_begin:.0f} s)")
     return 0
+
+
+def versions(a):
+    out = []
+    for name, cmd in (("lameduck", [a.lameduck, "version"]), ("haproxy", [a.haproxy, "-v"])):
+        if name == "lameduck" and not any(c != "none" for c in a.configs):
+            continue
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            line = (r.stdout or r.stderr).strip().splitlines()[0]
+            out.append(" ".join(line.split()[:3]) if name == "haproxy" else line)
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            pass
+    out.append(f"Linux {os.uname().release}, {os.cpu_count()} CPUs")
+    return out
 
 
 def write_outputs(a, results, workdir, cmdline):

@@ -55,4 +55,5 @@ if [ "$build" = 1 ]; then
     cmake --build "$BUILD_DIR" --target lameduck
 fi
 
+export DEMO_CMDLINE="scripts/demo.sh${*:+ $*}"
 exec /usr/bin/python3 demo/run.py --lameduck "$BUILD_DIR/lameduck" "$@"
