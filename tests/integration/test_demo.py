@@ -43,6 +43,7 @@ DELAY = 4.0     # fixed delay: 3 s above the lag
 SETTLE = 3.0    # settle after the EndpointSlice update: 2 s above the lag
 
 pytestmark = [
+    pytest.mark.demo,   # slow: CI runs it once, not for every build of the binary
     pytest.mark.skipif(shutil.which("haproxy") is None and not os.path.exists("/usr/sbin/haproxy"),
                        reason="haproxy not installed (apt-get install haproxy)"),
     pytest.mark.skipif(not os.access(LAMEDUCK, os.X_OK),
