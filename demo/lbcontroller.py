@@ -28,7 +28,6 @@ Standard library only.
 import argparse
 import http.client
 import json
-import os
 import signal
 import socket
 import ssl

@@ -18,7 +18,6 @@ requests in flight (at most ``--timeout``) and exits. Standard library only.
 
 import argparse
 import http.client
-import os
 import queue
 import signal
 import sys

@@ -25,19 +25,18 @@ Configurations: ``none`` (the app alone), ``delay`` (lameduck --delay 15s) and
 """
 
 import argparse
+import http.client
 import json
 import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -165,13 +164,18 @@ def pidns_available():
         return False
 
 
-def http_ok(url, timeout=1.0):
+def http_ok(host, port, timeout=1.0):
+    """The readiness probe: GET / answers 200 (http.client: no proxy from the environment)."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            r.read()
-            return r.status == 200
-    except Exception:
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status == 200
+    except (OSError, http.client.HTTPException):
         return False
+    finally:
+        conn.close()
 
 
 def wait_until(pred, timeout, what, interval=0.02):
@@ -273,7 +277,7 @@ class World:
             if pod.proc.poll() is not None:
                 raise RuntimeError(f"pod {pod.name} exited during startup; see {pod.log}:\n"
                                    + open(pod.log, errors="replace").read())
-            return http_ok(f"http://{pod.ip}:{POD_PORT}/", timeout=0.5)
+            return http_ok(pod.ip, POD_PORT, timeout=0.5)
         wait_until(ready, 30, f"pod {pod.name} to answer", interval=0.05)
         pod.t_ready = time.monotonic()
 
@@ -393,7 +397,10 @@ class World:
         if t is not None:
             pod.t_slice = t
         pod.t_term = time.monotonic()
-        os.kill(pod.pid1, signal.SIGTERM)
+        try:
+            os.kill(pod.pid1, signal.SIGTERM)
+        except ProcessLookupError:
+            log(f"{pod.name} was already gone at SIGTERM; see {pod.log}")
         try:
             pod.exit_code = pod.proc.wait(a.grace)
         except subprocess.TimeoutExpired:
@@ -693,7 +700,9 @@ def write_markdown(args, results, out_dir, png, cmdline):
             md += [f"- failures between t={r['first_failure']:.2f} s and t={r['last_failure']:.2f} s"]
         md += [f"- rollout {r['rollout_s']:.1f} s (t={r['roll_start']:.1f} to {r['roll_end']:.1f} s)"]
         if r["config"] == "endpoints":
-            md += [f"- API requests made by lameduck: {r['lameduck_api_requests']}"]
+            md += [f"- API requests made by lameduck: {r['lameduck_api_requests']}"
+                   + ("" if r["lameduck_api_requests"] else " — **this lameduck does not wait "
+                      "on EndpointSlices** (it ignored --wait-endpoints)")]
         md += ["", "| pod | SIGTERM | slice says terminating | HAProxy stops routing | exited | "
                    "exit status |", "|---|---:|---:|---:|---:|---|"]
         for p in r["pods"]:
@@ -768,7 +777,7 @@ def parse_args(argv=None):
     if a.cooldown is None:
         a.cooldown = a.lag + 2.0
     a.slots = a.slots or 2 * a.pods + 4
-    a.max_run = a.warmup + a.cooldown + a.pods * (a.grace + 30) + 60
+    a.max_run = a.warmup + a.cooldown + a.pods * (a.grace + 2 * a.endpoint_delay + 30) + 60
     return a
 
 
