@@ -1,6 +1,11 @@
 #include "http.h"
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
+#include <string_view>
+
+#include "tls_mbedtls.h"
 
 namespace lameduck {
 namespace {
@@ -31,6 +36,9 @@ HttpRequest::HttpRequest(const std::string& url, const HttpOptions& options, Chu
   curl_easy_setopt(easy_, CURLOPT_CAPATH, nullptr);
   curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYHOST, 2L);
+#ifdef LAMEDUCK_MBEDTLS
+  enable_ip_san_check(easy_, url);
+#endif
   curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS, options.connect_timeout_ms);
   if (options.total_timeout_ms > 0) {
     curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, options.total_timeout_ms);
@@ -53,8 +61,28 @@ HttpRequest::~HttpRequest() {
   curl_slist_free_all(headers_);
 }
 
-std::size_t HttpRequest::on_header(char*, std::size_t size, std::size_t n, void* self) {
-  static_cast<HttpRequest*>(self)->got_headers_ = true;
+std::size_t HttpRequest::on_header(char* data, std::size_t size, std::size_t n, void* self) {
+  auto* request = static_cast<HttpRequest*>(self);
+  request->got_headers_ = true;
+  // "Retry-After: 1" (429 and 503 from the apiserver); the HTTP-date form is ignored.
+  std::string_view line(data, size * n);
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size() &&
+      std::equal(kName.begin(), kName.end(), line.begin(),
+                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+    long seconds = 0;
+    bool digits = false;
+    for (char c : line.substr(kName.size())) {
+      if (c >= '0' && c <= '9') {
+        digits = true;
+        seconds = std::min(seconds * 10 + (c - '0'), 86400L);
+      } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+        digits = false;
+        break;
+      }
+    }
+    request->retry_after_ms_ = digits ? seconds * 1000 : 0;
+  }
   return size * n;
 }
 
@@ -79,6 +107,7 @@ void HttpRequest::finish(CURLcode code) {
   if (code != CURLE_OK) {
     result.error = error_[0] != '\0' ? std::string(error_) : curl_easy_strerror(code);
   }
+  result.retry_after_ms = retry_after_ms_;
   result.body = std::move(body_);
   body_.clear();
   // on_done may destroy this request; copy the callback first.

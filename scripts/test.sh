@@ -1,0 +1,77 @@
+#!/bin/bash
+# lameduck's whole test suite, from a fresh Debian 12 (bookworm) machine, as root:
+#
+#   sudo scripts/test.sh
+#
+# 1. installs the build and test dependencies with apt-get (skipped when present);
+# 2. checks formatting (clang-format) and, after the build, clang-tidy;
+# 3. builds with -Wall -Wextra -Werror and runs every test with ctest
+#    (doctest unit tests + the pytest integration suite: real PID 1 in a new PID
+#    namespace, the fake Kubernetes API server, kubectl against it, the demo's short run);
+# 4. builds with AddressSanitizer + UBSan and runs the tests again;
+# 5. builds the static binary (scripts/build-static.sh), checks it (static, no
+#    dependency, <= 2.5 MB) and runs the integration suite against it, including a run in
+#    an empty root (chroot).
+#
+# Environment: LAMEDUCK_SKIP_ASAN=1, LAMEDUCK_SKIP_STATIC=1 to leave out steps 4 or 5.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+PACKAGES=(
+  cmake ninja-build g++ pkg-config clang-format clang-tidy
+  libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev nlohmann-json3-dev doctest-dev
+  python3 python3-pytest python3-yaml openssl util-linux procps iproute2 ca-certificates
+  haproxy gnuplot-nox
+)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing dependencies"
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v kubectl >/dev/null; then
+  echo "note: kubectl not found; the fake API's kubectl checks will be skipped"
+fi
+
+step "checking formatting"
+files=$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/unit/*.cpp' 2>/dev/null || ls src/*.cpp src/*.h tests/unit/*.cpp)
+clang-format --dry-run --Werror $files
+
+PY=/usr/bin/python3
+cmake_build() {  # dir, extra cmake args...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DPython3_EXECUTABLE=$PY -DLAMEDUCK_WERROR=ON "$@" >/dev/null
+  ninja -C "$dir"
+}
+
+step "build (-Wall -Wextra -Werror) and test"
+cmake_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+step "clang-tidy (.clang-tidy)"
+git ls-files 'src/*.cpp' | xargs -P 2 -n 1 clang-tidy -p build --quiet 2>/dev/null
+ctest --test-dir build --output-on-failure
+
+if [[ "${LAMEDUCK_SKIP_ASAN:-0}" != 1 ]]; then
+  step "build with AddressSanitizer + UBSan and test"
+  cmake_build build-asan -DCMAKE_BUILD_TYPE=Debug -DLAMEDUCK_SANITIZE=ON
+  LDTEST_SLACK=3 ctest --test-dir build-asan --output-on-failure
+fi
+
+if [[ "${LAMEDUCK_SKIP_STATIC:-0}" != 1 ]]; then
+  step "static binary: build, check, test"
+  bash scripts/build-static.sh
+  bash scripts/check-static.sh build-static/lameduck
+  LAMEDUCK_BIN=$ROOT/build-static/lameduck SIGECHO_BIN=$ROOT/build/tests/sigecho \
+    $PY -m pytest -q -p no:cacheprovider tests/integration -m "not demo"
+fi
+
+step "all tests passed"
