@@ -1,0 +1,78 @@
+// The preStop control protocol and its peer checks, as pure functions. `lameduck prestop`
+// asks a lameduck PID 1 to drain over an abstract Unix socket; control.cpp does the I/O.
+//
+//   client: drain\n
+//   server: draining <details>\n     at once, e.g. "draining phase=waiting-delay elapsed=0ms"
+//           done <how it ended>\n    when the drain is over; then the server closes
+//       or: refused <reason>\n       the peer check failed (or a bad request); then it closes
+//   EOF before "done": PID 1 went away (the container is stopping), so the hook is over too.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "drain.h"
+
+namespace lameduck {
+
+// The abstract socket name (without its leading NUL) for the PID namespace with this inode.
+// All containers of a Pod share one network namespace, hence one abstract namespace; each
+// has its own PID namespace, so a sidecar's lameduck never answers for the app's.
+std::string control_socket_name(std::uint64_t pid_namespace_inode);
+
+// Splits a byte stream into lines, with a bound so a misbehaving peer cannot grow it.
+class LineBuffer {
+ public:
+  explicit LineBuffer(std::size_t max_line = 512) : max_line_(max_line) {}
+  // False when a line grew past the bound (the bytes are dropped).
+  bool append(std::string_view bytes);
+  // The next complete line without its "\n" (and "\r"), if there is one.
+  std::optional<std::string> next_line();
+
+ private:
+  std::string buffer_;
+  std::size_t max_line_;
+};
+
+// "drain", optionally followed by words later versions may add (ignored).
+bool is_drain_request(std::string_view line);
+inline constexpr std::string_view kDrainRequest = "drain\n";
+
+enum class ReplyKind { draining, done, refused, unknown };
+
+struct Reply {
+  ReplyKind kind = ReplyKind::unknown;
+  std::string text;  // the rest of the line
+};
+
+Reply parse_reply(std::string_view line);
+// One line; newlines in text become spaces so the framing holds.
+std::string format_reply(ReplyKind kind, std::string_view text);
+
+// The details sent with "draining": what the drain is doing, for the hook's log.
+std::string describe_drain(DrainPhase phase, Millis elapsed, std::optional<Millis> left);
+
+// What SO_PEERCRED says about the other end (pid 0: not visible in our PID namespace).
+struct PeerCredentials {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// The client's /proc/<pid>/ns/pid compared with the server's own.
+enum class PeerNamespace { same, different, unreadable };
+
+// Server side: why this client may not trigger a drain, or nullopt to accept it.
+// own_uid is lameduck's effective uid; unreadable_why names the errno when the client's
+// /proc entry could not be read.
+std::optional<std::string> refuse_client(const PeerCredentials& peer, uid_t own_uid,
+                                         PeerNamespace ns, std::string_view unreadable_why = "");
+
+// Client side: why the socket's owner is not a PID 1 to trust, or nullopt.
+std::optional<std::string> refuse_server(const PeerCredentials& peer, uid_t own_uid);
+
+}  // namespace lameduck
