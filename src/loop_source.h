@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "drain.h"
@@ -37,8 +38,11 @@ class ControlChannel : public LoopSource {
  public:
   // True once per client that asked for a drain since the last call.
   virtual bool take_drain_request() = 0;
-  // Tells every client waiting for the drain that it is done, and lets them go.
-  virtual void report_drained() = 0;
+  // Answers the clients just taken: the drain runs; details are for the hook's log.
+  virtual void report_draining(std::string_view details) = 0;
+  // Tells every client waiting for the drain that it is done (how: what ended it), and
+  // lets them go.
+  virtual void report_drained(std::string_view how) = 0;
 };
 
 }  // namespace lameduck

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "control_protocol.h"
 #include "exit_status.h"
 #include "log.h"
 #include "orphans.h"
@@ -53,7 +54,7 @@ int Supervisor::run() {
     poll_once(deadline);
   }
   if (watcher_ != nullptr) watcher_->stop();
-  if (control_ != nullptr) control_->report_drained();
+  if (control_ != nullptr) control_->report_drained("app exited");
   clean_up_leftovers();
   int code = exit_code_from_status(*child_status_, config_.success_codes);
   auto now = Clock::now();
@@ -95,8 +96,18 @@ void Supervisor::poll_once(std::optional<TimePoint> deadline) {
   if (control_ != nullptr) {
     control_->on_ready(all.subspan(control_begin, control_end - control_begin), now);
     while (control_->take_drain_request()) {
-      if (!drain_.draining()) spdlog::info("t=+0ms preStop hook asked to drain");
-      apply(drain_.on_prestop(now), now);
+      if (!drain_.draining()) {
+        spdlog::info("t=+0ms preStop hook asked to drain");
+      } else {
+        spdlog::info("t=+{}ms preStop hook asked to drain; already {}", elapsed_ms(now),
+                     phase_name(drain_.phase()));
+      }
+      // Answer "draining" before applying, which may already answer "done".
+      auto actions = drain_.on_prestop(now);
+      std::optional<Millis> left;
+      if (auto until = drain_.deadline()) left = std::chrono::ceil<Millis>(*until - now);
+      control_->report_draining(describe_drain(drain_.phase(), Millis(elapsed_ms(now)), left));
+      apply(actions, now);
     }
   }
   apply(drain_.on_tick(now), now);
@@ -151,6 +162,8 @@ void Supervisor::apply(const std::vector<DrainAction>& actions, TimePoint now) {
           spdlog::info("t=+{}ms waiting until the Pod left every EndpointSlice (at most {})", t,
                        format_duration(config_.drain.max_delay));
           watcher_->start(now);
+          // start() can fail at once (no namespace, unreadable token): fall back now.
+          if (watcher_->state() == Watcher::State::failed) apply(drain_.on_api_failed(now), now);
         } else {
           apply(drain_.on_api_failed(now), now);
         }
@@ -172,7 +185,11 @@ void Supervisor::apply(const std::vector<DrainAction>& actions, TimePoint now) {
         break;
       case DrainAction::Kind::forward: break;
       case DrainAction::Kind::report_drained:
-        if (control_ != nullptr) control_->report_drained();
+        if (control_ != nullptr) control_->report_drained(action.why);
+        if (drain_.phase() == DrainPhase::drained) {
+          spdlog::info("t=+{}ms preStop hook released ({}); app keeps serving until SIGTERM", t,
+                       action.why);
+        }
         break;
     }
   }
