@@ -26,8 +26,9 @@ struct HttpOptions {
 struct HttpResult {
   CURLcode code = CURLE_OK;
   long status = 0;
-  std::string error;  // curl's message when code != CURLE_OK
-  std::string body;   // the body when not streamed, or an error body
+  std::string error;        // curl's message when code != CURLE_OK
+  std::string body;         // the body when not streamed, or an error body
+  long retry_after_ms = 0;  // the Retry-After header (delta-seconds form), 0 when absent
 };
 
 // One request. Streamed bodies of 200 responses go to on_chunk as they arrive (returning
@@ -57,6 +58,7 @@ class HttpRequest {
   DoneFn on_done_;
   std::string body_;
   bool got_headers_ = false;
+  long retry_after_ms_ = 0;
   char error_[CURL_ERROR_SIZE] = {};
 };
 

@@ -13,6 +13,7 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxLine = 8u << 20;  // one watch event; real ones are a few KiB
 constexpr int kWatchTimeoutSeconds = 300;
+constexpr long kMaxRetryAfterMs = 10000;  // the drain's --max-delay bounds it anyway
 
 std::string read_token(const std::string& path, std::string& error) {
   std::ifstream in(path);
@@ -157,7 +158,7 @@ void SliceWatcher::on_list_done(const HttpResult& result) {
   if (result.code == CURLE_OK &&
       (result.status == 410 || result.status == 429 || result.status >= 500)) {
     resource_version_.clear();  // so the retry lists again
-    return retry(http_failure("listing EndpointSlices", result));
+    return retry(http_failure("listing EndpointSlices", result), result.retry_after_ms);
   }
   if (result.code != CURLE_OK || result.status != 200) {
     return fail(http_failure("listing EndpointSlices", result));
@@ -273,13 +274,14 @@ void SliceWatcher::on_watch_done(const HttpResult& result) {
   if (result.code == CURLE_OK && (result.status == 401 || result.status == 403)) {
     return fail(http_failure("watching EndpointSlices", result));
   }
-  retry(http_failure("watching EndpointSlices", result));
+  retry(http_failure("watching EndpointSlices", result), result.retry_after_ms);
 }
 
 void SliceWatcher::retry(const std::string& why, long retry_after_ms) {
   drop_request();
   if (++retries_ > params_.max_retries) return fail(why + " (gave up after retries)");
-  long backoff = std::max(retry_after_ms, 100L << std::min(retries_, 4));
+  long backoff =
+      std::max(std::min(retry_after_ms, kMaxRetryAfterMs), 100L << std::min(retries_, 4));
   spdlog::info("t=+{}ms {}; retrying in {}ms", elapsed(), why, backoff);
   retry_at_ = Clock::now() + Millis(backoff);
 }
