@@ -133,6 +133,7 @@ void SliceWatcher::watch() {
   url += url.find('?') == std::string::npos ? "?" : "&";
   url += "watch=1&allowWatchBookmarks=true&resourceVersion=" + url_escape(resource_version_) +
          "&timeoutSeconds=" + std::to_string(kWatchTimeoutSeconds);
+  watch_progress_ = false;
   send(url, true, 0);
 }
 
@@ -228,7 +229,6 @@ void SliceWatcher::on_event(const json& event) {
     if (type == "ERROR") {
       long code = object != nullptr ? object->value("code", 0L) : 0L;
       if (code == 410) {
-        spdlog::info("t=+{}ms watch expired (410 Gone): listing again", elapsed());
         relist_next_ = true;
         return drop_request();
       }
@@ -241,6 +241,8 @@ void SliceWatcher::on_event(const json& event) {
       resource_version_ = metadata["resourceVersion"].get<std::string>();
     }
     retries_ = 0;
+    relists_ = 0;
+    watch_progress_ = true;
     if (type == "BOOKMARK") return;
     auto slice = parse_slice(*object);
     if (type == "DELETED") {
@@ -259,22 +261,44 @@ void SliceWatcher::on_event(const json& event) {
 void SliceWatcher::on_watch_done(const HttpResult& result) {
   request_.reset();
   if (std::exchange(abort_write_, false)) {
-    if (std::exchange(relist_next_, false) && state_ == State::watching) list("");
+    if (std::exchange(relist_next_, false) && state_ == State::watching) relist_after_expiry();
     return;
   }
   if (state_ != State::watching) return;
   if (result.code == CURLE_OK && result.status == 200) {
+    // A watch the server ends after a while is normal; one that ends at once without a
+    // single event, again and again, must not turn into a request loop.
+    if (!watch_progress_ && Clock::now() - request_started_ < params_.request_timeout) {
+      return retry("the EndpointSlice watch ended at once without any event");
+    }
     spdlog::debug("t=+{}ms watch stream ended; watching again", elapsed());
     return watch();
   }
-  if (result.code == CURLE_OK && result.status == 410) {
-    spdlog::info("t=+{}ms watch expired (410 Gone): listing again", elapsed());
-    return list("");
-  }
+  if (result.code == CURLE_OK && result.status == 410) return relist_after_expiry();
   if (result.code == CURLE_OK && (result.status == 401 || result.status == 403)) {
     return fail(http_failure("watching EndpointSlices", result));
   }
   retry(http_failure("watching EndpointSlices", result), result.retry_after_ms);
+}
+
+void SliceWatcher::relist_after_expiry() {
+  // The first 410 is routine (the history moved past our version): list again at once.
+  // Expiring again right after a fresh list, with no event in between, is a broken API
+  // (or proxy): back off, and give up like for any other failure.
+  resource_version_.clear();
+  if (++relists_ == 1) {
+    spdlog::info("t=+{}ms watch expired (410 Gone): listing again", elapsed());
+    return list("");
+  }
+  if (relists_ > params_.max_retries + 1) {
+    return fail(
+        "the EndpointSlice watch expired (410 Gone) right after every list (gave up "
+        "after retries)");
+  }
+  long backoff = 100L << std::min(relists_ - 1, 4);
+  spdlog::info("t=+{}ms watch expired (410 Gone) again right after listing; listing again in {}ms",
+               elapsed(), backoff);
+  retry_at_ = Clock::now() + Millis(backoff);
 }
 
 void SliceWatcher::retry(const std::string& why, long retry_after_ms) {

@@ -48,6 +48,7 @@ class SliceWatcher final : public Watcher {
   bool on_watch_chunk(std::string_view data);
   void drop_request();
   void on_watch_done(const HttpResult& result);
+  void relist_after_expiry();
   void on_event(const nlohmann::json& event);
   void evaluate(const char* after);
   void retry(const std::string& why, long retry_after_ms = 0);
@@ -69,6 +70,8 @@ class SliceWatcher final : public Watcher {
   TimePoint started_{};
   std::optional<TimePoint> retry_at_;
   int retries_ = 0;
+  int relists_ = 0;              // consecutive 410s with no watch event in between
+  bool watch_progress_ = false;  // the current watch delivered an event
   int requests_ = 0;
   std::map<std::string, EndpointSlice> slices_;
   std::map<std::string, EndpointSlice> listing_;  // pages of a list in progress
