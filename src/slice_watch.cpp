@@ -315,6 +315,10 @@ void SliceWatcher::fail(const std::string& why) {
   retry_at_.reset();
   failure_ = why;
   state_ = State::failed;
+  if (list_only_) {  // `lameduck endpoints`: there is no --delay to fall back to
+    spdlog::warn("EndpointSlice API unusable: {}", why);
+    return;
+  }
   spdlog::warn("t=+{}ms EndpointSlice API unusable, falling back to --delay: {}", elapsed(), why);
 }
 
