@@ -6,6 +6,7 @@
 #include "exit_status.h"
 #include "log.h"
 #include "options.h"
+#include "prestop.h"
 #include "run.h"
 #include "signal_fd.h"
 
@@ -22,6 +23,9 @@ int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
       if (cli.run.check_only) return 0;
       return run_command(cli.run, signals);
     case Subcommand::prestop:
+      setup_logging(cli.prestop.wait.log);
+      if (cli.prestop.check_only) return 0;
+      return run_prestop(cli.prestop, signals);
     case Subcommand::endpoints: print_error("this subcommand is not built yet"); return kExitUsage;
   }
   return kExitUsage;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "child.h"
+#include "control.h"
 #include "exit_status.h"
 #include "log.h"
 #include "supervisor.h"
@@ -42,7 +43,11 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   config.success_codes = options.success_codes;
   config.orphan_grace = options.orphan_grace;
 
-  // 3. Start the app; from here on only its exit ends lameduck.
+  // 3. The preStop control socket: `lameduck prestop` in this container asks PID 1 to
+  //    drain over it (only when lameduck is PID 1; a failure here only costs that).
+  std::unique_ptr<ControlServer> control = ControlServer::open_for_pid1();
+
+  // 4. Start the app; from here on only its exit ends lameduck.
   Child child;
   if (auto error = Child::spawn(options.command, signals.original_mask(), child)) {
     print_error(error->message);
@@ -51,7 +56,7 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   spdlog::debug("started '{}' as pid {}{}", options.command.front(), child.pid(),
                 pid1 ? " (lameduck is PID 1)" : "");
 
-  Supervisor supervisor(std::move(config), signals, child, nullptr, nullptr);
+  Supervisor supervisor(std::move(config), signals, child, nullptr, control.get());
   return supervisor.run();
 }
 

@@ -1,0 +1,526 @@
+"""`lameduck prestop`: alone (its own wait), and together with a lameduck PID 1 (one wait,
+asked over the abstract control socket, with peer checks).
+
+PID 1 runs in a new PID namespace (``unshare --pid --fork --mount-proc``); the hook runs
+inside that namespace as the kubelet would run it (``nsenter --target PID1 --pid --mount``).
+Timing bounds are generous (``SLACK``) for a busy 2-core machine. Run:
+
+    /usr/bin/python3 -m pytest -q tests/integration/test_prestop.py
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import pathlib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Optional, Sequence
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/
+
+from conftest import (LAMEDUCK_BIN, SANITIZER_REPORT, SLACK, TIMEOUT, base_env,  # noqa: E402
+                      children_of, pid1_prefix, require_binaries, wait_for)
+from fakeapi.fixtures import fake_api  # noqa: E402,F401 (fixture)
+from fakeapi.slices import endpoint, slice, terminating  # noqa: E402
+
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+NOBODY = 65534
+_counter = itertools.count(1)
+
+
+@functools.lru_cache(maxsize=None)
+def slack() -> float:
+    """SLACK plus what starting and ending the binary costs here (seconds under ASan), for
+    bounds on a whole process's run time."""
+    require_binaries()
+    started = time.monotonic()
+    subprocess.run([LAMEDUCK_BIN, "prestop", "--check"], env=base_env(), capture_output=True,
+                   timeout=60, stdin=subprocess.DEVNULL)
+    return SLACK + 2 * (time.monotonic() - started)
+
+
+def needs_nsenter():
+    """The tests that enter PID 1's namespace need root (nsenter --pid, setpriv)."""
+    prefix = pid1_prefix()
+    if prefix is None:
+        pytest.skip("cannot create a PID namespace here (unshare --pid not permitted)")
+    if "--user" in prefix or os.geteuid() != 0:
+        pytest.skip("entering the PID namespace with nsenter needs root")
+    for tool in ("nsenter", "setpriv", "unshare"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed (util-linux)")
+
+
+def ns_inode(host_pid: int) -> int:
+    return os.stat(f"/proc/{host_pid}/ns/pid").st_ino
+
+
+class Hook:
+    """One ``lameduck prestop`` process. target: the host PID of a PID namespace's PID 1
+    to run it in (as the kubelet does); user: a uid/gid to run it as."""
+
+    def __init__(self, workdir: pathlib.Path, args: Sequence[str] = (), *,
+                 target: Optional[int] = None, user: Optional[int] = None,
+                 env: Optional[dict] = None):
+        require_binaries()
+        argv = [LAMEDUCK_BIN, "prestop", *args]
+        if user is not None:
+            argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
+        if target is not None:
+            argv = ["nsenter", f"--target={target}", "--pid", "--mount", "--", *argv]
+        self.nested = target is not None
+        self.stderr_path = workdir / f"prestop-{next(_counter)}.stderr"
+        with open(self.stderr_path, "wb") as err:
+            self.started_at = time.monotonic()
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=err, env=base_env(**(env or {})),
+                                         start_new_session=True)
+        self.ended_at: Optional[float] = None
+
+    def pid(self) -> int:
+        """The prestop process itself (under nsenter: nsenter's child)."""
+        if not self.nested:
+            return self.proc.pid
+        return wait_for(lambda: next((c.pid for c in children_of(self.proc.pid)), 0),
+                        message="nsenter to start prestop")
+
+    def signal(self, sig: int) -> float:
+        t = time.monotonic()
+        os.kill(self.pid(), sig)
+        return t
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"prestop did not exit within {timeout}s; stderr:\n"
+                                 f"{self.stderr()}") from None
+        self.ended_at = time.monotonic()
+        assert SANITIZER_REPORT.search(self.stderr()) is None, self.stderr()
+        return code
+
+    @property
+    def elapsed(self) -> float:
+        assert self.ended_at is not None
+        return self.ended_at - self.started_at
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait_stderr(self, pattern: str, timeout: float = TIMEOUT) -> re.Match:
+        rx = re.compile(pattern)
+        return wait_for(lambda: rx.search(self.stderr()), timeout,
+                        message=lambda: f"/{pattern}/ in prestop's stderr:\n{self.stderr()}")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=TIMEOUT)
+
+
+@pytest.fixture
+def hook(tmp_path):
+    """``hook(args, target=None, user=None, env=None)`` starts ``lameduck prestop``."""
+    started: list[Hook] = []
+
+    def start(args: Sequence[str] = (), **kwargs) -> Hook:
+        h = Hook(tmp_path, args, **kwargs)
+        started.append(h)
+        return h
+
+    yield start
+    for h in started:
+        h.kill()
+
+
+class ForeignPid1:
+    """Something other than lameduck as PID 1 of a new PID namespace."""
+
+    def __init__(self, argv: Sequence[str]):
+        self.proc = subprocess.Popen([*pid1_prefix(), *argv], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env=base_env(), start_new_session=True, text=True)
+        self.pid = wait_for(lambda: next((c.pid for c in children_of(self.proc.pid)), 0),
+                            message="unshare to start PID 1")
+
+    def kill(self) -> None:
+        for pid in (self.pid, self.proc.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(timeout=TIMEOUT)
+
+
+@pytest.fixture
+def foreign_pid1():
+    started: list[ForeignPid1] = []
+
+    def start(argv: Sequence[str]) -> ForeignPid1:
+        p = ForeignPid1(argv)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.kill()
+
+
+# A PID 1 that listens on lameduck's control socket name like a lameduck would, but then
+# hangs ("hang") or answers "draining" and closes at once ("eof").
+FAKE_PID1 = r"""
+import os, socket, sys, time
+name = "\0lameduck/%d" % os.stat("/proc/self/ns/pid").st_ino
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(name)
+s.listen(4)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    c.recv(100)
+    if sys.argv[1] == "eof":
+        c.sendall(b"draining phase=fake\n")
+        c.close()
+    else:
+        time.sleep(3600)
+"""
+
+
+def raw_ask(name: str) -> str:
+    """Connects to the abstract name, asks for a drain, returns the first line (or '')."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(TIMEOUT)
+        s.connect("\0" + name)
+        try:
+            s.sendall(b"drain\n")
+        except BrokenPipeError:
+            pass  # refused and closed before the request went out; the answer is queued
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(256)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode()
+
+
+# --------------------------------------------------------------------------------------
+# prestop alone
+# --------------------------------------------------------------------------------------
+
+def test_fixed_delay_then_exit_0(hook):
+    h = hook(["--delay", "1500ms"])
+    assert h.wait() == 0, h.stderr()
+    assert h.elapsed >= 1.5
+    assert h.elapsed < 1.5 + slack(), h.stderr()
+    err = h.stderr()
+    assert "waiting here" in err  # the test's PID 1 is not lameduck
+    assert re.search(r"t=\+\d+ms waiting 1\.5s", err), err
+    assert re.search(r"t=\+1[5-9]\d\dms delay 1\.5s over: preStop hook exits 0", err), err
+
+
+def test_max_delay_caps_the_wait(hook):
+    h = hook(["--delay", "30s", "--max-delay", "1s"])
+    assert h.wait() == 0, h.stderr()
+    assert 1.0 <= h.elapsed < 1.0 + slack()
+    assert "waiting 1s" in h.stderr()  # the delay, capped
+
+
+def test_options_from_the_environment(hook):
+    h = hook([], env={"LAMEDUCK_DELAY": "1s"})
+    assert h.wait() == 0, h.stderr()
+    assert 1.0 <= h.elapsed < 1.0 + slack()
+
+
+def test_no_delay_outside_kubernetes(hook):
+    h = hook([])
+    assert h.wait() == 0, h.stderr()
+    assert h.elapsed < slack()
+
+
+@pytest.mark.parametrize("args, env, says", [
+    (["--delay", "soon"], {}, "--delay: invalid duration 'soon'"),
+    (["--max-delay", "-1s"], {}, "--max-delay: invalid duration"),
+    (["sleep"], {}, "not expected: sleep"),
+    (["--signal", "QUIT"], {}, "--signal"),
+    (["--log-format", "xml"], {}, "--log-format"),
+    ([], {"LAMEDUCK_SETTLE": "5 seconds"}, "--settle: invalid duration"),
+    (["--check", "--delay", "x"], {}, "--delay: invalid duration"),
+])
+def test_usage_errors_exit_125_with_one_line(hook, args, env, says):
+    h = hook(args, env=env)
+    assert h.wait() == 125
+    lines = [line for line in h.stderr().splitlines() if line.strip()]
+    assert len(lines) == 1, h.stderr()
+    assert lines[0].startswith("lameduck: "), lines
+    assert says in lines[0], lines
+    assert h.elapsed < slack()
+
+
+def test_check_parses_and_exits_0(hook):
+    h = hook(["--check", "--delay", "20s", "--max-delay", "25s", "--service", "web",
+              "--log-format", "json"])
+    assert h.wait() == 0, h.stderr()
+    assert h.stderr() == ""
+    assert h.elapsed < slack()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_ends_the_wait_early(hook, sig):
+    h = hook(["--delay", "20s"])
+    h.wait_stderr(r"waiting 20s")
+    sent = h.signal(sig)
+    assert h.wait() == 0, h.stderr()
+    assert h.ended_at - sent < slack()
+    assert f"{signal.Signals(sig).name} received" in h.stderr()
+    assert "preStop hook stops waiting" in h.stderr()
+
+
+def test_other_signals_do_not_end_the_wait(hook):
+    h = hook(["--delay", "1500ms"])
+    h.wait_stderr(r"waiting 1\.5s")
+    h.signal(signal.SIGUSR1)
+    h.signal(signal.SIGPIPE)
+    assert h.wait() == 0, h.stderr()
+    assert h.elapsed >= 1.5
+
+
+def test_waits_until_the_pod_left_every_endpointslice(hook, fake_api):
+    ip = "10.1.2.3"
+    fake_api.set_slices([slice("web-abc12", "web", [endpoint(ip, pod="web-1"),
+                                                    endpoint("10.1.2.4", pod="web-2")])])
+    h = hook(["--wait-endpoints", "--api-server", fake_api.url, "--ca-file", fake_api.ca_file,
+              "--token-file", fake_api.token_file, "--namespace", "default", "--pod-ip", ip,
+              "--pod-name", "web-1", "--settle", "1s", "--max-delay", "30s", "--delay", "20s"])
+    h.wait_stderr(r"waiting until the Pod left every EndpointSlice", timeout=TIMEOUT)
+    time.sleep(1.5)
+    assert h.proc.poll() is None, f"prestop ended while the Pod was still ready:\n{h.stderr()}"
+    gone_at = time.monotonic()
+    fake_api.set_slices([slice("web-abc12", "web", [terminating(ip, pod="web-1"),
+                                                    endpoint("10.1.2.4", pod="web-2")])])
+    assert h.wait(timeout=30) == 0, h.stderr()
+    # The settle time after the Pod left, not the 20s fallback delay nor the 30s cap.
+    assert h.ended_at - gone_at >= 1.0 - 0.05, h.stderr()
+    assert h.ended_at - gone_at < 1.0 + SLACK + slack(), h.stderr()
+    assert "settle 1s over" in h.stderr()
+
+
+def test_endpointslice_api_failure_falls_back_to_the_delay(hook, fake_api):
+    fake_api.fault(kind="status", code=403, on="list")
+    h = hook(["--wait-endpoints", "--api-server", fake_api.url, "--ca-file", fake_api.ca_file,
+              "--token-file", fake_api.token_file, "--namespace", "default",
+              "--pod-ip", "10.1.2.3", "--delay", "1s", "--max-delay", "20s"])
+    assert h.wait(timeout=20) == 0, h.stderr()
+    assert 1.0 <= h.elapsed < 1.0 + slack(), h.stderr()
+
+
+# --------------------------------------------------------------------------------------
+# prestop with lameduck as PID 1
+# --------------------------------------------------------------------------------------
+
+def test_one_wait_not_two(echo_app, hook):
+    """The hook asks PID 1 to drain and returns when PID 1's wait is over; the kubelet's
+    SIGTERM that follows reaches the app at once. PID 1's configuration decides (2s here,
+    not the hook's 6s)."""
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "2s"], "--exit-on", "TERM:0", mode="pid1")
+    h = hook(["--delay", "6s"], target=ld.pid)
+    assert h.wait() == 0, h.stderr()
+    assert 2.0 <= h.elapsed < 2.0 + slack(), h.stderr()
+
+    # What the kubelet does next: SIGTERM to PID 1.
+    sent = ld.signal(signal.SIGTERM)
+    term = echo.wait_signal(signal.SIGTERM)
+    assert term.t - sent < 1.0, "the SIGTERM after the hook was not forwarded at once"
+    # From the start of preStop to the app's stop signal: one wait (2s), not two (4s).
+    assert 2.0 <= term.t - h.started_at < 2.0 + slack()
+    assert ld.wait().code == 0
+
+    pid1 = ld.stderr()
+    assert "t=+0ms preStop hook asked to drain" in pid1
+    assert re.search(r"preStop hook released \(delay 2s over\)", pid1), pid1
+    assert "preStop drain already done: sent SIGTERM" in pid1
+    hook_log = h.stderr()
+    assert "asked PID 1 (lameduck) to drain" in hook_log
+    assert re.search(r"PID 1 is draining: phase=waiting-delay elapsed=0ms left=2000ms", hook_log)
+    assert "PID 1 reports the drain done (delay 2s over)" in hook_log
+    assert "waiting here" not in hook_log
+
+
+def test_two_hooks_share_one_drain(echo_app, hook):
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "2s"], "--exit-on", "TERM:0", mode="pid1")
+    first = hook([], target=ld.pid)
+    first.wait_stderr("PID 1 is draining")
+    time.sleep(0.5)
+    second = hook([], target=ld.pid)
+    assert first.wait() == 0 and second.wait() == 0
+    assert first.ended_at - second.ended_at < 0.5  # released together
+    assert "already waiting-delay" in ld.stderr()
+    # A hook after the drain is done returns at once.
+    late = hook([], target=ld.pid)
+    assert late.wait() == 0
+    assert late.elapsed < slack()
+    assert "drain already done" in late.stderr()
+    assert echo.read().signals() == []  # nothing reached the app before SIGTERM
+
+
+def test_sigterm_during_the_prestop_drain_finishes_that_one_drain(echo_app, hook):
+    """If the kubelet's SIGTERM comes while the hook still waits (e.g. the hook was killed
+    at its own bound), PID 1 does not start a second wait."""
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "3s"], "--exit-on", "TERM:0", mode="pid1")
+    h = hook([], target=ld.pid)
+    h.wait_stderr("PID 1 is draining")
+    time.sleep(1.0)
+    ld.signal(signal.SIGTERM)
+    term = echo.wait_signal(signal.SIGTERM)
+    assert 3.0 - 0.05 <= term.t - h.started_at < 3.0 + slack()
+    assert h.wait() == 0
+
+
+def test_app_exit_releases_the_hook(echo_app, hook):
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "20s"], "--exit-on", "USR1:3", mode="pid1")
+    h = hook([], target=ld.pid)
+    h.wait_stderr("PID 1 is draining")
+    app = echo.host_pid(echo.read().ready().pid)
+    os.kill(app, signal.SIGUSR1)
+    # PID 1 exits right after telling the hook; the kernel then SIGKILLs what is left in
+    # its namespace, which may catch the hook on its way out (slow under ASan).
+    assert h.wait() in (0, -signal.SIGKILL), h.stderr()
+    assert h.elapsed < 20 - SLACK
+    assert re.search(r"PID 1 reports the drain done \(app exited\)|PID 1 closed the control",
+                     h.stderr()), h.stderr()
+    assert ld.wait().code == 3
+
+
+def test_sigterm_to_the_hook_while_pid1_drains(echo_app, hook):
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "20s"], "--exit-on", "TERM:0", mode="pid1")
+    h = hook([], target=ld.pid)
+    h.wait_stderr("PID 1 is draining")
+    sent = h.signal(signal.SIGTERM)
+    assert h.wait() == 0, h.stderr()
+    assert h.ended_at - sent < slack()
+    ld.wait_stderr(r"preStop hook \(pid \d+\) went away before the drain was done")
+    # PID 1 keeps draining: the hook's end is not a stop signal.
+    time.sleep(0.3)
+    assert echo.read().signals() == []
+
+
+def test_hook_is_bounded_by_its_own_max_delay(echo_app, hook):
+    needs_nsenter()
+    ld, _ = echo_app(["--delay", "20s"], "--exit-on", "TERM:0", mode="pid1")
+    h = hook(["--max-delay", "1s"], target=ld.pid)
+    assert h.wait() == 0, h.stderr()
+    # --max-delay 1s + the 1s margin for PID 1's answer.
+    assert 2.0 - 0.05 <= h.elapsed < 2.0 + slack(), h.stderr()
+    assert "did not report the drain done within 2s" in h.stderr()
+
+
+def test_another_uid_is_refused(echo_app, hook):
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "1s"], "--exit-on", "TERM:0", mode="pid1")
+    h = hook(["--delay", "1s"], target=ld.pid, user=NOBODY)
+    assert h.wait() == 0, h.stderr()
+    assert h.elapsed >= 1.0  # it waited on its own
+    assert re.search(r"PID 1 refused.*: uid 65534 is neither root nor lameduck's uid 0\)?; "
+                     r"waiting here", h.stderr()), h.stderr()
+    assert re.search(r"refused a preStop control connection from pid \d+ uid 65534",
+                     ld.stderr()), ld.stderr()
+    assert "preStop hook asked to drain" not in ld.stderr()
+    # PID 1 never started draining: its SIGTERM gets the whole delay.
+    sent = ld.signal(signal.SIGTERM)
+    term = echo.wait_signal(signal.SIGTERM)
+    assert term.t - sent >= 1.0 - 0.05
+
+
+def test_a_client_outside_the_pid_namespace_is_refused(echo_app):
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "1s"], "--exit-on", "TERM:0", mode="pid1")
+    line = raw_ask(f"lameduck/{ns_inode(ld.pid)}")
+    assert line.startswith("refused the client is outside this container's PID namespace")
+    ld.wait_stderr(r"refused a preStop control connection from pid 0 uid 0")
+    assert "preStop hook asked to drain" not in ld.stderr()
+
+
+def test_a_client_in_a_nested_pid_namespace_is_refused(echo_app):
+    """Its pid is visible to PID 1, but /proc/<pid>/ns/pid is not PID 1's namespace."""
+    needs_nsenter()
+    ld, _ = echo_app(["--delay", "1s"], "--exit-on", "TERM:0", mode="pid1")
+    code = ("import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect('\\0'+sys.argv[1]);"
+            "time.sleep(0.5); print(s.recv(200).decode(), end='')")
+    r = subprocess.run(["nsenter", f"--target={ld.pid}", "--pid", "--mount", "--",
+                        "unshare", "--pid", "--fork", PYTHON, "-c", code,
+                        f"lameduck/{ns_inode(ld.pid)}"],
+                       capture_output=True, text=True, timeout=TIMEOUT, env=base_env())
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"refused pid \d+ is in another PID namespace", r.stdout), r.stdout
+    assert "preStop hook asked to drain" not in ld.stderr()
+
+
+def test_a_hook_in_another_pid_namespace_cannot_reach_pid1(echo_app, hook):
+    """The name is per PID namespace: a hook elsewhere (another container of the Pod, the
+    host) finds no lameduck and waits on its own."""
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "1s"], "--exit-on", "TERM:0", mode="pid1")
+    h = hook(["--delay", "1s"])  # the test's own namespace
+    assert h.wait() == 0
+    assert h.elapsed >= 1.0
+    assert "Connection refused" in h.stderr() and "waiting here" in h.stderr()
+    assert "preStop hook" not in ld.stderr()
+
+
+def test_pid1_not_lameduck_falls_back_to_own_wait(foreign_pid1, hook, sigecho):
+    needs_nsenter()
+    echo = sigecho()
+    pid1 = foreign_pid1(echo.command())
+    echo.wait_ready(listening=False)
+    h = hook(["--delay", "1s"], target=pid1.pid)
+    assert h.wait() == 0, h.stderr()
+    assert 1.0 <= h.elapsed < 1.0 + slack()
+    assert "PID 1 is not lameduck or does not listen" in h.stderr()
+    assert "delay 1s over: preStop hook exits 0" in h.stderr()
+
+
+def test_hanging_pid1_is_bounded(foreign_pid1, hook):
+    needs_nsenter()
+    pid1 = foreign_pid1([PYTHON, "-c", FAKE_PID1, "hang"])
+    assert pid1.proc.stdout.readline().strip() == "listening"
+    h = hook(["--max-delay", "1s", "--delay", "10s"], target=pid1.pid)
+    assert h.wait() == 0, h.stderr()
+    assert 2.0 - 0.05 <= h.elapsed < 2.0 + slack(), h.stderr()
+    assert "did not report the drain done" in h.stderr()
+
+
+def test_pid1_going_away_ends_the_hook(foreign_pid1, hook):
+    needs_nsenter()
+    pid1 = foreign_pid1([PYTHON, "-c", FAKE_PID1, "eof"])
+    assert pid1.proc.stdout.readline().strip() == "listening"
+    h = hook(["--delay", "10s"], target=pid1.pid)
+    assert h.wait() == 0, h.stderr()
+    assert h.elapsed < slack()
+    assert "PID 1 is draining: phase=fake" in h.stderr()
+    assert "PID 1 closed the control socket" in h.stderr()
+
+
+def test_no_control_socket_unless_pid1(echo_app, hook):
+    """lameduck that is not PID 1 does not listen (with shareProcessNamespace, PID 1 is the
+    pause container and every container's lameduck shares one PID namespace)."""
+    ld, echo = echo_app(["--delay", "1s", "--log-level", "debug"], "--exit-on", "TERM:0")
+    assert "not PID 1: no preStop control socket" in ld.stderr()
+    with pytest.raises(ConnectionRefusedError):
+        raw_ask(f"lameduck/{ns_inode(os.getpid())}")
