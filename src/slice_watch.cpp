@@ -73,15 +73,19 @@ void SliceWatcher::start(TimePoint now) {
   const auto& pod = params_.identity.pod;
   spdlog::info("t=+0ms EndpointSlices of namespace {} at {}: {}", pod.namespace_name,
                params_.config.api_server, describe_identity(params_.identity));
-  if (pod.namespace_name.empty()) {
-    return fail("cannot tell the Pod's namespace: set POD_NAMESPACE or --namespace");
-  }
-  if (pod.ips.empty() && pod.name.empty()) {
-    return fail("cannot tell the Pod's IP: set POD_IP (downward API) or --pod-ip");
-  }
+  // Whatever goes wrong here is reported by the next on_ready(), where the drivers (PID 1,
+  // `lameduck prestop`, `lameduck endpoints`) look for state changes.
   state_ = State::watching;
-  http_ = std::make_unique<HttpClient>();
-  list("");
+  starting_ = true;
+  if (pod.namespace_name.empty()) {
+    fail("cannot tell the Pod's namespace: set POD_NAMESPACE or --namespace");
+  } else if (pod.ips.empty() && pod.name.empty()) {
+    fail("cannot tell the Pod's IP: set POD_IP (downward API) or --pod-ip");
+  } else {
+    http_ = std::make_unique<HttpClient>();
+    list("");  // fails here when the token cannot be read
+  }
+  starting_ = false;
 }
 
 void SliceWatcher::stop() {
@@ -89,6 +93,7 @@ void SliceWatcher::stop() {
   request_.reset();
   http_.reset();
   retry_at_.reset();
+  deferred_failure_.reset();
   if (state_ == State::watching) state_ = State::idle;
   if (requests_ > 0) spdlog::debug("EndpointSlice wait made {} API request(s)", requests_);
 }
@@ -313,6 +318,10 @@ void SliceWatcher::retry(const std::string& why, long retry_after_ms) {
 void SliceWatcher::fail(const std::string& why) {
   drop_request();
   retry_at_.reset();
+  if (starting_) {
+    deferred_failure_ = why;
+    return;
+  }
   failure_ = why;
   state_ = State::failed;
   if (list_only_) {  // `lameduck endpoints`: there is no --delay to fall back to
@@ -350,6 +359,7 @@ void SliceWatcher::add_fds(std::vector<pollfd>& fds) {
 }
 
 std::optional<TimePoint> SliceWatcher::next_timeout() const {
+  if (deferred_failure_) return started_;
   std::optional<TimePoint> t = http_ ? http_->next_timeout() : std::nullopt;
   auto earlier = [&t](TimePoint other) { t = t ? std::min(*t, other) : other; };
   if (retry_at_) earlier(*retry_at_);
@@ -360,6 +370,11 @@ std::optional<TimePoint> SliceWatcher::next_timeout() const {
 }
 
 void SliceWatcher::on_ready(std::span<const pollfd> fds, TimePoint now) {
+  if (deferred_failure_) {
+    std::string why = std::move(*deferred_failure_);
+    deferred_failure_.reset();
+    return fail(why);
+  }
   if (!http_) return;
   http_->on_ready(fds, now);
   if (state_ != State::watching) return;

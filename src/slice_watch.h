@@ -66,6 +66,8 @@ class SliceWatcher final : public Watcher {
   bool in_write_ = false;     // inside curl's write callback: requests must not be touched
   bool abort_write_ = false;  // end the current transfer when the callback returns
   bool relist_next_ = false;  // then list again (410 Gone in the stream)
+  bool starting_ = false;     // inside start(): failures are reported by on_ready
+  std::optional<std::string> deferred_failure_;
   TimePoint request_started_{};
   TimePoint started_{};
   std::optional<TimePoint> retry_at_;
