@@ -1,0 +1,187 @@
+"""PID-1 duties in a real PID namespace (unshare --pid --fork --mount-proc), and the
+child-subreaper equivalent when lameduck is not PID 1."""
+
+import re
+import signal
+
+import pytest
+
+from conftest import MODES, SLACK, alive, proc_stat, run_lameduck, wait_for
+
+# An app that leaves orphans behind, then reports (from its own /proc, which as PID 1 is
+# the namespace's) which processes have lameduck as their parent: "EARLY" right after
+# the orphans were made, then it ends them, and "LATE" once none is a sleep or a zombie
+# (or after 10 s). Lines: "<tag> <pid> <state> <comm>".
+ORPHAN_SCRIPT = r"""
+me=$PPID
+snap() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v me="$me" '
+    NF { p = index($0, "("); q = 0
+         for (i = length($0); i > 0; i--) if (substr($0, i, 1) == ")") { q = i; break }
+         split(substr($0, q + 2), a, " ")
+         if (a[2] == me) print substr($0, 1, p - 2), a[1], substr($0, p + 1, q - p - 1) }'
+}
+orphans=
+for i in 1 2 3 4 5; do orphans="$orphans $( (sleep 60 >/dev/null 2>&1 & echo $!) )"; done
+snap | sed 's/^/EARLY /'
+kill $orphans
+i=0
+while [ $i -lt 100 ] && snap | awk '$2 == "Z" || $3 == "sleep"' | grep -q .; do
+  sleep 0.1; i=$((i + 1))
+done
+snap | sed 's/^/LATE /'
+echo "ME $me"
+exit 3
+"""
+
+
+def parse_snapshots(stdout):
+    early, late, me = [], [], None
+    for line in stdout.splitlines():
+        tag, _, rest = line.partition(" ")
+        if tag == "ME":
+            me = int(rest)
+        elif tag in ("EARLY", "LATE"):
+            pid, state, comm = rest.split(" ", 2)
+            (early if tag == "EARLY" else late).append((int(pid), state, comm))
+    return early, late, me
+
+
+def test_lameduck_is_pid1_in_its_namespace(echo_app):
+    ld, echo = echo_app([], "--exit-on", "TERM:0", mode="pid1")
+    ready = echo.read().ready()
+    assert ready.ppid == 1
+    assert ready.pid != 1
+    assert proc_stat(ld.pid).ppid == ld.launcher_pid
+    ld.signal(signal.SIGTERM)
+    result = ld.wait()
+    assert result.code == 0
+    assert re.search(rf"lameduck\[1\] info: t=\+\d+ms app \(pid {ready.pid}\) exited with 0",
+                     result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_orphaned_grandchildren_are_reaped(lameduck, mode):
+    # As PID 1 the orphans are re-parented to lameduck by the kernel; otherwise lameduck
+    # is a child subreaper. Either way it must reap them: no zombie left.
+    ld = lameduck(["--log-level", "debug"], ["sh", "-c", ORPHAN_SCRIPT], mode=mode)
+    result = ld.wait(timeout=30)
+    assert result.code == 3, result.stderr
+    early, late, me = parse_snapshots(result.stdout)
+    assert me == ld.ns_pid
+    sleeps = [p for p in early if p[2] == "sleep"]
+    assert len(sleeps) == 5, f"the orphans were not re-parented to lameduck: {early}"
+    assert [p for p in late if p[1] == "Z"] == [], f"zombies left: {late}"
+    assert [p for p in late if p[2] == "sleep"] == [], late
+    reaped = {int(m) for m in re.findall(r"reaped pid (\d+)", result.stderr)}
+    assert {p[0] for p in sleeps} <= reaped, result.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sigecho_orphans_are_reaped(echo_app, mode):
+    ld, echo = echo_app(["--log-level", "debug"], "--orphans", "5", "--exit-on", "TERM:0",
+                        mode=mode)
+    # Each grandchild exits 50 ms after it was orphaned; lameduck reaps all five.
+    wait_for(lambda: len(re.findall(r"reaped pid \d+ \(exited with 0\)", ld.stderr())) >= 5,
+             message=lambda: f"5 reaped orphans in:\n{ld.stderr()}")
+    wait_for(lambda: not [p for p in ld.namespace_processes() if p.state == "Z"],
+             message=lambda: f"no zombie below lameduck: {ld.namespace_processes()}")
+    ld.signal(signal.SIGTERM)
+    assert ld.wait().code == 0
+
+
+def test_no_zombie_in_the_namespace_seen_from_outside(lameduck):
+    # Orphans that outlive their parent by a while, checked from the host side.
+    script = "for i in 1 2 3; do (sleep 0.2 &); done; sleep 0.1; exec sleep 30"
+    ld = lameduck([], ["sh", "-c", script], mode="pid1")
+    wait_for(lambda: any(p.comm == "sleep" for p in ld.namespace_processes()))
+    wait_for(lambda: len(ld.namespace_processes()) == 1,
+             message=lambda: f"only the app left in the namespace: {ld.namespace_processes()}")
+    (app,) = ld.namespace_processes()
+    assert app.state != "Z" and app.ppid == ld.pid
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_signals_reach_the_child_from_lameduck(echo_app, mode):
+    ld, echo = echo_app([], "--exit-on", "TERM:0", mode=mode)
+    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGTERM):
+        t = ld.signal(sig)
+        got = echo.wait_signal(sig)
+        assert got.sender == ld.ns_pid
+        assert got.t - t < SLACK
+    assert ld.wait().code == 0
+
+
+def test_signals_from_inside_the_namespace_reach_pid1(lameduck, tmp_path):
+    # kubectl exec ... kill 1: the kernel gives PID 1 only signals it handles; lameduck
+    # must get them (blocked + signalfd counts), forward USR1 and drain on TERM.
+    log = tmp_path / "app.log"
+    script = f"""
+trap 'echo USR1 >> {log}' USR1
+trap 'echo TERM >> {log}; exit 7' TERM
+kill -USR1 1
+kill -TERM 1
+i=0; while [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+exit 1
+"""
+    ld = lameduck([], ["sh", "-c", script], mode="pid1")
+    result = ld.wait(timeout=30)
+    assert result.code == 7, result.stderr
+    assert log.read_text().split() == ["USR1", "TERM"]
+    assert re.search(r"SIGTERM received from pid \d+", result.stderr)
+
+
+@pytest.mark.parametrize("code", [0, 1, 42])
+def test_status_passes_through_as_pid1(code):
+    assert run_lameduck(["--", "sh", "-c", f"exit {code}"], mode="pid1").code == code
+
+
+def test_signal_status_passes_through_as_pid1():
+    assert run_lameduck(["--", "sh", "-c", "ulimit -c 0; kill -SEGV $$"], mode="pid1").code == 139
+
+
+# --------------------------------------------------------------------------------------
+# not PID 1: child subreaper
+# --------------------------------------------------------------------------------------
+
+def test_subreaper_adopts_daemons(echo_app):
+    # mode="reaper": lameduck's parent is a subreaper too, so the test can tell who adopts.
+    ld, echo = echo_app([], "--daemon", "-1", "--exit-on", "TERM:0", mode="reaper",
+                        ready=("daemon", "main"))
+    daemon = echo.read().ready("daemon").pid
+    assert proc_stat(daemon).ppid == ld.pid, "the daemon must be re-parented to lameduck"
+
+
+@pytest.mark.parametrize("how", ["--no-subreaper", "LAMEDUCK_SUBREAPER=false"])
+def test_no_subreaper_leaves_orphans_to_the_real_reaper(echo_app, how):
+    args, env = ([how], {}) if how.startswith("--") else ([], dict([how.split("=")]))
+    ld, echo = echo_app(args, "--daemon", "-1", "--exit-on", "TERM:5", mode="reaper",
+                        env=env, ready=("daemon", "main"))
+    daemon = echo.read().ready("daemon").pid
+    assert proc_stat(daemon).ppid == ld.launcher_pid, "the daemon went to lameduck"
+    ld.signal(signal.SIGTERM)
+    assert ld.wait().code == 5
+    # Not lameduck's: it was neither signalled nor killed.
+    assert alive(daemon)
+    assert echo.read().signals(who="daemon") == []
+
+
+def test_no_subreaper_orphans_are_not_reaped_by_lameduck(lameduck):
+    ld = lameduck(["--no-subreaper", "--log-level", "debug"], ["sh", "-c", ORPHAN_SCRIPT],
+                  mode="reaper")
+    result = ld.wait(timeout=30)
+    assert result.code == 3
+    early, late, me = parse_snapshots(result.stdout)
+    assert me == ld.pid
+    assert [p for p in early if p[2] == "sleep"] == []
+    assert "reaped pid" not in result.stderr
+    # The wrapper reaped them (5 sleeps), and lameduck last.
+    reaped = ld.reaped_by_launcher()
+    assert reaped[-1] == ld.pid
+    assert len(reaped) >= 6
+
+
+def test_subreaper_flag_is_accepted_as_pid1(echo_app):
+    ld, echo = echo_app(["--subreaper"], "--exit-on", "TERM:0", mode="pid1")
+    ld.signal(signal.SIGTERM)
+    assert ld.wait().code == 0
