@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "endpoints_cmd.h"
 #include "exit_status.h"
 #include "log.h"
 #include "options.h"
@@ -26,7 +27,7 @@ int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
       setup_logging(cli.prestop.wait.log);
       if (cli.prestop.check_only) return 0;
       return run_prestop(cli.prestop, signals);
-    case Subcommand::endpoints: print_error("this subcommand is not built yet"); return kExitUsage;
+    case Subcommand::endpoints: return run_endpoints(cli.endpoints);
   }
   return kExitUsage;
 }

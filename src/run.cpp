@@ -6,6 +6,7 @@
 
 #include "child.h"
 #include "control.h"
+#include "endpoint_watch.h"
 #include "exit_status.h"
 #include "log.h"
 #include "supervisor.h"
@@ -33,9 +34,10 @@ int run_command(const RunOptions& options, SignalFd& signals) {
     spdlog::debug("--subreaper has no effect as PID 1");
   }
 
-  // 2. The drain configuration; the EndpointSlice watch is not wired in yet.
+  // 2. The drain: EndpointSlices when the API can be used (no connection until SIGTERM).
+  WatchSetup watch = setup_endpoint_watch(options.wait.api);
   SupervisorConfig config;
-  config.drain = drain_config(options.wait, false);
+  config.drain = drain_config(options.wait, watch.wait_endpoints);
   config.drain.kill_after = options.kill_after;
   config.stop_signal = options.stop_signal;
   config.rewrite = options.rewrite;
@@ -56,7 +58,7 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   spdlog::debug("started '{}' as pid {}{}", options.command.front(), child.pid(),
                 pid1 ? " (lameduck is PID 1)" : "");
 
-  Supervisor supervisor(std::move(config), signals, child, nullptr, control.get());
+  Supervisor supervisor(std::move(config), signals, child, watch.watcher.get(), control.get());
   return supervisor.run();
 }
 
