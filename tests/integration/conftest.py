@@ -61,7 +61,7 @@ MODES = ["plain", "pid1"]
 
 # Every process a test starts carries this variable, so teardown finds them all, wherever
 # they were re-parented. (Not LAMEDUCK_*: lameduck reads those.)
-_MARKER_VAR = "LDTEST_RUN_ID"
+MARKER_VAR = _MARKER_VAR = "LDTEST_RUN_ID"
 
 SANITIZER_REPORT = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: \w+Sanitizer")

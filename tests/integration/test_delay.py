@@ -294,14 +294,19 @@ def test_delay_spellings(echo_app, spelling, seconds):
     assert got.t - t0 < seconds + SLACK
 
 
-def test_kubernetes_delay_env_overrides_default(echo_app):
-    env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443",
-           "LAMEDUCK_DELAY": "500ms", "LAMEDUCK_WAIT_ENDPOINTS": "false"}
-    ld, echo = echo_app([], "--exit-on", "TERM:0", env=env)
+@pytest.mark.parametrize("args,env,seconds", [
+    ([], {"LAMEDUCK_DELAY": "500ms"}, 0.5),
+    ([], {"LAMEDUCK_DELAY": "0"}, 0.0),
+    (["--delay", "0"], {}, 0.0),
+    (["--delay", "0s"], {"LAMEDUCK_DELAY": "30s"}, 0.0),
+])
+def test_kubernetes_default_delay_can_be_overridden(echo_app, args, env, seconds):
+    env = {**K8S_ENV, "LAMEDUCK_WAIT_ENDPOINTS": "false", **env}
+    ld, echo = echo_app(args, "--exit-on", "TERM:0", env=env)
     t0 = ld.signal(signal.SIGTERM)
     got = echo.wait_signal(signal.SIGTERM)
-    assert got.t - t0 >= 0.5 - EPSILON
-    assert got.t - t0 < 0.5 + SLACK
+    assert got.t - t0 >= seconds - EPSILON
+    assert got.t - t0 < seconds + SLACK
 
 
 def test_default_delay_in_kubernetes_is_15s(k8s_drains):

@@ -1,12 +1,14 @@
 """PID-1 duties in a real PID namespace (unshare --pid --fork --mount-proc), and the
 child-subreaper equivalent when lameduck is not PID 1."""
 
+import os
 import re
 import signal
+import time
 
 import pytest
 
-from conftest import MODES, SLACK, alive, proc_stat, run_lameduck, wait_for
+from conftest import MODES, SLACK, alive, proc_stat, proc_status, run_lameduck, wait_for
 
 # An app that leaves orphans behind, then reports (from its own /proc, which as PID 1 is
 # the namespace's) which processes have lameduck as their parent: "EARLY" right after
@@ -129,6 +131,35 @@ exit 1
     assert result.code == 7, result.stderr
     assert log.read_text().split() == ["USR1", "TERM"]
     assert re.search(r"SIGTERM received from pid \d+", result.stderr)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_file_descriptor_leaks_into_the_app(echo_app, mode):
+    # The test starts lameduck with only 0, 1, 2 open; sigecho adds its log. Anything else
+    # in the app came from lameduck (signalfd, pipes, sockets without O_CLOEXEC).
+    ld, echo = echo_app([], mode=mode)
+    app = echo.host_pid(echo.read().ready().pid)
+    fds = {}
+    for fd in os.listdir(f"/proc/{app}/fd"):
+        try:
+            fds[int(fd)] = os.readlink(f"/proc/{app}/fd/{fd}")
+        except FileNotFoundError:
+            pass
+    extra = {fd: target for fd, target in fds.items()
+             if fd > 2 and target != str(echo.log_path)}
+    assert extra == {}, f"file descriptors leaked into the app: {extra}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_idle_lameduck_never_wakes_up(echo_app, mode):
+    # A PID 1 lives as long as the container: no polling loop, it blocks until an event.
+    ld, echo = echo_app([], mode=mode)
+    time.sleep(0.3)
+    before = proc_status(ld.pid, "voluntary_ctxt_switches")
+    time.sleep(1.2)
+    after = proc_status(ld.pid, "voluntary_ctxt_switches")
+    assert before == after, f"lameduck woke up while idle ({before} -> {after} switches)"
+    assert ld.running()
 
 
 @pytest.mark.parametrize("code", [0, 1, 42])

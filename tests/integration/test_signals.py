@@ -5,13 +5,16 @@ once and sends the stop signal (SIGTERM); SIGINT while serving is forwarded as i
 every signal below reaches the child as itself."""
 
 import os
+import pty
 import signal
 import sys
 import time
+import uuid
 
 import pytest
 
-from conftest import MODES, SLACK, Lameduck, Sigecho, proc_stat, require_mode, wait_for
+from conftest import (LAMEDUCK_BIN, MARKER_VAR, MODES, SLACK, Lameduck, Sigecho, base_env,
+                      kill_marked, proc_stat, require_binaries, require_mode, wait_for)
 
 RTMIN = signal.SIGRTMIN
 
@@ -298,3 +301,31 @@ def test_closed_stderr_does_not_hurt(lameduck, sigecho, mode):
     ld.signal(signal.SIGTERM)
     assert ld.wait().code == 6
     assert echo.read().signal_numbers() == [signal.SIGUSR1, signal.SIGHUP, signal.SIGTERM]
+
+
+def test_app_gets_the_terminal(tmp_path, sigecho):
+    # docker run -it: lameduck's stdin is the controlling terminal and lameduck is in its
+    # foreground; the app (in its own process group) must become the foreground group, so
+    # ^C reaches it from the terminal driver.
+    require_binaries()
+    echo = sigecho()
+    marker = uuid.uuid4().hex
+    env = base_env(**{MARKER_VAR: marker})
+    pid, master = pty.fork()
+    if pid == 0:  # the child: session leader with the pty as its controlling terminal
+        try:
+            os.execve(LAMEDUCK_BIN, [LAMEDUCK_BIN, "--", *echo.command()], env)
+        finally:
+            os._exit(127)
+    try:
+        ready = echo.wait_ready()
+        assert ready.pgid == ready.pid != pid
+        wait_for(lambda: os.tcgetpgrp(master) == ready.pgid,
+                 message="the app's process group to be the terminal's foreground")
+        os.write(master, b"\x03")  # ^C
+        got = echo.wait_signal(signal.SIGINT)
+        assert got.sender == 0, "from the terminal driver, not forwarded"
+    finally:
+        kill_marked(marker)
+        os.waitpid(pid, 0)
+        os.close(master)
