@@ -1,0 +1,83 @@
+# Fully static build of lameduck (x86-64 glibc). Included by CMakeLists.txt when
+# LAMEDUCK_STATIC=ON; normally driven by scripts/build-static.sh, which builds the
+# minimal static libcurl + mbedTLS from Debian's sources and passes
+# -DLAMEDUCK_STATIC_PREFIX=<prefix>.
+#
+# Sets LAMEDUCK_DEPS (linked PUBLIC by lameduck_core):
+#   CLI11, nlohmann-json       header-only (Debian packages)
+#   spdlog + fmt               header-only mode (Debian ships no libfmt.a / libspdlog.a)
+#   curl + mbedTLS             static libs from LAMEDUCK_STATIC_PREFIX
+# plus size-oriented compile/link options for every target in this directory.
+
+set(LAMEDUCK_STATIC_PREFIX "" CACHE PATH
+    "Prefix with static libcurl + mbedTLS (made by scripts/build-static.sh)")
+if(NOT LAMEDUCK_STATIC_PREFIX)
+  message(FATAL_ERROR
+    "LAMEDUCK_STATIC=ON needs -DLAMEDUCK_STATIC_PREFIX=<prefix with static curl + mbedTLS>; "
+    "use scripts/build-static.sh")
+endif()
+
+# --- header-only dependencies ------------------------------------------------------------
+find_package(CLI11 2.1 CONFIG REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+
+find_path(LAMEDUCK_SPDLOG_INCLUDE_DIR spdlog/spdlog.h REQUIRED)
+find_path(LAMEDUCK_FMT_INCLUDE_DIR fmt/format.h REQUIRED)
+if(NOT EXISTS "${LAMEDUCK_FMT_INCLUDE_DIR}/fmt/format-inl.h")
+  message(FATAL_ERROR "fmt at ${LAMEDUCK_FMT_INCLUDE_DIR} has no format-inl.h (header-only mode impossible)")
+endif()
+
+add_library(lameduck_static_headers INTERFACE)
+target_include_directories(lameduck_static_headers SYSTEM INTERFACE
+  "${LAMEDUCK_SPDLOG_INCLUDE_DIR}" "${LAMEDUCK_FMT_INCLUDE_DIR}")
+# The values match the headers' own #defines (spdlog/common.h, Debian's spdlog/tweakme.h,
+# fmt-config.cmake) so there are no redefinition warnings.
+target_compile_definitions(lameduck_static_headers INTERFACE
+  "SPDLOG_HEADER_ONLY="
+  "SPDLOG_FMT_EXTERNAL=1"
+  "FMT_HEADER_ONLY=1")
+
+# --- static curl + mbedTLS -------------------------------------------------------------------
+foreach(_lib curl mbedtls mbedx509 mbedcrypto)
+  set(_a "${LAMEDUCK_STATIC_PREFIX}/lib/lib${_lib}.a")
+  if(NOT EXISTS "${_a}")
+    message(FATAL_ERROR "${_a} not found; run scripts/build-static.sh (LAMEDUCK_STATIC_PREFIX=${LAMEDUCK_STATIC_PREFIX})")
+  endif()
+  add_library(lameduck_static::${_lib} STATIC IMPORTED)
+  set_target_properties(lameduck_static::${_lib} PROPERTIES
+    IMPORTED_LOCATION "${_a}"
+    IMPORTED_LINK_INTERFACE_LANGUAGES C)
+endforeach()
+if(NOT EXISTS "${LAMEDUCK_STATIC_PREFIX}/include/curl/curl.h")
+  message(FATAL_ERROR "${LAMEDUCK_STATIC_PREFIX}/include/curl/curl.h not found")
+endif()
+# Link order: curl -> mbedtls -> mbedx509 -> mbedcrypto.
+set_target_properties(lameduck_static::mbedx509 PROPERTIES
+  INTERFACE_LINK_LIBRARIES lameduck_static::mbedcrypto)
+set_target_properties(lameduck_static::mbedtls PROPERTIES
+  INTERFACE_LINK_LIBRARIES lameduck_static::mbedx509)
+# Not SYSTEM on purpose: the prefix's curl/curl.h must win over a distro libcurl-dev's.
+set_target_properties(lameduck_static::curl PROPERTIES
+  INTERFACE_INCLUDE_DIRECTORIES "${LAMEDUCK_STATIC_PREFIX}/include"
+  INTERFACE_COMPILE_DEFINITIONS "CURL_STATICLIB;LAMEDUCK_MBEDTLS"
+  INTERFACE_LINK_LIBRARIES lameduck_static::mbedtls)
+
+set(LAMEDUCK_DEPS
+  CLI11::CLI11
+  nlohmann_json::nlohmann_json
+  lameduck_static_headers
+  lameduck_static::curl)
+
+# --- size and reproducibility ---------------------------------------------------------------
+# CMAKE_BUILD_TYPE=MinSizeRel gives -Os -DNDEBUG; make sure -Os holds whatever the type.
+add_compile_options(
+  -Os
+  -ffunction-sections -fdata-sections
+  "-ffile-prefix-map=${CMAKE_SOURCE_DIR}/=")
+add_link_options(
+  -static
+  -static-libstdc++ -static-libgcc
+  -Wl,--gc-sections
+  -Wl,-O1)
+
+message(STATUS "lameduck: fully static build with curl + mbedTLS from ${LAMEDUCK_STATIC_PREFIX}")

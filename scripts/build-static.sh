@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# Build the fully static lameduck binary (x86-64 glibc, target <= 2.5 MB stripped).
+#
+#   scripts/build-static.sh            -> build-static/lameduck
+#
+# What it does (idempotent; a second run only rebuilds lameduck itself):
+#   1. installs the build tools and the header-only dev packages from Debian,
+#   2. fetches Debian's *source* packages of mbedTLS and curl (pinned versions below,
+#      Debian's security patches included), builds mbedTLS (libs only) and a minimal
+#      libcurl (HTTP/HTTPS over mbedTLS, nothing else) as static libraries into a cache
+#      prefix, skipping this when the prefix already holds them,
+#   3. configures lameduck with -DLAMEDUCK_STATIC=ON (see cmake/static.cmake), builds,
+#      strips and reports the binary.
+#
+# Environment:
+#   LAMEDUCK_STATIC_CACHE      cache root (default: $HOME/.cache/lameduck-static)
+#   LAMEDUCK_STATIC_BUILD_DIR  CMake build dir (default: <repo>/build-static)
+#   LAMEDUCK_STATIC_JOBS       parallel jobs (default: nproc)
+#   LAMEDUCK_STATIC_SKIP_APT=1 never touch apt (everything must already be installed)
+#   LAMEDUCK_STATIC_DEPS_ONLY=1 stop after the mbedTLS + curl prefix is ready
+set -euo pipefail
+
+# ---- pinned Debian source versions (what bookworm serves; bump together with a test) ----
+MBEDTLS_DEBVER=2.28.3-1
+CURL_DEBVER=7.88.1-10+deb12u15
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE_ROOT=${LAMEDUCK_STATIC_CACHE:-${HOME:-/root}/.cache/lameduck-static}
+PREFIX=$CACHE_ROOT/${MBEDTLS_DEBVER}_${CURL_DEBVER}
+BUILD_DIR=${LAMEDUCK_STATIC_BUILD_DIR:-$REPO/build-static}
+JOBS=${LAMEDUCK_STATIC_JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+# Reproducibility: fixed locale/timezone, no stray flags from the caller's environment.
+export LC_ALL=C TZ=UTC
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
+unset CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBS MAKEFLAGS
+export PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR="$PREFIX/lib/pkgconfig"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'build-static: error: %s\n' "$*" >&2; exit 1; }
+
+# Packages: build tools, source unpacking, and lameduck's header-only deps.
+TOOL_PKGS=(build-essential cmake dpkg-dev file patch autoconf automake libtool pkg-config)
+DEV_PKGS=(libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev)
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); fi
+fi
+
+APT_UPDATED=0
+apt_update_once() {
+  if [[ $APT_UPDATED -eq 0 ]]; then
+    log "apt-get update"
+    "${SUDO[@]}" apt-get update -qq
+    APT_UPDATED=1
+  fi
+}
+
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    if [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) != "install ok installed" ]]; then
+      missing+=("$p")
+    fi
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  [[ ${LAMEDUCK_STATIC_SKIP_APT:-0} == 1 ]] && die "missing packages: ${missing[*]} (LAMEDUCK_STATIC_SKIP_APT=1)"
+  log "installing ${missing[*]}"
+  # A fresh image (e.g. debian:bookworm) has empty package lists.
+  if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then apt_update_once; fi
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    || { apt_update_once; DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; }
+}
+
+have_deb_src_entry() {
+  grep -qsE '^[[:space:]]*deb-src[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list && return 0
+  grep -qsiE '^Types:.*[[:space:]]deb-src([[:space:]]|$)' /etc/apt/sources.list.d/*.sources && return 0
+  return 1
+}
+
+# Add deb-src entries mirroring the configured Debian (deb) entries.
+ensure_deb_src() {
+  have_deb_src_entry && return 0
+  [[ ${LAMEDUCK_STATIC_SKIP_APT:-0} == 1 ]] && die "no deb-src entry in apt sources (LAMEDUCK_STATIC_SKIP_APT=1)"
+  local deb822=/etc/apt/sources.list.d/debian.sources
+  if [[ -f $deb822 ]]; then
+    # bookworm images: deb822 format. Same URIs/suites/keys, source type only.
+    log "adding deb-src entries (from $deb822)"
+    sed -E 's/^Types:.*$/Types: deb-src/' "$deb822" \
+      | "${SUDO[@]}" tee /etc/apt/sources.list.d/lameduck-deb-src.sources >/dev/null
+  elif grep -qsE '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list; then
+    log "adding deb-src entries (from /etc/apt/sources.list)"
+    sed -nE 's/^[[:space:]]*deb([[:space:]])/deb-src\1/p' /etc/apt/sources.list \
+      | "${SUDO[@]}" tee /etc/apt/sources.list.d/lameduck-deb-src.list >/dev/null
+  else
+    log "adding default bookworm deb-src entries"
+    "${SUDO[@]}" tee /etc/apt/sources.list.d/lameduck-deb-src.sources >/dev/null <<'EOF'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  fi
+  APT_UPDATED=0
+}
+
+src_version_available() { # PKG VERSION
+  local out
+  out=$(apt-cache showsrc "$1" 2>/dev/null) || return 1
+  grep -qxF "Version: $2" <<<"$out"
+}
+
+ensure_source_versions() {
+  ensure_deb_src
+  if ! src_version_available mbedtls "$MBEDTLS_DEBVER" || ! src_version_available curl "$CURL_DEBVER"; then
+    [[ ${LAMEDUCK_STATIC_SKIP_APT:-0} == 1 ]] && die "pinned source versions not known to apt (LAMEDUCK_STATIC_SKIP_APT=1)"
+    apt_update_once
+  fi
+  local pkg ver
+  for pkg in mbedtls curl; do
+    if [[ $pkg == mbedtls ]]; then ver=$MBEDTLS_DEBVER; else ver=$CURL_DEBVER; fi
+    if ! src_version_available "$pkg" "$ver"; then
+      die "Debian source package $pkg=$ver (pinned in scripts/build-static.sh) is not available from apt.
+  Available: $(apt-cache showsrc "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | sort -u | tr '\n' ' ')
+  Update the pin (MBEDTLS_DEBVER / CURL_DEBVER) to a version bookworm serves and re-test."
+    fi
+  done
+}
+
+# ---------------------------------------------------------------------------------------
+# mbedTLS: static libs only. The config is trimmed to what a TLS 1.2 client talking to a
+# kube-apiserver (Go crypto/tls) can use; smaller, and a smaller attack surface:
+#  - no TLS 1.0/1.1, DTLS, server side, debug strings, self tests, context serialization
+#  - key exchange: ECDHE-ECDSA, ECDHE-RSA, RSA (no PSK, DHE, static ECDH)
+#  - ciphers: AES (CBC/CTR/GCM), ChaCha20-Poly1305 (no ARC4/3DES/Blowfish/Camellia/XTEA/CCM)
+#  - curves: P-256, P-384, P-521, X25519; hashes SHA-1/SHA-2 (no MD5/RIPEMD160)
+#  - no PKCS#5/#12 (encrypted keys), PSA crypto, HKDF, key/prime generation, VIA padlock
+MBEDTLS_DISABLE=(
+  MBEDTLS_SSL_PROTO_TLS1 MBEDTLS_SSL_PROTO_TLS1_1 MBEDTLS_SSL_CBC_RECORD_SPLITTING
+  MBEDTLS_SSL_PROTO_DTLS MBEDTLS_SSL_DTLS_ANTI_REPLAY MBEDTLS_SSL_DTLS_HELLO_VERIFY
+  MBEDTLS_SSL_DTLS_CLIENT_PORT_REUSE MBEDTLS_SSL_DTLS_BADMAC_LIMIT
+  MBEDTLS_SSL_SRV_C MBEDTLS_SSL_COOKIE_C MBEDTLS_SSL_CACHE_C MBEDTLS_SSL_TICKET_C
+  MBEDTLS_SSL_TRUNCATED_HMAC MBEDTLS_SSL_CONTEXT_SERIALIZATION
+  MBEDTLS_DEBUG_C MBEDTLS_SELF_TEST
+  MBEDTLS_KEY_EXCHANGE_PSK_ENABLED MBEDTLS_KEY_EXCHANGE_DHE_PSK_ENABLED
+  MBEDTLS_KEY_EXCHANGE_ECDHE_PSK_ENABLED MBEDTLS_KEY_EXCHANGE_RSA_PSK_ENABLED
+  MBEDTLS_KEY_EXCHANGE_DHE_RSA_ENABLED MBEDTLS_KEY_EXCHANGE_ECDH_ECDSA_ENABLED
+  MBEDTLS_KEY_EXCHANGE_ECDH_RSA_ENABLED MBEDTLS_DHM_C
+  MBEDTLS_ARC4_C MBEDTLS_BLOWFISH_C MBEDTLS_CAMELLIA_C MBEDTLS_CCM_C MBEDTLS_DES_C
+  MBEDTLS_XTEA_C MBEDTLS_CIPHER_MODE_CFB MBEDTLS_CIPHER_MODE_OFB MBEDTLS_CIPHER_MODE_XTS
+  MBEDTLS_MD5_C MBEDTLS_RIPEMD160_C MBEDTLS_HKDF_C MBEDTLS_PADLOCK_C MBEDTLS_GENPRIME
+  MBEDTLS_PKCS5_C MBEDTLS_PKCS12_C
+  MBEDTLS_PSA_CRYPTO_C MBEDTLS_PSA_CRYPTO_STORAGE_C MBEDTLS_PSA_ITS_FILE_C
+  MBEDTLS_ECP_DP_SECP192R1_ENABLED MBEDTLS_ECP_DP_SECP224R1_ENABLED
+  MBEDTLS_ECP_DP_SECP192K1_ENABLED MBEDTLS_ECP_DP_SECP224K1_ENABLED
+  MBEDTLS_ECP_DP_SECP256K1_ENABLED MBEDTLS_ECP_DP_BP256R1_ENABLED
+  MBEDTLS_ECP_DP_BP384R1_ENABLED MBEDTLS_ECP_DP_BP512R1_ENABLED MBEDTLS_ECP_DP_CURVE448_ENABLED
+)
+
+# mbedTLS 2.28 checks only dNSName SANs, so a certificate could never be verified for an
+# IP-literal URL (https://$KUBERNETES_SERVICE_HOST is one; the apiserver's certificate
+# carries the Service IP as an iPAddress SAN). Backport of the iPAddress check that
+# mbed TLS 3.5 has (exact 4/16-octet match; no effect on DNS names).
+MBEDTLS_IP_SAN_PATCH=$(cat <<'PATCH'
+--- a/library/x509_crt.c
++++ b/library/x509_crt.c
+@@ -39,6 +39,7 @@
+ #include "mbedtls/platform_util.h"
+ 
+ #include <string.h>
++#include <arpa/inet.h> /* lameduck: inet_pton() for iPAddress SAN checks */
+ 
+ #if defined(MBEDTLS_PEM_PARSE_C)
+ #include "mbedtls/pem.h"
+@@ -3029,6 +3030,20 @@
+         return x509_crt_check_cn(name, cn, cn_len);
+     }
+ 
++    /* iPAddress (lameduck: backport of the IP SAN check of mbed TLS 3.5): the
++     * reference identity is an IP literal, compared with the 4 or 16 octets. */
++    if (san_type == MBEDTLS_X509_SAN_IP_ADDRESS) {
++        unsigned char ip[16];
++        (void) cn_len; /* cn is NUL-terminated (see x509_crt_verify_name) */
++        if (name->len == 4 && inet_pton(AF_INET, cn, ip) == 1) {
++            return memcmp(name->p, ip, 4) == 0 ? 0 : -1;
++        }
++        if (name->len == 16 && inet_pton(AF_INET6, cn, ip) == 1) {
++            return memcmp(name->p, ip, 16) == 0 ? 0 : -1;
++        }
++        return -1;
++    }
++
+     /* (We may handle other types here later.) */
+ 
+     /* Unrecognized type */
+PATCH
+)
+
+build_mbedtls() { # SRC_DIR
+  local src=$1 name cfg=$1/include/mbedtls/config.h
+  printf '%s\n' "$MBEDTLS_IP_SAN_PATCH" | patch -d "$src" -p1 -s -F0 --no-backup-if-mismatch \
+    || die "mbedTLS: the iPAddress SAN patch does not apply"
+  for name in "${MBEDTLS_DISABLE[@]}"; do
+    grep -qE "^#define ${name}([[:space:]]|$)" "$cfg" || die "mbedTLS config: $name not found in $cfg"
+    sed -i -E "s|^#define ${name}([[:space:]]\|$)|//#define ${name}\1|" "$cfg"
+  done
+  cmake -S "$src" -B "$src/_build" \
+    -DCMAKE_BUILD_TYPE=MinSizeRel \
+    -DCMAKE_C_FLAGS="-ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -ffile-prefix-map=$src=mbedtls" \
+    -DCMAKE_INSTALL_PREFIX="$PREFIX" -DLIB_INSTALL_DIR=lib \
+    -DENABLE_PROGRAMS=OFF -DENABLE_TESTING=OFF -DENABLE_ZLIB_SUPPORT=OFF \
+    -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=OFF \
+    -DMBEDTLS_FATAL_WARNINGS=OFF -DINSTALL_MBEDTLS_HEADERS=ON >/dev/null
+  cmake --build "$src/_build" -j "$JOBS"
+  cmake --install "$src/_build" >/dev/null
+}
+
+# curl: HTTP + HTTPS (mbedTLS) only; no other protocols, compression, IDN, PSL, HTTP/2,
+# cookies, proxy, auth schemes beyond basic/bearer, no compiled-in CA bundle/path
+# (lameduck passes CURLOPT_CAINFO), no threaded resolver (no threads; the API host is an
+# IP literal, which curl converts itself without calling getaddrinfo; a host name given
+# with --api-server goes through glibc's static getaddrinfo, whose built-in files/dns
+# backends read /etc/hosts and /etc/resolv.conf, so it also works in FROM scratch).
+CURL_CONFIGURE_ARGS=(
+  --disable-shared --enable-static --with-pic=no
+  --disable-dependency-tracking --disable-silent-rules
+  --disable-debug --disable-curldebug --disable-warnings --disable-werror
+  --enable-symbol-hiding --disable-versioned-symbols
+  --with-mbedtls="$PREFIX" --without-openssl --without-gnutls --without-wolfssl
+  --without-bearssl --without-rustls --without-nss --without-default-ssl-backend
+  --without-ca-bundle --without-ca-path --without-ca-fallback
+  --enable-http --disable-ftp --disable-file --disable-ldap --disable-ldaps --disable-rtsp
+  --disable-dict --disable-telnet --disable-tftp --disable-pop3 --disable-imap --disable-smb
+  --disable-smtp --disable-gopher --disable-mqtt --disable-websockets
+  --disable-proxy --disable-cookies --disable-crypto-auth --disable-ntlm --disable-ntlm-wb
+  --disable-tls-srp --disable-sspi --disable-doh --disable-mime --disable-dateparse
+  --disable-netrc --disable-progress-meter --disable-alt-svc --disable-hsts
+  --disable-headers-api --disable-dnsshuffle --disable-get-easy-options
+  --disable-manual --disable-libcurl-option --disable-ares --disable-threaded-resolver
+  --enable-ipv6 --enable-unix-sockets --enable-http-auth --enable-verbose
+  --without-zlib --without-brotli --without-zstd --without-libidn2 --without-winidn
+  --without-libpsl --without-libgsasl --without-nghttp2 --without-ngtcp2 --without-nghttp3
+  --without-quiche --without-msh3 --without-hyper --without-libssh2 --without-libssh
+  --without-wolfssh --without-librtmp --without-gssapi
+  --without-zsh-functions-dir --without-fish-functions-dir
+)
+
+build_curl() { # SRC_DIR
+  local src=$1 p
+  # Debian's last two patches turn the tree into the GnuTLS / NSS flavour; debian/rules
+  # pops them for the OpenSSL flavour, and so do we.
+  for p in 99_nss.patch 90_gnutls.patch; do
+    grep -qxF "$p" "$src/debian/patches/series" || die "curl: $p not in debian/patches/series"
+    patch -d "$src" -R -p1 -s -F0 <"$src/debian/patches/$p"
+  done
+  # Debian patches touch configure.ac/Makefile.am: regenerate like debian/rules does
+  # (./buildconf, then restore Debian's patched ltmain.sh).
+  cp "$src/ltmain.sh" "$src/ltmain.sh.debian"
+  (cd "$src" && autoreconf -fi >/dev/null 2>&1) || die "curl: autoreconf failed"
+  cp "$src/ltmain.sh.debian" "$src/ltmain.sh"
+  (cd "$src" && CC=gcc \
+     CFLAGS="-Os -ffunction-sections -fdata-sections -ffile-prefix-map=$src=curl" \
+     ./configure --prefix="$PREFIX" "${CURL_CONFIGURE_ARGS[@]}" >"$src/_configure.log" 2>&1) \
+     || { tail -40 "$src/_configure.log" >&2; die "curl: configure failed (see above)"; }
+  make -C "$src/lib" -j "$JOBS" >/dev/null
+  make -C "$src/lib" install >/dev/null
+  make -C "$src/include" install >/dev/null
+  make -C "$src" install-pkgconfigDATA >/dev/null
+  cp "$src/_configure.log" "$PREFIX/curl-configure.log"
+}
+
+# The recipe (pins + build functions + flags) identifies a cache entry: editing any of it
+# forces a rebuild of the prefix.
+recipe_id() {
+  { declare -p MBEDTLS_DEBVER CURL_DEBVER MBEDTLS_DISABLE MBEDTLS_IP_SAN_PATCH CURL_CONFIGURE_ARGS
+    declare -f build_mbedtls build_curl; } | sha256sum | cut -c1-16
+}
+
+deps_cached() {
+  [[ -f $PREFIX/lib/libcurl.a && -f $PREFIX/lib/libmbedtls.a && -f $PREFIX/lib/libmbedx509.a \
+     && -f $PREFIX/lib/libmbedcrypto.a && -f $PREFIX/include/curl/curl.h ]] \
+    && [[ $(cat "$PREFIX/.lameduck-recipe" 2>/dev/null) == "$(recipe_id)" ]]
+}
+
+build_deps() {
+  ensure_source_versions
+  local work
+  work=$(mktemp -d "${TMPDIR:-/tmp}/lameduck-static.XXXXXX")
+  # shellcheck disable=SC2064
+  trap "rm -rf '$work'" EXIT
+  # let apt's unprivileged _apt user write the downloads (avoids the "unsandboxed" warning)
+  if [[ $(id -u) -eq 0 ]] && id _apt >/dev/null 2>&1; then chown _apt "$work"; fi
+  log "fetching Debian sources: mbedtls=$MBEDTLS_DEBVER curl=$CURL_DEBVER"
+  (cd "$work" && apt-get source -qq --download-only "mbedtls=$MBEDTLS_DEBVER" "curl=$CURL_DEBVER") \
+    || die "apt-get source failed"
+  (cd "$work" && dpkg-source -x "mbedtls_${MBEDTLS_DEBVER#*:}.dsc" mbedtls >/dev/null \
+              && dpkg-source -x "curl_${CURL_DEBVER#*:}.dsc" curl >/dev/null) \
+    || die "dpkg-source -x failed"
+  rm -rf "$PREFIX"
+  mkdir -p "$PREFIX"
+  log "building mbedTLS $MBEDTLS_DEBVER -> $PREFIX"
+  build_mbedtls "$work/mbedtls"
+  log "building libcurl $CURL_DEBVER -> $PREFIX"
+  build_curl "$work/curl"
+  recipe_id >"$PREFIX/.lameduck-recipe"
+  rm -rf "$work"
+  trap - EXIT
+}
+
+# ---------------------------------------------------------------------------------------
+ensure_packages "${TOOL_PKGS[@]}" "${DEV_PKGS[@]}"
+
+# One builder at a time per cache root (several checkouts may share it).
+mkdir -p "$CACHE_ROOT"
+exec 9>"$CACHE_ROOT/.lock"
+if ! flock -n 9; then
+  log "waiting for another build-static.sh holding $CACHE_ROOT/.lock"
+  flock 9
+fi
+if deps_cached; then
+  log "using cached mbedTLS + curl in $PREFIX"
+else
+  build_deps
+fi
+exec 9>&-
+[[ ${LAMEDUCK_STATIC_DEPS_ONLY:-0} == 1 ]] && { log "deps ready in $PREFIX"; exit 0; }
+
+log "configuring lameduck (static) in $BUILD_DIR"
+cmake -S "$REPO" -B "$BUILD_DIR" \
+  -DLAMEDUCK_STATIC=ON -DLAMEDUCK_TESTS=OFF -DCMAKE_BUILD_TYPE=MinSizeRel \
+  -DLAMEDUCK_STATIC_PREFIX="$PREFIX"
+log "building lameduck"
+cmake --build "$BUILD_DIR" --target lameduck -j "$JOBS"
+
+BIN=$BUILD_DIR/lameduck
+strip --strip-all "$BIN"
+log "built $BIN"
+printf '%s\n' "size: $(stat -c %s "$BIN") bytes (limit 2621440)"
+size "$BIN" || true
+file "$BIN"
+sha256sum "$BIN"
