@@ -63,23 +63,26 @@ def watcher_in_binary(tmp_path):
         p = subprocess.Popen(
             [LAMEDUCK, "--wait-endpoints", "--api-server", api.url, "--token-file", api.token_file,
              "--ca-file", api.ca_file, "--namespace", "default", "--pod-ip", "127.0.0.77",
-             "--settle", "0s", "--delay", "0s", "--max-delay", "3s", "--", "sleep", "30"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            time.sleep(0.3)
-            p.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                if any("endpointslices" in r["path"] for r in api.requests()):
-                    return True
-                if p.poll() is not None:
-                    break
-                time.sleep(0.05)
+             "--settle", "0s", "--delay", "0s", "--max-delay", "10s", "--",
+             "/bin/sh", "-c", "echo ready; exec sleep 60"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+        def asked():
             return any("endpointslices" in r["path"] for r in api.requests())
+        try:
+            # The child runs, so lameduck handles signals: SIGTERM now starts the drain
+            # (sent earlier, on a busy machine, it would kill lameduck before its setup).
+            assert p.stdout.readline().strip() == "ready", "lameduck did not start its child"
+            p.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and not asked() and p.poll() is None:
+                time.sleep(0.05)
+            return asked()
         finally:
             if p.poll() is None:
                 p.kill()
             p.wait()
+            p.stdout.close()
 
 
 @pytest.fixture(scope="module")
