@@ -64,6 +64,8 @@ class Drain {
   // When the drain began (first SIGTERM or preStop); meaningless while serving.
   TimePoint started() const { return started_; }
   bool draining() const { return phase_ != DrainPhase::serving; }
+  // False while a drain started by preStop waits for the kubelet's SIGTERM.
+  bool stop_requested() const { return stop_requested_; }
 
  private:
   void begin(TimePoint now, std::vector<DrainAction>& out);

@@ -66,7 +66,12 @@ class JsonFormatter final : public spdlog::formatter {
 
 }  // namespace
 
+namespace {
+bool json_errors = false;  // print_error follows --log-format once the options are known
+}  // namespace
+
 void setup_logging(const LogOptions& options) {
+  json_errors = options.format == LogFormat::json;
   auto logger = spdlog::default_logger();
   if (logger->name() != "lameduck") {
     // stderr_sink_st: unbuffered fwrite to stderr; lameduck is single-threaded.
@@ -85,6 +90,10 @@ void setup_logging(const LogOptions& options) {
 }
 
 void print_error(const std::string& message) {
+  if (json_errors) {
+    spdlog::error("{}", message);
+    return;
+  }
   std::string line = "lameduck: " + message + "\n";
   // One write so concurrent output from the app does not interleave with it.
   [[maybe_unused]] auto ignored = ::write(STDERR_FILENO, line.data(), line.size());

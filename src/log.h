@@ -10,8 +10,8 @@ namespace lameduck {
 // Installs the default logger. Safe to call again (e.g. after parsing the options).
 void setup_logging(const LogOptions& options);
 
-// Prints "lameduck: <message>" on stderr without the logger: for usage errors, which
-// must be one clear line whatever the log format.
+// Prints "lameduck: <message>" on stderr as one line: for usage errors (before the log
+// format is known) and setup failures; as a JSON log line once --log-format json is set.
 void print_error(const std::string& message);
 
 }  // namespace lameduck

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "child.h"
 #include "endpoints_cmd.h"
 #include "exit_status.h"
 #include "log.h"
@@ -21,7 +22,13 @@ int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
     case Subcommand::version: std::puts("lameduck " LAMEDUCK_VERSION); return 0;
     case Subcommand::run:
       setup_logging(cli.run.wait.log);
-      if (cli.run.check_only) return 0;
+      if (cli.run.check_only) {
+        if (auto error = check_command(cli.run.command.front())) {
+          print_error(error->message);
+          return error->exit_code;
+        }
+        return 0;
+      }
       return run_command(cli.run, signals);
     case Subcommand::prestop:
       setup_logging(cli.prestop.wait.log);
@@ -44,7 +51,11 @@ int main(int argc, char** argv) {
     try {
       cli = parse_command_line(argc, argv);
     } catch (const UsageError& e) {
-      print_error(std::string(e.what()) + " (see lameduck --help)");
+      std::string sub =
+          argc > 1 && (std::string(argv[1]) == "prestop" || std::string(argv[1]) == "endpoints")
+              ? std::string(" ") + argv[1]
+              : "";
+      print_error(std::string(e.what()) + " (see lameduck" + sub + " --help)");
       return kExitUsage;
     }
     // 3. Run.

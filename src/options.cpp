@@ -2,8 +2,10 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <map>
+#include <sstream>
 
 namespace lameduck {
 namespace {
@@ -144,6 +146,16 @@ bool parse_or_help(CLI::App& app, ParsedCommandLine& out, Fn&& parse) {
     out.subcommand = Subcommand::help;
     out.help_text = app.help();
     return false;
+  } catch (const CLI::ExtrasError& e) {
+    // CLI11 parses a reversed argument vector and lists the extras in that order.
+    std::string what = e.what();
+    auto colon = what.find(": ");
+    std::vector<std::string> words;
+    std::istringstream in(colon == std::string::npos ? "" : what.substr(colon + 2));
+    for (std::string w; in >> w;) words.insert(words.begin(), w);
+    std::string list;
+    for (const auto& w : words) list += (list.empty() ? "" : " ") + w;
+    throw UsageError("unexpected argument(s): " + list);
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     if (what.empty()) what = e.get_name();
@@ -208,7 +220,8 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
   std::vector<int> success_codes;
   bool subreaper = false;
   add_wait_options(app, raw, run.wait.api);
-  add(app, "signal", stop_signal, "signal sent to the app when the wait is over (SIGTERM)");
+  auto* signal_opt =
+      add(app, "signal", stop_signal, "signal sent to the app when the wait is over (SIGTERM)");
   add_list(app, "rewrite", rewrites,
            "rewrite a forwarded signal, FROM:TO (repeatable; TO=0 drops it), e.g. TERM:QUIT");
   add(app, "kill-after", kill_after,
@@ -264,6 +277,13 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
   run.orphan_grace = to_duration("orphan-grace", orphan_grace);
   for (const auto& spec : rewrites) {
     if (auto error = run.rewrite.add(spec); !error.empty()) throw UsageError(error);
+  }
+  // dumb-init's --rewrite 15:3 means "the app gets SIGQUIT when the container is stopped":
+  // the stop signal is the SIGTERM forwarded late, so a TERM rewrite sets it too, unless
+  // --signal says otherwise.
+  if (int term = run.rewrite.apply(SIGTERM); term != SIGTERM && signal_opt->count() == 0) {
+    if (term == 0) throw UsageError("--rewrite TERM:0 would never stop the app; use --signal");
+    run.stop_signal = term;
   }
   run.success_codes.insert(success_codes.begin(), success_codes.end());
   if (subreaper_opt->count() > 0) run.subreaper = subreaper;

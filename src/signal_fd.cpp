@@ -25,8 +25,10 @@ SignalFd::SignalFd() {
 }
 
 SignalFd::~SignalFd() {
+  // The mask stays blocked: this runs as lameduck exits, and unblocking would deliver
+  // whatever is still pending with its default action (a SIGPIPE from a log write to a
+  // closed stderr would replace the app's exit status with 141).
   if (fd_ >= 0) ::close(fd_);
-  sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
 }
 
 std::vector<signalfd_siginfo> SignalFd::read_pending() {

@@ -123,8 +123,11 @@ void Supervisor::on_signal(const signalfd_siginfo& info, TimePoint now) {
       auto actions = sig == SIGTERM ? drain_.on_sigterm(now) : drain_.on_sigint(now);
       bool forwarded = !actions.empty() && actions.front().kind == DrainAction::Kind::forward;
       if (!forwarded) {
-        spdlog::info("t=+{}ms {} received from pid {}{}", first ? 0 : elapsed_ms(now),
-                     signal_name(sig), info.ssi_pid, first ? ", app keeps serving" : "");
+        // pid 0: sent from outside lameduck's PID namespace (the container runtime).
+        spdlog::info("t=+{}ms {} received from {}{}", first ? 0 : elapsed_ms(now), signal_name(sig),
+                     "pid " + std::to_string(info.ssi_pid) +
+                         (info.ssi_pid == 0 ? " (outside the container)" : ""),
+                     first ? ", app keeps serving" : "");
       }
       apply(actions, now);
       if (forwarded) forward(sig);
@@ -193,15 +196,19 @@ void Supervisor::apply(const std::vector<DrainAction>& actions, TimePoint now) {
         break;
     }
   }
-  if (drain_.phase() == DrainPhase::waiting_delay && !actions.empty() &&
-      actions.back().kind != DrainAction::Kind::send_stop && drain_.deadline()) {
-    spdlog::info("t=+{}ms waiting {} before sending {}", elapsed_ms(now),
-                 format_duration(std::chrono::ceil<Millis>(*drain_.deadline() - now)),
-                 signal_name(config_.stop_signal));
-  }
-  if (drain_.phase() == DrainPhase::settling && !actions.empty() && drain_.deadline()) {
-    spdlog::info("t=+{}ms settling {} so consumers catch up", elapsed_ms(now),
-                 format_duration(std::chrono::ceil<Millis>(*drain_.deadline() - now)));
+  // Log each phase the drain enters once, whatever moved it there.
+  if (drain_.phase() != logged_phase_) {
+    logged_phase_ = drain_.phase();
+    auto left = drain_.deadline()
+                    ? format_duration(std::chrono::ceil<Millis>(*drain_.deadline() - now))
+                    : std::string("?");
+    if (logged_phase_ == DrainPhase::waiting_delay) {
+      spdlog::info("t=+{}ms waiting {} before {}", elapsed_ms(now), left,
+                   drain_.stop_requested() ? "sending " + signal_name(config_.stop_signal)
+                                           : std::string("releasing the preStop hook"));
+    } else if (logged_phase_ == DrainPhase::settling) {
+      spdlog::info("t=+{}ms settling {} so consumers catch up", elapsed_ms(now), left);
+    }
   }
 }
 

@@ -46,6 +46,7 @@ class Supervisor {
   Drain drain_;
   std::optional<int> child_status_;
   bool skip_leftover_grace_ = false;
+  DrainPhase logged_phase_ = DrainPhase::serving;
 };
 
 }  // namespace lameduck
