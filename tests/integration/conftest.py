@@ -3,20 +3,31 @@ of a new PID namespace), signal it, and read what its child really received.
 
 Other test files import from here::
 
-    from conftest import SLACK, Lameduck, Sigecho, wait_for
+    from conftest import SLACK, Lameduck, Sigecho, run_lameduck, wait_for
 
-and use the fixtures ``lameduck`` (start lameduck, killed at teardown), ``sigecho`` (a
-signal-echo child with its own log) and ``echo_app`` (both, waiting for ``ready``).
+* fixtures: ``lameduck`` (start lameduck; everything it started is SIGKILLed at teardown),
+  ``sigecho`` (a signal-echo child with its own log), ``echo_app`` (both, waiting until
+  sigecho is ready *and* has blocked its signals: sigecho prints "ready" a moment before);
+* ``run_lameduck(args)``: one-shot runs to the end (usage errors, exit codes);
+* ``SigechoLog`` / ``Sigecho``: sigecho's lines (ready, signal, exit) with CLOCK_MONOTONIC
+  times, the clock of ``time.monotonic()``;
+* /proc helpers (``proc_stat``, ``children_of``, ``descendants_of``, ``alive``, ...),
+  ``wait_for(predicate, timeout)``, ``base_env()`` (no KUBERNETES_*/LAMEDUCK_*/POD_*), and
+  ``kill_marked(marker)`` for processes started with ``LDTEST_RUN_ID=<marker>`` in their
+  environment.
 
 Binaries: ``LAMEDUCK_BIN`` and ``SIGECHO_BIN`` (ctest sets them), else build/lameduck and
-build/tests/sigecho. Timing slack for upper bounds: ``LDTEST_SLACK`` seconds (1.5).
+build/tests/sigecho. Timing slack for upper bounds: ``LDTEST_SLACK`` seconds (1.5). A
+sanitizer build is detected; LeakSanitizer is turned off only where it cannot work (it
+needs ptrace at exit, also as PID 1), see ``sanitizer_env()``.
 
 Modes in which lameduck runs (``mode=``):
 
-* ``"plain"``:  a child of the test, as in ``docker run --init``-less local use (lameduck
-  makes itself a child subreaper);
+* ``"plain"``:  a child of the test process, as outside a container (lameduck makes itself
+  a child subreaper);
 * ``"pid1"``:   PID 1 of a new PID namespace via ``unshare --pid --fork --mount-proc``
-  (skipped where unshare is not permitted); ``Lameduck.pid`` is the host PID;
+  (skipped where unshare is not permitted); ``Lameduck.pid`` is the host PID,
+  ``Lameduck.ns_pid`` the PID its children see (1);
 * ``"reaper"``: a child of a small Python wrapper that is itself a child subreaper, so
   orphans that lameduck does not adopt land somewhere known (``Lameduck.launcher_pid``).
 """

@@ -52,10 +52,11 @@ def test_daemon_ignoring_sigterm_is_killed_after_the_grace(echo_app, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_app_exiting_by_itself_leaves_a_daemon(echo_app, mode):
-    # No SIGTERM from outside: the app ends on its own; its daemon still gets the stop
-    # signal, then the grace, then SIGKILL.
-    ld, echo = echo_app(["--orphan-grace", "1s"], "--daemon", "-1", "--exit", "3", "--after",
-                        "500", mode=mode, ready=("daemon", "main"))
+    # No SIGTERM: the app ends on its own (on a forwarded USR1, sent once the daemon is
+    # listening); its daemon still gets the stop signal, then the grace, then SIGKILL.
+    ld, echo = echo_app(["--orphan-grace", "1s"], "--daemon", "-1", "--exit-on", "USR1:3",
+                        mode=mode, ready=("daemon", "main"))
+    ld.signal(signal.SIGUSR1)
     result = ld.wait()
     assert result.code == 3
     log = echo.read()
@@ -110,8 +111,9 @@ def test_no_leftovers_no_wait(echo_app, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_group_member_left_behind_is_cleaned_up(echo_app, mode):
     # A process of the app's group that outlives the app: a leftover like any other.
-    ld, echo = echo_app(["--orphan-grace", "5s"], "--member", "--exit", "0", "--after", "300",
+    ld, echo = echo_app(["--orphan-grace", "5s"], "--member", "--exit-on", "USR1:0",
                         mode=mode, ready=("member", "main"))
+    ld.signal(signal.SIGUSR1)  # to the app only (no --group): it exits, the member stays
     result = ld.wait()
     assert result.code == 0
     log = echo.read()
