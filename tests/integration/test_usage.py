@@ -23,6 +23,7 @@ BAD_USAGE = [
     (["--rewrite", "USR1:NOPE", "--", "true"], {}, ["--rewrite", "NOPE"]),
     (["--rewrite", "KILL:TERM", "--", "true"], {}, ["--rewrite", "SIGKILL"]),
     (["--rewrite", "CHLD:TERM", "--", "true"], {}, ["--rewrite", "SIGCHLD"]),
+    (["--rewrite", "TERM:0", "--", "true"], {}, ["--rewrite", "TERM"]),
     (["-e", "300", "--", "true"], {}, ["300"]),
     (["-e", "abc", "--", "true"], {}, ["abc"]),
     ([], {}, ["no command"]),
@@ -118,13 +119,9 @@ def test_check_reports_bad_options():
     assert len(result.stderr_lines) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: --check is documented as 'only check the options and COMMAND', but src/main.cpp "
-    "returns 0 as soon as the options parse, without looking for COMMAND: "
-    "'lameduck --check -- /nonexistent' exits 0 (expected 127 and the 'cannot run' line, "
-    "126 for a non-executable file)"))
 @pytest.mark.parametrize("command,code", [("/nonexistent/app", 127), ("not-executable", 126)])
 def test_check_checks_the_command(command, code, tmp_path):
+    # --help: "only check the options and COMMAND".
     if command == "not-executable":
         command = str(tmp_path / command)
         pathlib.Path(command).write_text("#!/bin/sh\n")
@@ -187,12 +184,9 @@ def test_json_time_is_utc_iso8601(echo_app):
         assert record["time"][10] == "T"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: with --log-format json, errors after the options were parsed still print as "
-    "plain text: src/run.cpp/child.cpp report 'cannot run ...' through print_error() "
-    "(src/log.cpp), which ignores the log format, so a log collector sees a non-JSON line"))
 @pytest.mark.parametrize("command,code", [("/nonexistent/app", 127), ("/", 126)])
 def test_json_logs_for_spawn_errors(command, code):
+    # Errors after the options were parsed follow --log-format too.
     result = run_lameduck(["--log-format", "json", "--", command])
     assert result.code == code
     records = assert_all_json(result.stderr)
