@@ -67,8 +67,13 @@ ensure_packages() {
   [[ ${#missing[@]} -eq 0 ]] && return 0
   [[ ${LAMEDUCK_STATIC_SKIP_APT:-0} == 1 ]] && die "missing packages: ${missing[*]} (LAMEDUCK_STATIC_SKIP_APT=1)"
   log "installing ${missing[*]}"
-  # A fresh image (e.g. debian:bookworm) has empty package lists.
-  if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then apt_update_once; fi
+  # A fresh image (e.g. debian:bookworm) has empty package lists: update first when apt
+  # knows no installation candidate for one of them.
+  local cand
+  for p in "${missing[@]}"; do
+    cand=$(apt-cache policy "$p" 2>/dev/null | sed -n 's/^ *Candidate: //p')
+    if [[ -z $cand || $cand == "(none)" ]]; then apt_update_once; break; fi
+  done
   DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
     || { apt_update_once; DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; }
 }
