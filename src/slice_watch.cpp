@@ -51,9 +51,7 @@ SliceWatcher::~SliceWatcher() {
 }
 
 long long SliceWatcher::elapsed() const {
-  // The loop's time of this wake-up, as the drain's own timeline lines use: the settle
-  // that follows "Pod left" counts from it, so both read consistently.
-  return std::chrono::duration_cast<Millis>(now_ - started_).count();
+  return std::chrono::duration_cast<Millis>(Clock::now() - started_).count();
 }
 
 std::string SliceWatcher::slices_url() const {
@@ -72,7 +70,6 @@ std::string SliceWatcher::slices_url() const {
 
 void SliceWatcher::start(TimePoint now) {
   started_ = now;
-  now_ = now;
   const auto& pod = params_.identity.pod;
   spdlog::info("t=+0ms EndpointSlices of namespace {} at {}: {}", pod.namespace_name,
                params_.config.api_server, describe_identity(params_.identity));
@@ -373,7 +370,6 @@ std::optional<TimePoint> SliceWatcher::next_timeout() const {
 }
 
 void SliceWatcher::on_ready(std::span<const pollfd> fds, TimePoint now) {
-  now_ = now;
   if (deferred_failure_) {
     std::string why = std::move(*deferred_failure_);
     deferred_failure_.reset();

@@ -70,7 +70,6 @@ class SliceWatcher final : public Watcher {
   std::optional<std::string> deferred_failure_;
   TimePoint request_started_{};
   TimePoint started_{};
-  TimePoint now_{};  // of the current start() or on_ready(): the timeline's clock
   std::optional<TimePoint> retry_at_;
   int retries_ = 0;
   int relists_ = 0;              // consecutive 410s with no watch event in between
