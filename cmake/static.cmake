@@ -59,7 +59,7 @@ set_target_properties(lameduck_static::mbedtls PROPERTIES
 # Not SYSTEM on purpose: the prefix's curl/curl.h must win over a distro libcurl-dev's.
 set_target_properties(lameduck_static::curl PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES "${LAMEDUCK_STATIC_PREFIX}/include"
-  INTERFACE_COMPILE_DEFINITIONS "CURL_STATICLIB;LAMEDUCK_MBEDTLS"
+  INTERFACE_COMPILE_DEFINITIONS CURL_STATICLIB
   INTERFACE_LINK_LIBRARIES lameduck_static::mbedtls)
 
 set(LAMEDUCK_DEPS

@@ -5,7 +5,6 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "tls_mbedtls.h"
 
 namespace lameduck {
 namespace {
@@ -36,9 +35,6 @@ HttpRequest::HttpRequest(const std::string& url, const HttpOptions& options, Chu
   curl_easy_setopt(easy_, CURLOPT_CAPATH, nullptr);
   curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYHOST, 2L);
-#ifdef LAMEDUCK_MBEDTLS
-  enable_ip_san_check(easy_, url);
-#endif
   curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS, options.connect_timeout_ms);
   if (options.total_timeout_ms > 0) {
     curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, options.total_timeout_ms);
