@@ -33,14 +33,20 @@ SignalFd::~SignalFd() {
 
 std::vector<signalfd_siginfo> SignalFd::read_pending() {
   std::vector<signalfd_siginfo> out;
+  read_pending(out);
+  return out;
+}
+
+void SignalFd::read_pending(std::vector<signalfd_siginfo>& out) {
+  out.clear();
   signalfd_siginfo buffer[16];
   for (;;) {
     ssize_t n = ::read(fd_, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     out.insert(out.end(), buffer, buffer + n / static_cast<ssize_t>(sizeof(signalfd_siginfo)));
+    if (n < static_cast<ssize_t>(sizeof buffer)) break;  // drained: spare the EAGAIN read
   }
-  return out;
 }
 
 }  // namespace lameduck

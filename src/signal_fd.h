@@ -23,6 +23,8 @@ class SignalFd {
   const sigset_t& original_mask() const { return original_mask_; }
   // Every signal pending now (never blocks).
   std::vector<signalfd_siginfo> read_pending();
+  // The same into out (cleared first), reusing its storage.
+  void read_pending(std::vector<signalfd_siginfo>& out);
 
  private:
   sigset_t original_mask_{};

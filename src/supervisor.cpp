@@ -67,7 +67,9 @@ int Supervisor::run() {
 }
 
 void Supervisor::poll_once(std::optional<TimePoint> deadline) {
-  std::vector<pollfd> fds{{signals_.fd(), POLLIN, 0}};
+  // Reused between rounds: the loop allocates nothing per signal.
+  auto& fds = fds_;
+  fds.assign(1, pollfd{signals_.fd(), POLLIN, 0});
   std::size_t watcher_begin = fds.size();
   if (watcher_ != nullptr) watcher_->add_fds(fds);
   std::size_t control_begin = fds.size();
@@ -80,7 +82,8 @@ void Supervisor::poll_once(std::optional<TimePoint> deadline) {
   }
   auto now = Clock::now();
   if (ready > 0 && (fds[0].revents & POLLIN) != 0) {
-    for (const auto& info : signals_.read_pending()) {
+    signals_.read_pending(pending_);
+    for (const auto& info : pending_) {
       on_signal(info, now);
       if (child_status_) return;
     }
@@ -153,7 +156,10 @@ void Supervisor::forward(int sig) {
                  std::strerror(error));
     return;
   }
-  spdlog::debug("forwarded {} as {}", signal_name(sig), signal_name(target));
+  // Hot path: build the names only when they will be printed.
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("forwarded {} as {}", signal_name(sig), signal_name(target));
+  }
 }
 
 void Supervisor::apply(const std::vector<DrainAction>& actions, TimePoint now) {
@@ -215,7 +221,9 @@ void Supervisor::apply(const std::vector<DrainAction>& actions, TimePoint now) {
 void Supervisor::on_reaped(TimePoint now) {
   for (const auto& reaped : reap_exited()) {
     if (reaped.pid != child_.pid()) {
-      spdlog::debug("reaped pid {} ({})", reaped.pid, describe_status(reaped.status));
+      if (spdlog::should_log(spdlog::level::debug)) {
+        spdlog::debug("reaped pid {} ({})", reaped.pid, describe_status(reaped.status));
+      }
       continue;
     }
     child_status_ = reaped.status;

@@ -2,7 +2,10 @@
 // exist), driving the Drain state machine. Once the child runs, only its exit ends this.
 #pragma once
 
+#include <poll.h>
+
 #include <set>
+#include <vector>
 
 #include "child.h"
 #include "drain.h"
@@ -47,6 +50,8 @@ class Supervisor {
   std::optional<int> child_status_;
   bool skip_leftover_grace_ = false;
   DrainPhase logged_phase_ = DrainPhase::serving;
+  std::vector<pollfd> fds_;
+  std::vector<signalfd_siginfo> pending_;
 };
 
 }  // namespace lameduck
