@@ -73,10 +73,9 @@ void SliceWatcher::start(TimePoint now) {
   const auto& pod = params_.identity.pod;
   spdlog::info("t=+0ms EndpointSlices of namespace {} at {}: {}", pod.namespace_name,
                params_.config.api_server, describe_identity(params_.identity));
-  // Whatever goes wrong here is reported by the next on_ready(), where the drivers (PID 1,
+  // Whatever goes wrong here is published by the next on_ready(), where the drivers (PID 1,
   // `lameduck prestop`, `lameduck endpoints`) look for state changes.
-  state_ = State::watching;
-  starting_ = true;
+  state_ = published_ = State::watching;
   if (pod.namespace_name.empty()) {
     fail("cannot tell the Pod's namespace: set POD_NAMESPACE or --namespace");
   } else if (pod.ips.empty() && pod.name.empty()) {
@@ -85,7 +84,6 @@ void SliceWatcher::start(TimePoint now) {
     http_ = std::make_unique<HttpClient>();
     list("");  // fails here when the token cannot be read
   }
-  starting_ = false;
 }
 
 void SliceWatcher::stop() {
@@ -93,8 +91,8 @@ void SliceWatcher::stop() {
   request_.reset();
   http_.reset();
   retry_at_.reset();
-  deferred_failure_.reset();
   if (state_ == State::watching) state_ = State::idle;
+  published_ = state_;
   if (requests_ > 0) spdlog::debug("EndpointSlice wait made {} API request(s)", requests_);
 }
 
@@ -318,10 +316,6 @@ void SliceWatcher::retry(const std::string& why, long retry_after_ms) {
 void SliceWatcher::fail(const std::string& why) {
   drop_request();
   retry_at_.reset();
-  if (starting_) {
-    deferred_failure_ = why;
-    return;
-  }
   failure_ = why;
   state_ = State::failed;
   if (list_only_) {  // `lameduck endpoints`: there is no --delay to fall back to
@@ -359,7 +353,8 @@ void SliceWatcher::add_fds(std::vector<pollfd>& fds) {
 }
 
 std::optional<TimePoint> SliceWatcher::next_timeout() const {
-  if (deferred_failure_) return started_;
+  // A change to publish: wake up at once (any time in the past will do).
+  if (published_ != state_) return started_;
   std::optional<TimePoint> t = http_ ? http_->next_timeout() : std::nullopt;
   auto earlier = [&t](TimePoint other) { t = t ? std::min(*t, other) : other; };
   if (retry_at_) earlier(*retry_at_);
@@ -370,10 +365,12 @@ std::optional<TimePoint> SliceWatcher::next_timeout() const {
 }
 
 void SliceWatcher::on_ready(std::span<const pollfd> fds, TimePoint now) {
-  if (deferred_failure_) {
-    std::string why = std::move(*deferred_failure_);
-    deferred_failure_.reset();
-    return fail(why);
+  // Publish what the previous round (or start()) changed. The driver's `now` for this
+  // round is later than the change, so e.g. the settle after "Pod left" counts from a time
+  // after the Pod was seen leaving, however long that round's parsing took.
+  if (published_ != state_) {
+    published_ = state_;
+    return;
   }
   if (!http_) return;
   http_->on_ready(fds, now);

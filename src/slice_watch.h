@@ -29,7 +29,9 @@ class SliceWatcher final : public Watcher {
 
   void start(TimePoint now) override;
   void stop() override;
-  State state() const override { return state_; }
+  // What the drivers see: changes become visible at the start of the next on_ready(), so
+  // the time the driver passes to (and stamps) that call is after the change happened.
+  State state() const override { return published_; }
   void add_fds(std::vector<pollfd>& fds) override;
   std::optional<TimePoint> next_timeout() const override;
   void on_ready(std::span<const pollfd> fds, TimePoint now) override;
@@ -58,7 +60,8 @@ class SliceWatcher final : public Watcher {
   long long elapsed() const;
 
   SliceWatchParams params_;
-  State state_ = State::idle;
+  State state_ = State::idle;      // as the watcher's own logic knows it
+  State published_ = State::idle;  // as state() reports it
   bool list_only_ = false;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<HttpRequest> request_;
@@ -66,8 +69,6 @@ class SliceWatcher final : public Watcher {
   bool in_write_ = false;     // inside curl's write callback: requests must not be touched
   bool abort_write_ = false;  // end the current transfer when the callback returns
   bool relist_next_ = false;  // then list again (410 Gone in the stream)
-  bool starting_ = false;     // inside start(): failures are reported by on_ready
-  std::optional<std::string> deferred_failure_;
   TimePoint request_started_{};
   TimePoint started_{};
   std::optional<TimePoint> retry_at_;
