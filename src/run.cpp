@@ -51,7 +51,12 @@ int run_command(const RunOptions& options, SignalFd& signals) {
 
   // 4. Start the app; from here on only its exit ends lameduck.
   Child child;
-  if (auto error = Child::spawn(options.command, signals.original_mask(), child)) {
+  // The app starts with no signal blocked, whatever lameduck inherited (dumb-init does
+  // the same; tini restores its parent's mask): a SIGTERM blocked by some launcher must
+  // not make the app deaf to the stop signal.
+  sigset_t unblocked;
+  sigemptyset(&unblocked);
+  if (auto error = Child::spawn(options.command, unblocked, child)) {
     print_error(error->message);
     return error->exit_code;
   }

@@ -1,5 +1,5 @@
 // Owns lameduck's signal state: every signal but the fault ones is blocked for the life
-// of the process and read from a signalfd; the original mask is kept for the child.
+// of the process and read from a signalfd.
 #pragma once
 
 #include <signal.h>
@@ -19,7 +19,7 @@ class SignalFd {
   SignalFd& operator=(const SignalFd&) = delete;
 
   int fd() const { return fd_; }
-  // The mask lameduck was started with: restored in the child before exec.
+  // The mask lameduck was started with (the app starts with none blocked instead).
   const sigset_t& original_mask() const { return original_mask_; }
   // Every signal pending now (never blocks).
   std::vector<signalfd_siginfo> read_pending();

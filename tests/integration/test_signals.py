@@ -199,13 +199,6 @@ def test_child_starts_clean_in_its_own_process_group(echo_app, mode):
     assert proc_stat(ld.host_pid(ready.pid)).pgid != own_pgid
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the app inherits the signal mask lameduck was started with: src/run.cpp passes "
-    "signals.original_mask() to Child::spawn, and exec_child (src/child.cpp) sets it with "
-    "sigprocmask(SIG_SETMASK) before exec. A parent that had SIGTERM blocked (a thread of a "
-    "Python/Java launcher, some CI runners) gives an app that never sees the stop signal "
-    "and only ends at --kill-after. Expected: the child starts with an empty blocked mask "
-    "(dumb-init unblocks all signals in the child)"))
 def test_child_mask_is_empty_even_if_lameduck_inherited_blocked_signals(echo_app):
     blocked = [signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP]
     ld, echo = echo_app([], mode="plain", block_signals=blocked)
