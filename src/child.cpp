@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,34 +89,6 @@ std::optional<SpawnError> Child::spawn(const std::vector<std::string>& args, con
 int Child::signal(int sig, bool group) const {
   if (pid_ <= 0) return ESRCH;
   return ::kill(group ? -pid_ : pid_, sig) == 0 ? 0 : errno;
-}
-
-std::optional<SpawnError> check_command(const std::string& command) {
-  auto check = [](const std::string& path) -> int {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return errno;
-    if (S_ISDIR(st.st_mode)) return EACCES;
-    return ::access(path.c_str(), X_OK) == 0 ? 0 : errno;
-  };
-  if (command.empty()) return describe_exec_error(command, ENOENT);
-  if (command.find('/') != std::string::npos) {
-    int error = check(command);
-    return error == 0 ? std::nullopt : std::optional(describe_exec_error(command, error));
-  }
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  int found_error = ENOENT;  // like execvp: EACCES if something was there but not runnable
-  std::size_t start = 0;
-  while (start <= dirs.size()) {
-    std::size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(start, end - start);
-    int error = check((dir.empty() ? "." : dir) + "/" + command);
-    if (error == 0) return std::nullopt;
-    if (error != ENOENT && error != ENOTDIR) found_error = error;
-    start = end + 1;
-  }
-  return describe_exec_error(command, found_error);
 }
 
 int become_subreaper() {

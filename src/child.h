@@ -31,10 +31,6 @@ class Child {
   pid_t pid_ = -1;
 };
 
-// What exec would say about command, without running it (for --check): 127 when it is
-// not found (in PATH when it has no slash), 126 when it is not an executable file.
-std::optional<SpawnError> check_command(const std::string& command);
-
 // Makes lameduck the child subreaper (PR_SET_CHILD_SUBREAPER). Returns errno or 0.
 int become_subreaper();
 

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <exception>
 
-#include "child.h"
 #include "endpoints_cmd.h"
 #include "exit_status.h"
 #include "log.h"
@@ -22,13 +21,8 @@ int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
     case Subcommand::version: std::puts("lameduck " LAMEDUCK_VERSION); return 0;
     case Subcommand::run:
       setup_logging(cli.run.wait.log);
-      if (cli.run.check_only) {
-        if (auto error = check_command(cli.run.command.front())) {
-          print_error(error->message);
-          return error->exit_code;
-        }
-        return 0;
-      }
+      // Parse-only: manifests are checked where the image's COMMAND does not exist.
+      if (cli.run.check_only) return 0;
       return run_command(cli.run, signals);
     case Subcommand::prestop:
       setup_logging(cli.prestop.wait.log);

@@ -265,7 +265,7 @@ def test_no_delay_outside_kubernetes(hook):
 @pytest.mark.parametrize("args, env, says", [
     (["--delay", "soon"], {}, "--delay: invalid duration 'soon'"),
     (["--max-delay", "-1s"], {}, "--max-delay: invalid duration"),
-    (["sleep"], {}, "not expected: sleep"),
+    (["sleep"], {}, "unexpected argument(s): sleep"),
     (["--signal", "QUIT"], {}, "--signal"),
     (["--log-format", "xml"], {}, "--log-format"),
     ([], {"LAMEDUCK_SETTLE": "5 seconds"}, "--settle: invalid duration"),

@@ -119,15 +119,16 @@ def test_check_reports_bad_options():
     assert len(result.stderr_lines) == 1
 
 
-@pytest.mark.parametrize("command,code", [("/nonexistent/app", 127), ("not-executable", 126)])
-def test_check_checks_the_command(command, code, tmp_path):
-    # --help: "only check the options and COMMAND".
+@pytest.mark.parametrize("command", ["/nonexistent/app", "not-executable"])
+def test_check_is_parse_only(command, tmp_path):
+    # --check validates manifests on machines that do not have the image's COMMAND
+    # (tests/integration/test_examples.py): it parses the options and never looks at it.
     if command == "not-executable":
         command = str(tmp_path / command)
         pathlib.Path(command).write_text("#!/bin/sh\n")
     result = run_lameduck(["--check", "--", command])
-    assert result.code == code
-    assert command in result.stderr
+    assert result.code == 0
+    assert result.stderr == ""
 
 
 # --------------------------------------------------------------------------------------
