@@ -5,6 +5,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -13,6 +14,20 @@
 #include "drain.h"
 
 namespace lameduck {
+
+// poll()'s timeout for a deadline: -1 (block) without one, capped at a day.
+inline int timeout_ms(std::optional<TimePoint> deadline, TimePoint now) {
+  if (!deadline) return -1;
+  if (*deadline <= now) return 0;
+  auto ms = std::chrono::ceil<Millis>(*deadline - now).count();
+  return ms > 86'400'000 ? 86'400'000 : static_cast<int>(ms);
+}
+
+inline std::optional<TimePoint> earliest(std::optional<TimePoint> a, std::optional<TimePoint> b) {
+  if (!a) return b;
+  if (!b) return a;
+  return std::min(*a, *b);
+}
 
 class LoopSource {
  public:

@@ -21,19 +21,6 @@ constexpr Millis kPid1Margin{1000};
 
 enum class Asked { done, wait_here };
 
-int timeout_ms(std::optional<TimePoint> deadline, TimePoint now) {
-  if (!deadline) return -1;
-  if (*deadline <= now) return 0;
-  auto ms = std::chrono::ceil<Millis>(*deadline - now).count();
-  return ms > 86'400'000 ? 86'400'000 : static_cast<int>(ms);
-}
-
-std::optional<TimePoint> earliest(std::optional<TimePoint> a, std::optional<TimePoint> b) {
-  if (!a) return b;
-  if (!b) return a;
-  return std::min(*a, *b);
-}
-
 long long elapsed_ms(TimePoint start, TimePoint now) {
   return std::chrono::duration_cast<Millis>(now - start).count();
 }

@@ -18,19 +18,6 @@ namespace {
 // (uninterruptible sleep) take longer, and lameduck will not hang on them.
 constexpr Millis kAfterKillWait{1000};
 
-int timeout_ms(std::optional<TimePoint> deadline, TimePoint now) {
-  if (!deadline) return -1;
-  if (*deadline <= now) return 0;
-  auto ms = std::chrono::ceil<Millis>(*deadline - now).count();
-  return ms > 86'400'000 ? 86'400'000 : static_cast<int>(ms);
-}
-
-std::optional<TimePoint> earliest(std::optional<TimePoint> a, std::optional<TimePoint> b) {
-  if (!a) return b;
-  if (!b) return a;
-  return std::min(*a, *b);
-}
-
 }  // namespace
 
 Supervisor::Supervisor(SupervisorConfig config, SignalFd& signals, Child child, Watcher* watcher,
