@@ -415,10 +415,12 @@ def test_app_exit_releases_the_hook(echo_app, hook):
     os.kill(app, signal.SIGUSR1)
     # PID 1 exits right after telling the hook; the kernel then SIGKILLs what is left in
     # its namespace, which may catch the hook on its way out (slow under ASan).
-    assert h.wait() in (0, -signal.SIGKILL), h.stderr()
+    code = h.wait()
+    assert code in (0, -signal.SIGKILL), h.stderr()
     assert h.elapsed < 20 - SLACK
-    assert re.search(r"PID 1 reports the drain done \(app exited\)|PID 1 closed the control",
-                     h.stderr()), h.stderr()
+    if code == 0:  # killed on its way out, it had no time to say why
+        assert re.search(r"PID 1 reports the drain done \(app exited\)|PID 1 closed the "
+                         r"control", h.stderr()), h.stderr()
     assert ld.wait().code == 3
 
 
