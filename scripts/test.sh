@@ -71,6 +71,7 @@ if [[ "${LAMEDUCK_SKIP_STATIC:-0}" != 1 ]]; then
   bash scripts/build-static.sh
   bash scripts/check-static.sh build-static/lameduck
   LAMEDUCK_BIN=$ROOT/build-static/lameduck SIGECHO_BIN=$ROOT/build/tests/sigecho \
+    SIGECHO_STATIC_BIN=$ROOT/build/tests/sigecho_static \
     $PY -m pytest -q -p no:cacheprovider tests/integration -m "not demo"
 fi
 
