@@ -17,7 +17,7 @@ SignalFd::SignalFd() {
   for (int sig = 1; sig < NSIG; ++sig) {
     if (is_fault_signal(sig)) sigdelset(&all, sig);
   }
-  sigprocmask(SIG_BLOCK, &all, &original_mask_);
+  sigprocmask(SIG_BLOCK, &all, nullptr);
   fd_ = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd_ < 0) {
     throw std::runtime_error(std::string("signalfd failed: ") + std::strerror(errno));

@@ -19,15 +19,12 @@ class SignalFd {
   SignalFd& operator=(const SignalFd&) = delete;
 
   int fd() const { return fd_; }
-  // The mask lameduck was started with (the app starts with none blocked instead).
-  const sigset_t& original_mask() const { return original_mask_; }
   // Every signal pending now (never blocks).
   std::vector<signalfd_siginfo> read_pending();
   // The same into out (cleared first), reusing its storage.
   void read_pending(std::vector<signalfd_siginfo>& out);
 
  private:
-  sigset_t original_mask_{};
   int fd_ = -1;
 };
 
