@@ -1,0 +1,142 @@
+"""Process and timing helpers of the demo: every process it starts is tracked and stopped,
+even on errors and Ctrl-C; durations in lameduck's syntax; polling with a deadline."""
+
+import argparse
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def log(msg):
+    sys.stderr.write(f"demo: {msg}\n")
+    sys.stderr.flush()
+
+
+def parse_duration(text):
+    """'500ms', '15s', '2m' or a bare number of seconds -> seconds (float)."""
+    t = str(text).strip()
+    for suffix, mult in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+        if t.endswith(suffix) and t[: -len(suffix)].replace(".", "", 1).isdigit():
+            return float(t[: -len(suffix)]) * mult
+    try:
+        return float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad duration {text!r} (use 500ms, 15s, 2m or seconds)")
+
+
+def fmt_s(seconds):
+    """Seconds as lameduck's duration syntax, exact to the millisecond."""
+    ms = int(round(seconds * 1000))
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+# --------------------------------------------------------------------------------------
+# Processes: everything started is tracked and stopped, even on errors and Ctrl-C
+# --------------------------------------------------------------------------------------
+
+def children_of(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def descendants(pid):
+    out = []
+    for c in children_of(pid):
+        out.append(c)
+        out.extend(descendants(c))
+    return out
+
+
+class Procs:
+    """Popen registry; ``stop_all`` ends every process started (and its descendants)."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, name, cmd, log_path, **kw):
+        logf = open(log_path, "ab")
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("KUBERNETES_", "LAMEDUCK_", "POD_"))}
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                             start_new_session=True, env=env, **kw)
+        logf.close()
+        p.demo_name = name
+        self.procs.append(p)
+        return p
+
+    @staticmethod
+    def kill_tree(p, sig=signal.SIGKILL):
+        if p.poll() is not None:
+            return
+        for pid in reversed(descendants(p.pid)):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        try:
+            p.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, p, grace=3.0):
+        """SIGTERM, then SIGKILL of the whole tree after ``grace``."""
+        if p.poll() is None and grace > 0:
+            try:
+                p.send_signal(signal.SIGTERM)
+                p.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill_tree(p)
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            log(f"{p.demo_name} (pid {p.pid}) did not exit after SIGKILL")
+
+    def stop_all(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                self.kill_tree(p)
+        for p in self.procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.procs = []
+
+
+def pidns_available():
+    try:
+        r = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "true"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+        return r.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def http_ok(host, port, timeout=1.0):
+    """The readiness probe: GET / answers 200 (http.client: no proxy from the environment)."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+def wait_until(pred, timeout, what, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
