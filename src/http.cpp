@@ -23,7 +23,7 @@ void global_init_once() {
 
 HttpRequest::HttpRequest(const std::string& url, const HttpOptions& options, ChunkFn on_chunk,
                          DoneFn on_done)
-    : on_chunk_(std::move(on_chunk)), on_done_(std::move(on_done)) {
+    : on_chunk_(std::move(on_chunk)), on_done_(std::move(on_done)), max_body_(options.max_body) {
   global_init_once();
   easy_ = curl_easy_init();
   if (easy_ == nullptr) throw std::runtime_error("curl_easy_init failed");
@@ -39,6 +39,8 @@ HttpRequest::HttpRequest(const std::string& url, const HttpOptions& options, Chu
     curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS, options.total_timeout_ms);
   }
   curl_easy_setopt(easy_, CURLOPT_USERAGENT, "lameduck/" LAMEDUCK_VERSION);
+  // "": every encoding this libcurl decodes (gzip with zlib); none is asked for without.
+  if (options.accept_compressed) curl_easy_setopt(easy_, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_);
   curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &HttpRequest::on_write);
   curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
@@ -86,20 +88,49 @@ std::size_t HttpRequest::on_write(char* data, std::size_t size, std::size_t n, v
   long status = 0;
   curl_easy_getinfo(request->easy_, CURLINFO_RESPONSE_CODE, &status);
   if (status == 200 && request->on_chunk_) {
-    if (!request->on_chunk_(std::string_view(data, size * n))) return 0;
-  } else if (request->body_.size() < (16u << 20)) {
+    // A C frame is above us: nothing may be thrown through it.
+    try {
+      if (!request->on_chunk_(std::string_view(data, size * n))) {
+        request->abort_ = HttpFailure::aborted;
+        request->abort_reason_ = "the transfer was ended by lameduck";
+        return 0;
+      }
+    } catch (const std::exception& e) {
+      request->abort_ = HttpFailure::aborted;
+      request->abort_reason_ = std::string("internal error while reading the answer: ") + e.what();
+      return 0;
+    } catch (...) {
+      request->abort_ = HttpFailure::aborted;
+      request->abort_reason_ = "internal error while reading the answer";
+      return 0;
+    }
+  } else if (request->body_.size() + size * n <= request->max_body_) {
     request->body_.append(data, size * n);
   } else {
-    return 0;  // a runaway body: abort rather than eat the Pod's memory
+    // A runaway body: abort rather than eat the Pod's memory.
+    request->abort_ = HttpFailure::too_large;
+    auto cap = request->max_body_;
+    request->abort_reason_ =
+        "the answer is larger than " + (cap >= (1u << 20) ? std::to_string(cap >> 20) + " MiB"
+                                                          : std::to_string(cap >> 10) + " KiB");
+    request->body_.clear();
+    return 0;
   }
   return size * n;
 }
 
 void HttpRequest::finish(CURLcode code) {
   HttpResult result;
-  result.code = code;
   curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &result.status);
-  if (code != CURLE_OK) {
+  if (code == CURLE_WRITE_ERROR && abort_ != HttpFailure::none) {
+    result.failure = abort_;
+    result.error = abort_reason_;
+  } else if (code == CURLE_OPERATION_TIMEDOUT) {
+    result.failure = HttpFailure::timeout;
+  } else if (code != CURLE_OK) {
+    result.failure = HttpFailure::transport;
+  }
+  if (code != CURLE_OK && result.error.empty()) {
     result.error = error_[0] != '\0' ? std::string(error_) : curl_easy_strerror(code);
   }
   result.retry_after_ms = retry_after_ms_;

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,21 +21,34 @@ struct HttpOptions {
   std::string ca_file;
   std::string bearer_token;
   long connect_timeout_ms = 3000;
-  long total_timeout_ms = 0;  // 0: none (watches)
+  long total_timeout_ms = 0;         // 0: none (watches)
+  std::size_t max_body = 16u << 20;  // a collected body (not a stream) larger than this fails
+  bool accept_compressed = true;     // Accept-Encoding: whatever curl can decode (gzip)
+};
+
+// Why a transfer did not complete. Callers never see curl's codes.
+enum class HttpFailure {
+  none,       // the answer is in status/body (whatever the status)
+  timeout,    // connect or total timeout
+  too_large,  // the body passed HttpOptions::max_body
+  aborted,    // on_chunk returned false (or threw)
+  transport,  // DNS, connect, TLS, a cut connection, ...
 };
 
 struct HttpResult {
-  CURLcode code = CURLE_OK;
+  HttpFailure failure = HttpFailure::none;
   long status = 0;
-  std::string error;        // curl's message when code != CURLE_OK
+  std::string error;        // what went wrong when failure != none, for the log
   std::string body;         // the body when not streamed, or an error body
   long retry_after_ms = 0;  // the Retry-After header (delta-seconds form), 0 when absent
+  bool ok() const { return failure == HttpFailure::none; }
 };
 
 // One request. Streamed bodies of 200 responses go to on_chunk as they arrive (returning
-// false aborts the transfer: it then completes with CURLE_WRITE_ERROR); anything else is
-// collected in HttpResult::body. on_chunk must not cancel or destroy requests: curl is on
-// the stack.
+// false aborts the transfer: it then completes as HttpFailure::aborted); anything else is
+// collected in HttpResult::body, up to HttpOptions::max_body. on_chunk must not cancel or
+// destroy requests: curl is on the stack. An exception from on_chunk never crosses curl:
+// it aborts the transfer and its text is the result's error.
 class HttpRequest {
  public:
   using ChunkFn = std::function<bool(std::string_view)>;
@@ -59,6 +73,9 @@ class HttpRequest {
   std::string body_;
   bool got_headers_ = false;
   long retry_after_ms_ = 0;
+  std::size_t max_body_ = 0;
+  HttpFailure abort_ = HttpFailure::none;  // our write callback ended the transfer: why
+  std::string abort_reason_;
   char error_[CURL_ERROR_SIZE] = {};
 };
 

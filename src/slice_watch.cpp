@@ -81,8 +81,12 @@ void SliceWatcher::start(TimePoint now) {
   } else if (pod.ips.empty() && pod.name.empty()) {
     fail("cannot tell the Pod's IP: set POD_IP (downward API) or --pod-ip");
   } else {
-    http_ = std::make_unique<HttpClient>();
-    list("");  // fails here when the token cannot be read
+    try {
+      http_ = std::make_unique<HttpClient>();
+      list("");  // fails here when the token cannot be read
+    } catch (const std::exception& e) {
+      fail(std::string("internal error: ") + e.what());
+    }
   }
 }
 
@@ -141,7 +145,7 @@ void SliceWatcher::watch() {
 }
 
 std::string SliceWatcher::http_failure(const char* what, const HttpResult& result) const {
-  if (result.code != CURLE_OK) {
+  if (!result.ok()) {
     return std::string(what) + " failed: " + result.error + " (" + params_.config.api_server + ")";
   }
   std::string message = status_message(result.body);
@@ -159,12 +163,11 @@ std::string SliceWatcher::http_failure(const char* what, const HttpResult& resul
 }
 
 void SliceWatcher::on_list_done(const HttpResult& result) {
-  if (result.code == CURLE_OK &&
-      (result.status == 410 || result.status == 429 || result.status >= 500)) {
+  if (result.ok() && (result.status == 410 || result.status == 429 || result.status >= 500)) {
     resource_version_.clear();  // so the retry lists again
     return retry(http_failure("listing EndpointSlices", result), result.retry_after_ms);
   }
-  if (result.code != CURLE_OK || result.status != 200) {
+  if (!result.ok() || result.status != 200) {
     return fail(http_failure("listing EndpointSlices", result));
   }
   std::string next;
@@ -203,6 +206,16 @@ void SliceWatcher::drop_request() {
 bool SliceWatcher::on_watch_chunk(std::string_view data) {
   if (state_ != State::watching) return false;
   in_write_ = true;
+  try {
+    read_lines(data);
+  } catch (const std::exception& e) {
+    fail(std::string("internal error in the EndpointSlice watch stream: ") + e.what());
+  }
+  in_write_ = false;
+  return !abort_write_;
+}
+
+void SliceWatcher::read_lines(std::string_view data) {
   line_buffer_.append(data);
   std::size_t start = 0;
   for (;;) {
@@ -221,14 +234,19 @@ bool SliceWatcher::on_watch_chunk(std::string_view data) {
   }
   line_buffer_.erase(0, start);
   if (line_buffer_.size() > kMaxLine) fail("a watch event larger than 8 MiB");
-  in_write_ = false;
-  return !abort_write_;
 }
 
 void SliceWatcher::on_event(const json& event) {
-  std::string type = event.value("type", "");
-  const json* object = event.contains("object") ? &event["object"] : nullptr;
+  // Everything that reads the event stands inside the try: this runs in curl's write
+  // callback, and an exception must never cross it (a malformed event is an API failure).
   try {
+    auto type_it = event.find("type");
+    if (type_it == event.end() || !type_it->is_string()) {
+      throw std::runtime_error("event without a string 'type'");
+    }
+    const std::string type = type_it->get<std::string>();
+    auto object_it = event.find("object");
+    const json* object = object_it != event.end() && object_it->is_object() ? &*object_it : nullptr;
     if (type == "ERROR") {
       long code = object != nullptr ? object->value("code", 0L) : 0L;
       if (code == 410) {
@@ -268,7 +286,7 @@ void SliceWatcher::on_watch_done(const HttpResult& result) {
     return;
   }
   if (state_ != State::watching) return;
-  if (result.code == CURLE_OK && result.status == 200) {
+  if (result.ok() && result.status == 200) {
     // A watch the server ends after a while is normal; one that ends at once without a
     // single event, again and again, must not turn into a request loop.
     if (!watch_progress_ && Clock::now() - request_started_ < params_.request_timeout) {
@@ -277,8 +295,8 @@ void SliceWatcher::on_watch_done(const HttpResult& result) {
     spdlog::debug("t=+{}ms watch stream ended; watching again", elapsed());
     return watch();
   }
-  if (result.code == CURLE_OK && result.status == 410) return relist_after_expiry();
-  if (result.code == CURLE_OK && (result.status == 401 || result.status == 403)) {
+  if (result.ok() && result.status == 410) return relist_after_expiry();
+  if (result.ok() && (result.status == 401 || result.status == 403)) {
     return fail(http_failure("watching EndpointSlices", result));
   }
   retry(http_failure("watching EndpointSlices", result), result.retry_after_ms);
@@ -365,6 +383,16 @@ std::optional<TimePoint> SliceWatcher::next_timeout() const {
 }
 
 void SliceWatcher::on_ready(std::span<const pollfd> fds, TimePoint now) {
+  // The drivers run this once the app runs: nothing may end them. Whatever throws here
+  // (allocation, curl set-up) is an API failure, and the drain falls back to --delay.
+  try {
+    step(fds, now);
+  } catch (const std::exception& e) {
+    fail(std::string("internal error: ") + e.what());
+  }
+}
+
+void SliceWatcher::step(std::span<const pollfd> fds, TimePoint now) {
   // Publish what the previous round (or start()) changed. The driver's `now` for this
   // round is later than the change, so e.g. the settle after "Pod left" counts from a time
   // after the Pod was seen leaving, however long that round's parsing took.

@@ -43,11 +43,13 @@ class SliceWatcher final : public Watcher {
   int requests() const { return requests_; }
 
  private:
+  void step(std::span<const pollfd> fds, TimePoint now);
   void list(const std::string& continue_token);
   void watch();
   void send(const std::string& url, bool streaming, long total_timeout_ms);
   void on_list_done(const HttpResult& result);
   bool on_watch_chunk(std::string_view data);
+  void read_lines(std::string_view data);
   void drop_request();
   void on_watch_done(const HttpResult& result);
   void relist_after_expiry();

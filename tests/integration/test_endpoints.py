@@ -361,6 +361,17 @@ FAULTS = [
      r"listing EndpointSlices failed: ", 0, 1.0),
     ("garbage-watch-line", [dict(kind="garbage", on="watch")],
      r"malformed JSON in the EndpointSlice watch stream", 0, 1.0),
+    # One malformed event right after the list once killed PID 1 (exit 125, the app
+    # SIGKILLed): the exception crossed curl's write callback (issue 14, item 1).
+    ("watch-event-type-number", [dict(kind="garbage", on="watch", body='{"type":1,"object":{}}')],
+     r"malformed event in the EndpointSlice watch stream", 0, 1.0),
+    ("watch-event-type-null", [dict(kind="garbage", on="watch", body='{"type":null}')],
+     r"malformed event in the EndpointSlice watch stream", 0, 1.0),
+    ("watch-event-type-array", [dict(kind="garbage", on="watch", body='{"type":[1,2]}')],
+     r"malformed event in the EndpointSlice watch stream", 0, 1.0),
+    ("watch-error-code-string",
+     [dict(kind="garbage", on="watch", body='{"type":"ERROR","object":{"code":"410"}}')],
+     r"malformed event in the EndpointSlice watch stream", 0, 1.0),
     ("watch-500-forever", [dict(kind="status", code=500, on="watch", count=-1)],
      r"watching EndpointSlices: HTTP 500: .* \(gave up after retries\)", BACKOFF_TOTAL,
      BACKOFF_TOTAL + 1.0),
