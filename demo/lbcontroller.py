@@ -21,13 +21,16 @@ An endpoint receives traffic while ``conditions.ready`` is true or absent and
 endpoints (a terminating Pod is ``ready: false, serving: true, terminating: true``).
 
 Applied changes are appended to ``--events`` as JSON lines
-``{"t": monotonic, "op": "add"|"remove", "ip", "port", "server"}`` for the demo's plot.
+``{"t": monotonic, "op": "add"|"remove", "ip", "port", "server"}`` for the demo's plot,
+and the endpoints in service written to ``--endpoints-file`` (the same lagged rules for
+the demo's in-cluster clients, which route like kube-proxy).
 Standard library only.
 """
 
 import argparse
 import http.client
 import json
+import os
 import signal
 import socket
 import ssl
@@ -225,6 +228,12 @@ class Controller:
             return
         answer = haproxy(self.a.haproxy_socket, ";".join(cmds)).strip()
         t = time.monotonic()
+        if self.a.endpoints_file:
+            # The same rules for the in-cluster clients ("kube-proxy" on their node).
+            tmp = f"{self.a.endpoints_file}.tmp"
+            with open(tmp, "w") as f:
+                json.dump(sorted(f"{ip}:{port}" for ip, port in self.slots), f)
+            os.replace(tmp, self.a.endpoints_file)
         for op, (ip, port), name in notes:
             log(f"{op} {ip}:{port} as {self.a.backend}/{name}")
             if self.events:
@@ -247,6 +256,9 @@ def main():
     p.add_argument("--slots", type=int, default=16, help="server-template size of the backend")
     p.add_argument("--lag", type=float, default=2.0, help="propagation lag in seconds")
     p.add_argument("--events", help="append applied changes here (JSON lines)")
+    p.add_argument("--endpoints-file",
+                   help="after every change, write the endpoints in service here (JSON list "
+                        "of 'ip:port'), for clients that route themselves like kube-proxy")
     a = p.parse_args()
 
     c = Controller(a)

@@ -59,10 +59,11 @@ class Procs:
     def __init__(self):
         self.procs = []
 
-    def start(self, name, cmd, log_path, **kw):
+    def start(self, name, cmd, log_path, extra_env=None, **kw):
         logf = open(log_path, "ab")
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("KUBERNETES_", "LAMEDUCK_", "POD_"))}
+               if not k.startswith(("KUBERNETES_", "LAMEDUCK_", "POD_", "HOST_IP"))}
+        env.update(extra_env or {})
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                              start_new_session=True, env=env, **kw)
         logf.close()
@@ -120,10 +121,12 @@ def pidns_available():
 
 
 def http_ok(host, port, timeout=1.0):
-    """The readiness probe: GET / answers 200 (http.client: no proxy from the environment)."""
+    """The kubelet's HTTP probe: GET / answers 200 (http.client: no proxy from the
+    environment). ``Connection: close`` as the kubelet sends it (its probes never reuse a
+    connection), so the Pod closes first, as with a real kubelet."""
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request("GET", "/")
+        conn.request("GET", "/", headers={"Connection": "close"})
         resp = conn.getresponse()
         resp.read()
         return resp.status == 200

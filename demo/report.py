@@ -9,13 +9,21 @@ from procs import log
 
 
 def table(results):
-    head = ["configuration", "requests", "failed", "rollout", "per pod (SIGTERM to exit)"]
+    incluster = any(r.get("incluster_rate") for r in results)
+    head = ["configuration", "requests", "failed"]
+    if incluster:
+        head += ["in-cluster requests", "in-cluster failed"]
+    head += ["rollout", "per pod (SIGTERM to exit)"]
     lines = []
     for r in results:
         pct = 100.0 * r["failed"] / r["requests"] if r["requests"] else 0.0
-        lines.append([r["label"], str(r["requests"]), f"{r['failed']} ({pct:.1f}%)",
-                      f"{r['rollout_s']:.1f} s",
-                      f"{r['mean_per_pod_s']:.1f} s (max {r['max_per_pod_s']:.1f} s)"])
+        line = [r["label"], str(r["requests"]), f"{r['failed']} ({pct:.1f}%)"]
+        if incluster:
+            n, f = r.get("incluster_requests", 0), r.get("incluster_failed", 0)
+            line += [str(n), f"{f} ({100.0 * f / n if n else 0.0:.1f}%)"]
+        line += [f"{r['rollout_s']:.1f} s",
+                 f"{r['mean_per_pod_s']:.1f} s (max {r['max_per_pod_s']:.1f} s)"]
+        lines.append(line)
     widths = [max(len(head[i]), *(len(l[i]) for l in lines)) for i in range(len(head))]
 
     def row(cells):
@@ -109,8 +117,18 @@ def write_plot(results, out_dir, bin_s, data_dir, rate):
 
 
 def write_markdown(args, results, out_dir, png, cmdline):
-    setup = [f"{args.pods} Pods rolled one by one", f"{args.rate:g} requests/s through HAProxy",
+    mode = {"newconn": "a new connection per request",
+            "pool": "a warm keep-alive pool"}.get(getattr(args, "lb_mode", None), "")
+    setup = [f"{args.pods} Pods rolled one by one",
+             f"{args.rate:g} requests/s through HAProxy" + (f" ({mode} to the Pods)" if mode else ""),
              f"load balancer lag {args.lag:g} s"]
+    if getattr(args, "incluster_rate", 0):
+        setup.append(f"in-cluster clients {args.incluster_rate:g} requests/s over "
+                     f"{args.incluster_conns} keep-alive connections, bypassing HAProxy")
+    if getattr(args, "probe_period", None):
+        setup.append(f"kubelet probes every {args.probe_period:g} s from the node's IP")
+    if getattr(args, "sidecar_rate", 0):
+        setup.append(f"a loopback sidecar in every Pod ({args.sidecar_rate:g} requests/s)")
     if getattr(args, "endpoint_delay", 0):
         setup.append(f"EndpointSlice updated {args.endpoint_delay:g} s after the Pod's deletion")
     setup += [f"{args.work_ms:g} ms per request", f"grace period {args.grace:g} s"]
@@ -135,18 +153,24 @@ def write_markdown(args, results, out_dir, png, cmdline):
         if r["failed"]:
             md += [f"- failures between t={r['first_failure']:.2f} s and t={r['last_failure']:.2f} s"]
         md += [f"- rollout {r['rollout_s']:.1f} s (t={r['roll_start']:.1f} to {r['roll_end']:.1f} s)"]
-        if r["config"] == "endpoints":
+        if r.get("incluster_rate"):
+            md += [f"- in-cluster clients: requests {r['incluster_requests']}, failed "
+                   f"{r['incluster_failed']}"]
+        if r["config"] in ("endpoints", "defaults", "no-pooled"):
             md += [f"- API requests made by lameduck: {r['lameduck_api_requests']}"
                    + ("" if r["lameduck_api_requests"] else " — **this lameduck does not wait "
                       "on EndpointSlices** (it ignored --wait-endpoints)")]
         md += ["", "| pod | SIGTERM | slice says terminating | HAProxy stops routing | exited | "
-                   "exit status |", "|---|---:|---:|---:|---:|---|"]
+                   "exit status | wait ended by | kubelet probes / sidecar requests answered "
+                   "during the drain |", "|---|---:|---:|---:|---:|---|---|---:|"]
         for p in r["pods"]:
             def at(t):
                 return f"{t:.2f} s" if t is not None else "-"
             md += [f"| {p['name']} ({p['ip']}) | {at(p['sigterm'])} | {at(p['slice_terminating'])} | "
                    f"{at(p['lb_removed'])} | {at(p['exited'])} | "
-                   f"{p['exit_code']}{' (SIGKILL)' if p['sigkilled'] else ''} |"]
+                   f"{p['exit_code']}{' (SIGKILL)' if p['sigkilled'] else ''} | "
+                   f"{p.get('drain_end') or '-'} | {p.get('probes_in_drain', '-')} / "
+                   f"{p.get('sidecar_in_drain', '-')} |"]
         md += [""]
         if r["config"] != "none" and r["pods"] and r["pods"][0]["log"].strip():
             md += [f"Log of {r['pods'][0]['name']} (lameduck on stderr, then the app):", "", "```",

@@ -1,18 +1,23 @@
 #!/bin/sh
 # lameduck's zero-downtime demo, from a fresh Debian 12 (bookworm) machine:
 #
-#   sudo scripts/demo.sh                 # install packages, build, run (about 2 minutes)
+#   sudo scripts/demo.sh                 # install packages, build, run (a few minutes)
+#   sudo scripts/demo.sh --sweep         # the lag sweep instead (about 30 minutes)
 #   scripts/demo.sh --pods 5 --lag 3s    # options go to demo/run.py (see --help)
 #
 # 1. installs what is missing with apt-get (build tools, lameduck's dev packages,
 #    haproxy, gnuplot, python3, openssl for the fake API's certificates);
 # 2. builds build/lameduck (cmake + ninja; an existing build directory is reused);
 # 3. runs demo/run.py: a rolling update of a naive app behind HAProxy, without lameduck,
-#    with a fixed 15 s delay and waiting on the EndpointSlices; prints the table and
-#    writes demo/results/results.md and demo/results/rollout.png.
+#    with a fixed 15 s delay, waiting on the EndpointSlices with a fixed settle time, and
+#    with lameduck's defaults (EndpointSlices + traffic wait); prints the table and
+#    writes demo/results/results.md and demo/results/rollout.png. With --sweep: every
+#    configuration over several load balancer lags and traffic modes, written to
+#    demo/results/sweep.md, sweep.png and sweep.json.
 #
 # Own options (before the demo's): --no-install, --no-build. Environment: BUILD_DIR
-# (default build). Everything runs on loopback (127.0.0.0/8); nothing is left running.
+# (default build). Everything runs in network namespaces made for the run (Pods, the
+# "node"), with addresses inside them only; nothing is left running or behind.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -28,7 +33,8 @@ done
 BUILD_DIR=${BUILD_DIR:-build}
 
 PACKAGES="cmake ninja-build g++ pkg-config libcli11-dev libspdlog-dev libcurl4-openssl-dev
-nlohmann-json3-dev doctest-dev haproxy gnuplot-nox python3 openssl util-linux ca-certificates"
+nlohmann-json3-dev doctest-dev haproxy gnuplot-nox python3 openssl util-linux iproute2
+ca-certificates"
 
 if [ "$install" = 1 ]; then
     missing=""

@@ -48,6 +48,7 @@ pytestmark = [
                        reason="haproxy not installed (apt-get install haproxy)"),
     pytest.mark.skipif(not os.access(LAMEDUCK, os.X_OK),
                        reason=f"lameduck binary {LAMEDUCK} not built"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the demo makes network namespaces: needs root"),
 ]
 
 
