@@ -1,1 +1,5 @@
-"""Fake Kubernetes API server for lameduck's tests; see README.md."""
+"""Fake Kubernetes API server for lameduck's tests; see README.md.
+
+Tests use ``fakeapi.harness.FakeApi`` (or the ``fakeapi.fixtures``) and the builders in
+``fakeapi.slices``; ``python3 -m fakeapi`` runs the server itself.
+"""

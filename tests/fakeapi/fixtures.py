@@ -16,10 +16,7 @@ enough. Alternatively load this module as a plugin:
 
 import pytest
 
-try:
-    from .harness import FakeApi
-except ImportError:  # tests/fakeapi itself on sys.path
-    from harness import FakeApi
+from .harness import FakeApi
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``FakeApi``: run fakeapi.py as a subprocess and drive it from a test.
+"""``FakeApi``: run the server (``python3 -m fakeapi``) as a subprocess and drive it from a test.
 
     from fakeapi.harness import FakeApi
     from fakeapi.slices import endpoint, slice
@@ -28,12 +28,9 @@ import tempfile
 import time
 import urllib.parse
 
-try:
-    from . import fakeapi as _server
-except ImportError:  # imported with tests/fakeapi itself on sys.path
-    import fakeapi as _server
+from .certs import ensure_certs, write_atomic
 
-SERVER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakeapi.py")
+TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 CERT_FILES = ("ca.crt", "ca.key", "server.crt", "server.key")
 
@@ -42,12 +39,25 @@ CERT_FILES = ("ca.crt", "ca.key", "server.crt", "server.key")
 _cert_cache = None
 
 
+def server_command(python=DEFAULT_PYTHON):
+    """The argv that runs the server (append its options); run it with ``server_env()``."""
+    return [python, "-m", "fakeapi"]
+
+
+def server_env(env=None):
+    """``env`` (default: os.environ) with tests/ first on PYTHONPATH, so ``-m fakeapi``
+    finds this package."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS_DIR, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def _shared_certs():
     global _cert_cache
     if _cert_cache is None:
         d = tempfile.mkdtemp(prefix="fakeapi-certs-")
         atexit.register(shutil.rmtree, d, True)
-        _server.ensure_certs(d)
+        ensure_certs(d)
         _cert_cache = d
     return _cert_cache
 
@@ -82,13 +92,13 @@ class FakeApi:
         ready_path = self._path("ready.json")
         if os.path.exists(ready_path):
             os.unlink(ready_path)
-        cmd = [self.python, SERVER_SCRIPT, "--dir", self.dir, "--host", self.host,
+        cmd = [*server_command(self.python), "--dir", self.dir, "--host", self.host,
                "--port", str(self._port), "--control-port", str(self._control_port)]
         if self.quiet:
             cmd.append("--quiet")
         self._log = open(self._path("server.log"), "ab")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self._log)
+                                     stderr=self._log, env=server_env())
         deadline = time.monotonic() + self.startup_timeout
         while True:
             if os.path.exists(ready_path):
@@ -270,7 +280,7 @@ class FakeApi:
         old = self.token
         new = "fakeapi-" + secrets.token_urlsafe(32)
         self.set_tokens([old, new])
-        _server.write_atomic(self.token_file, new)
+        write_atomic(self.token_file, new)
         self.set_tokens([new])
         return new
 

@@ -27,7 +27,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/
 
 from fakeapi.fixtures import fake_api, fake_api_factory  # noqa: E402,F401 (fixtures)
-from fakeapi.harness import SERVER_SCRIPT  # noqa: E402
+from fakeapi.harness import server_command, server_env  # noqa: E402
 from fakeapi.slices import endpoint, service_slices, slice, terminating  # noqa: E402
 
 NS_PATH = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
@@ -176,8 +176,8 @@ def list_json(api, query=None, path=NS_PATH):
 
 def test_cli_writes_files_prints_ready_and_stops_on_sigterm(tmp_path):
     d = tmp_path / "srv"
-    proc = subprocess.Popen(["/usr/bin/python3", SERVER_SCRIPT, "--dir", str(d), "--quiet"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*server_command(), "--dir", str(d), "--quiet"],
+                            stdout=subprocess.PIPE, text=True, env=server_env())
     try:
         line = proc.stdout.readline()  # blocks until ready (certs made by openssl)
         ready = json.loads(line)
