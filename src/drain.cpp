@@ -1,6 +1,7 @@
 #include "drain.h"
 
 #include <algorithm>
+#include <csignal>
 
 namespace lameduck {
 
@@ -30,7 +31,8 @@ void Drain::begin(TimePoint now, std::vector<DrainAction>& out) {
     phase_ = DrainPhase::waiting_endpoints;
     deadline_ = cap();
     deadline_why_ = "max-delay " + format_duration(config_.max_delay) + " reached";
-    out.push_back({Kind::start_watch, "watching EndpointSlices"});
+    out.push_back(
+        {.kind = Kind::start_wait, .why = "watching EndpointSlices", .wait = WaitKind::endpoints});
     return;
   }
   phase_ = DrainPhase::waiting_delay;
@@ -47,7 +49,9 @@ void Drain::wait_until(TimePoint when, TimePoint now, std::string why,
 }
 
 void Drain::finish_wait(TimePoint now, std::string why, std::vector<DrainAction>& out) {
-  if (phase_ == DrainPhase::waiting_endpoints) out.push_back({Kind::stop_watch, why});
+  if (phase_ == DrainPhase::waiting_endpoints) {
+    out.push_back({.kind = Kind::stop_wait, .why = why, .wait = WaitKind::endpoints});
+  }
   out.push_back({Kind::report_drained, why});
   if (!stop_requested_) {
     phase_ = DrainPhase::drained;
@@ -64,32 +68,32 @@ void Drain::finish_wait(TimePoint now, std::string why, std::vector<DrainAction>
   }
 }
 
-std::vector<DrainAction> Drain::on_sigterm(TimePoint now) {
+bool Drain::handles(int sig) const {
+  if (sig == SIGTERM)
+    return phase_ == DrainPhase::serving || phase_ == DrainPhase::drained || waiting();
+  if (sig == SIGINT) return phase_ == DrainPhase::drained || waiting();
+  return false;
+}
+
+std::vector<DrainAction> Drain::on_signal(int sig, TimePoint now) {
   std::vector<DrainAction> out;
-  if (phase_ == DrainPhase::serving) {
+  if (!handles(sig)) {
+    out.push_back({.kind = Kind::forward,
+                   .why = draining() ? "already stopping" : "not waiting",
+                   .sig = sig});
+  } else if (phase_ == DrainPhase::serving) {
     stop_requested_ = true;
     begin(now, out);
   } else if (phase_ == DrainPhase::drained) {
     stop_requested_ = true;
-    finish_wait(now, "preStop drain already done", out);
-  } else if (waiting() && !stop_requested_) {
+    finish_wait(now, sig == SIGTERM ? "preStop drain already done" : "SIGINT skips the wait", out);
+  } else if (sig == SIGTERM && !stop_requested_) {
     // The kubelet's SIGTERM during a preStop-started drain: finish that one drain.
     stop_requested_ = true;
-  } else if (waiting()) {
-    finish_wait(now, "second SIGTERM skips the wait", out);
   } else {
-    out.push_back({Kind::forward, "already stopping"});
-  }
-  return out;
-}
-
-std::vector<DrainAction> Drain::on_sigint(TimePoint now) {
-  std::vector<DrainAction> out;
-  if (waiting() || phase_ == DrainPhase::drained) {
     stop_requested_ = true;
-    finish_wait(now, "SIGINT skips the wait", out);
-  } else {
-    out.push_back({Kind::forward, "not waiting"});
+    finish_wait(now, sig == SIGTERM ? "second SIGTERM skips the wait" : "SIGINT skips the wait",
+                out);
   }
   return out;
 }
@@ -105,10 +109,20 @@ std::vector<DrainAction> Drain::on_prestop(TimePoint now) {
   return out;
 }
 
+std::vector<DrainAction> Drain::on_wait(WaitKind wait, const WaitOutcome& outcome, TimePoint now) {
+  switch (wait) {
+    case WaitKind::endpoints:
+      return outcome.kind == WaitOutcome::Kind::done ? on_endpoints_gone(now) : on_api_failed(now);
+  }
+  return {};
+}
+
 std::vector<DrainAction> Drain::on_endpoints_gone(TimePoint now) {
   std::vector<DrainAction> out;
   if (phase_ != DrainPhase::waiting_endpoints) return out;
-  out.push_back({Kind::stop_watch, "Pod IP left every EndpointSlice"});
+  out.push_back({.kind = Kind::stop_wait,
+                 .why = "Pod IP left every EndpointSlice",
+                 .wait = WaitKind::endpoints});
   phase_ = DrainPhase::settling;
   wait_until(now + config_.settle, now, "settle " + format_duration(config_.settle) + " over", out);
   return out;
@@ -117,7 +131,8 @@ std::vector<DrainAction> Drain::on_endpoints_gone(TimePoint now) {
 std::vector<DrainAction> Drain::on_api_failed(TimePoint now) {
   std::vector<DrainAction> out;
   if (phase_ != DrainPhase::waiting_endpoints) return out;
-  out.push_back({Kind::stop_watch, "EndpointSlice API failed"});
+  out.push_back(
+      {.kind = Kind::stop_wait, .why = "EndpointSlice API failed", .wait = WaitKind::endpoints});
   phase_ = DrainPhase::waiting_delay;
   // The fallback counts from the drain's start: the drain as a whole lasts --delay.
   wait_until(started_ + config_.delay, now,

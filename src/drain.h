@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,9 +11,6 @@
 #include "duration.h"
 
 namespace lameduck {
-
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
 
 struct DrainConfig {
   Millis delay{0};      // fixed wait when EndpointSlices are not used or not readable
@@ -34,28 +32,52 @@ enum class DrainPhase {
 
 const char* phase_name(DrainPhase phase);
 
+// The waits a drain can make besides its deadlines; each is carried out by a WaitSource
+// (wait_source.h) that DrainRunner starts, polls and stops when the Drain says so.
+// Adding one: a value here; in Drain, the phase it runs in, the start_wait/stop_wait
+// actions and what on_wait does with its outcomes; a WaitSource; its set-up in wait_setup.
+enum class WaitKind {
+  endpoints,  // until the Pod IP left every EndpointSlice (SliceWatcher)
+};
+inline constexpr std::size_t kWaitKinds = 1;
+
+// What a wait source found out, once per start: its wait is over, or it cannot tell.
+struct WaitOutcome {
+  enum class Kind {
+    done,    // endpoints: the Pod IP left every EndpointSlice
+    failed,  // the source cannot tell (endpoints: the API is unusable; the drain uses --delay)
+  };
+  Kind kind;
+  std::string reason;  // for the timeline
+};
+
 struct DrainAction {
   enum class Kind {
-    start_watch,     // begin talking to the API
-    stop_watch,      // drop API connections
+    start_wait,      // start the wait source `wait` (endpoints: begin talking to the API)
+    stop_wait,       // stop it (endpoints: drop API connections)
     send_stop,       // send --signal to the app
     send_kill,       // SIGKILL the app
-    forward,         // forward the triggering signal as any other
+    forward,         // forward `sig` to the app as any other signal (rewrites apply)
     report_drained,  // tell waiting preStop clients the drain is done
   };
   Kind kind;
-  std::string why;  // for the timeline
+  std::string why;                      // for the timeline
+  int sig = 0;                          // forward: the signal
+  WaitKind wait = WaitKind::endpoints;  // start_wait, stop_wait: which
 };
 
 class Drain {
  public:
   explicit Drain(DrainConfig config) : config_(config) {}
 
-  std::vector<DrainAction> on_sigterm(TimePoint now);
-  std::vector<DrainAction> on_sigint(TimePoint now);
+  // Whether SIGTERM or SIGINT is a drain event now; if not, on_signal only forwards it.
+  bool handles(int sig) const;
+  // SIGTERM starts (or, a second time, cuts short) the drain; SIGINT cuts a wait short.
+  // Any other signal, or one the drain does not handle now, is a forward.
+  std::vector<DrainAction> on_signal(int sig, TimePoint now);
   std::vector<DrainAction> on_prestop(TimePoint now);
-  std::vector<DrainAction> on_endpoints_gone(TimePoint now);
-  std::vector<DrainAction> on_api_failed(TimePoint now);
+  // What a wait source started by start_wait found; the time is when it was found.
+  std::vector<DrainAction> on_wait(WaitKind wait, const WaitOutcome& outcome, TimePoint now);
   // Call when the deadline has passed (or at any time; it checks).
   std::vector<DrainAction> on_tick(TimePoint now);
 
@@ -68,6 +90,8 @@ class Drain {
   bool stop_requested() const { return stop_requested_; }
 
  private:
+  std::vector<DrainAction> on_endpoints_gone(TimePoint now);
+  std::vector<DrainAction> on_api_failed(TimePoint now);
   void begin(TimePoint now, std::vector<DrainAction>& out);
   void finish_wait(TimePoint now, std::string why, std::vector<DrainAction>& out);
   void wait_until(TimePoint when, TimePoint now, std::string why, std::vector<DrainAction>& out);

@@ -4,8 +4,8 @@
 
 #include <memory>
 
-#include "loop_source.h"
 #include "options.h"
+#include "wait_source.h"
 
 namespace lameduck {
 
@@ -14,7 +14,7 @@ struct WatchSetup {
   bool wait_endpoints = false;
   // The watcher; null when wait_endpoints is false, or when it is forced on but the
   // configuration is unusable (then the drain falls back to --delay at once, logged).
-  std::unique_ptr<Watcher> watcher;
+  std::unique_ptr<WaitSource> watcher;
 };
 
 // Resolves identity and API access (logging what was used) without contacting the API.

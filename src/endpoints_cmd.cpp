@@ -17,7 +17,7 @@ void list_once(SliceWatcher& watcher) {
   auto now = Clock::now();
   auto give_up = now + kOverallTimeout;
   watcher.start(now);
-  while (watcher.state() == Watcher::State::watching && Clock::now() < give_up) {
+  while (watcher.state() == SliceWatcher::State::watching && Clock::now() < give_up) {
     std::vector<pollfd> fds;
     watcher.add_fds(fds);
     auto deadline = std::min(watcher.next_timeout().value_or(give_up), give_up);
@@ -46,9 +46,9 @@ int run_endpoints(const EndpointsOptions& options) {
     watcher.set_list_only(true);
     spdlog::set_level(spdlog::level::from_str(options.log.level));
     list_once(watcher);
-    if (watcher.state() == Watcher::State::failed) {
+    if (watcher.state() == SliceWatcher::State::failed) {
       error = watcher.failure();
-    } else if (watcher.state() == Watcher::State::watching) {
+    } else if (watcher.state() == SliceWatcher::State::watching) {
       error = "no answer from the API server within " + format_duration(kOverallTimeout);
     } else {
       routes = watcher.routes();

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "drain.h"
+#include "duration.h"
 
 namespace lameduck {
 
@@ -36,16 +36,6 @@ class LoopSource {
   virtual std::optional<TimePoint> next_timeout() const = 0;
   // fds is exactly what add_fds appended this round, with revents filled in.
   virtual void on_ready(std::span<const pollfd> fds, TimePoint now) = 0;
-};
-
-// Decides when the Pod has left every EndpointSlice. Starts idle: no API connection until
-// start(), which the drain calls at SIGTERM or preStop.
-class Watcher : public LoopSource {
- public:
-  enum class State { idle, watching, gone, failed };
-  virtual void start(TimePoint now) = 0;
-  virtual void stop() = 0;
-  virtual State state() const = 0;
 };
 
 // The preStop hook's way in: it asks PID 1 to drain and waits for the answer.

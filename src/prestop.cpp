@@ -133,7 +133,7 @@ Asked ask_pid1(const PrestopOptions& options, SignalFd& signals, TimePoint start
 // Step 2: the wait itself, as PID 1 would do it: EndpointSlices + settle, or --delay.
 int wait_here(const PrestopOptions& options, SignalFd& signals, TimePoint start) {
   WatchSetup watch = setup_endpoint_watch(options.wait.api);
-  Watcher* watcher = watch.watcher.get();
+  WaitSource* watcher = watch.watcher.get();
   DrainConfig config = drain_config(options.wait, watch.wait_endpoints);
   Drain drain(config);
   auto now = Clock::now();
@@ -146,16 +146,18 @@ int wait_here(const PrestopOptions& options, SignalFd& signals, TimePoint start)
       auto t = elapsed_ms(start, now);
       for (const auto& action : actions) {
         switch (action.kind) {
-          case DrainAction::Kind::start_watch:
+          case DrainAction::Kind::start_wait:
             if (watcher == nullptr) {
-              more = drain.on_api_failed(now);
+              more = drain.on_wait(WaitKind::endpoints,
+                                   {WaitOutcome::Kind::failed, "no EndpointSlice watcher"}, now);
               break;
             }
             spdlog::info("t=+{}ms waiting until the Pod left every EndpointSlice (at most {})", t,
                          format_duration(config.max_delay));
-            watcher->start(now);
+            if (auto outcome = watcher->start(now))
+              more = drain.on_wait(WaitKind::endpoints, *outcome, now);
             break;
-          case DrainAction::Kind::stop_watch:
+          case DrainAction::Kind::stop_wait:
             if (watcher != nullptr) watcher->stop();
             break;
           case DrainAction::Kind::report_drained:
@@ -194,11 +196,10 @@ int wait_here(const PrestopOptions& options, SignalFd& signals, TimePoint start)
       return 0;
     }
     if (watcher != nullptr) {
-      auto before = watcher->state();
-      watcher->on_ready(std::span<const pollfd>(fds).subspan(1), now);
-      auto after = watcher->state();
-      if (after != before && after == Watcher::State::gone) actions = drain.on_endpoints_gone(now);
-      if (after != before && after == Watcher::State::failed) actions = drain.on_api_failed(now);
+      if (auto outcome = watcher->on_ready(std::span<const pollfd>(fds).subspan(1), now)) {
+        now = Clock::now();  // after the finding: a settle counts from here
+        actions = drain.on_wait(WaitKind::endpoints, *outcome, now);
+      }
     }
     if (actions.empty()) actions = drain.on_tick(now);
   }

@@ -68,14 +68,13 @@ std::string SliceWatcher::slices_url() const {
   return url;
 }
 
-void SliceWatcher::start(TimePoint now) {
+std::optional<WaitOutcome> SliceWatcher::start(TimePoint now) {
   started_ = now;
   const auto& pod = params_.identity.pod;
   spdlog::info("t=+0ms EndpointSlices of namespace {} at {}: {}", pod.namespace_name,
                params_.config.api_server, describe_identity(params_.identity));
-  // Whatever goes wrong here is published by the next on_ready(), where the drivers (PID 1,
-  // `lameduck prestop`, `lameduck endpoints`) look for state changes.
-  state_ = published_ = State::watching;
+  state_ = State::watching;
+  outcome_.reset();
   if (pod.namespace_name.empty()) {
     fail("cannot tell the Pod's namespace: set POD_NAMESPACE or --namespace");
   } else if (pod.ips.empty() && pod.name.empty()) {
@@ -88,6 +87,7 @@ void SliceWatcher::start(TimePoint now) {
       fail(std::string("internal error: ") + e.what());
     }
   }
+  return std::exchange(outcome_, std::nullopt);
 }
 
 void SliceWatcher::stop() {
@@ -96,7 +96,7 @@ void SliceWatcher::stop() {
   http_.reset();
   retry_at_.reset();
   if (state_ == State::watching) state_ = State::idle;
-  published_ = state_;
+  outcome_.reset();
   if (requests_ > 0) spdlog::debug("EndpointSlice wait made {} API request(s)", requests_);
 }
 
@@ -336,6 +336,7 @@ void SliceWatcher::fail(const std::string& why) {
   retry_at_.reset();
   failure_ = why;
   state_ = State::failed;
+  outcome_ = WaitOutcome{WaitOutcome::Kind::failed, why};
   if (list_only_) {  // `lameduck endpoints`: there is no --delay to fall back to
     spdlog::warn("EndpointSlice API unusable: {}", why);
     return;
@@ -356,6 +357,7 @@ void SliceWatcher::evaluate(const char* after) {
     }
     routes_.clear();
     state_ = State::gone;
+    outcome_ = WaitOutcome{WaitOutcome::Kind::done, "Pod left every EndpointSlice"};
     drop_request();
     return;
   }
@@ -371,8 +373,6 @@ void SliceWatcher::add_fds(std::vector<pollfd>& fds) {
 }
 
 std::optional<TimePoint> SliceWatcher::next_timeout() const {
-  // A change to publish: wake up at once (any time in the past will do).
-  if (published_ != state_) return started_;
   std::optional<TimePoint> t = http_ ? http_->next_timeout() : std::nullopt;
   auto earlier = [&t](TimePoint other) { t = t ? std::min(*t, other) : other; };
   if (retry_at_) earlier(*retry_at_);
@@ -382,7 +382,7 @@ std::optional<TimePoint> SliceWatcher::next_timeout() const {
   return t;
 }
 
-void SliceWatcher::on_ready(std::span<const pollfd> fds, TimePoint now) {
+std::optional<WaitOutcome> SliceWatcher::on_ready(std::span<const pollfd> fds, TimePoint now) {
   // The drivers run this once the app runs: nothing may end them. Whatever throws here
   // (allocation, curl set-up) is an API failure, and the drain falls back to --delay.
   try {
@@ -390,16 +390,10 @@ void SliceWatcher::on_ready(std::span<const pollfd> fds, TimePoint now) {
   } catch (const std::exception& e) {
     fail(std::string("internal error: ") + e.what());
   }
+  return std::exchange(outcome_, std::nullopt);
 }
 
 void SliceWatcher::step(std::span<const pollfd> fds, TimePoint now) {
-  // Publish what the previous round (or start()) changed. The driver's `now` for this
-  // round is later than the change, so e.g. the settle after "Pod left" counts from a time
-  // after the Pod was seen leaving, however long that round's parsing took.
-  if (published_ != state_) {
-    published_ = state_;
-    return;
-  }
   if (!http_) return;
   http_->on_ready(fds, now);
   if (state_ != State::watching) return;

@@ -10,7 +10,7 @@
 #include "endpoints.h"
 #include "http.h"
 #include "kube_config.h"
-#include "loop_source.h"
+#include "wait_source.h"
 
 namespace lameduck {
 
@@ -22,25 +22,23 @@ struct SliceWatchParams {
   int max_retries = 4;           // consecutive failed watches/5xx before giving up
 };
 
-class SliceWatcher final : public Watcher {
+class SliceWatcher final : public WaitSource {
  public:
   explicit SliceWatcher(SliceWatchParams params) : params_(std::move(params)) {}
   ~SliceWatcher() override;
 
-  void start(TimePoint now) override;
+  std::optional<WaitOutcome> start(TimePoint now) override;
   void stop() override;
-  // What the drivers see: changes become visible at the start of the next on_ready(), so
-  // the time the driver passes to (and stamps) that call is after the change happened.
-  State state() const override { return published_; }
   void add_fds(std::vector<pollfd>& fds) override;
   std::optional<TimePoint> next_timeout() const override;
-  void on_ready(std::span<const pollfd> fds, TimePoint now) override;
+  std::optional<WaitOutcome> on_ready(std::span<const pollfd> fds, TimePoint now) override;
 
-  // For `lameduck endpoints`: list once, then stop (state gone or watching = routable).
+  // For `lameduck endpoints`: list once, then stop (state idle = routable, gone, failed).
+  enum class State { idle, watching, gone, failed };
+  State state() const { return state_; }
   void set_list_only(bool list_only) { list_only_ = list_only; }
   const std::vector<Route>& routes() const { return routes_; }
   const std::string& failure() const { return failure_; }
-  int requests() const { return requests_; }
 
  private:
   void step(std::span<const pollfd> fds, TimePoint now);
@@ -62,8 +60,8 @@ class SliceWatcher final : public Watcher {
   long long elapsed() const;
 
   SliceWatchParams params_;
-  State state_ = State::idle;      // as the watcher's own logic knows it
-  State published_ = State::idle;  // as state() reports it
+  State state_ = State::idle;
+  std::optional<WaitOutcome> outcome_;  // found, not yet returned by start() or on_ready()
   bool list_only_ = false;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<HttpRequest> request_;

@@ -20,7 +20,7 @@ constexpr Millis kAfterKillWait{1000};
 
 }  // namespace
 
-Supervisor::Supervisor(SupervisorConfig config, SignalFd& signals, Child child, Watcher* watcher,
+Supervisor::Supervisor(SupervisorConfig config, SignalFd& signals, Child child, WaitSource* watcher,
                        ControlChannel* control)
     : config_(std::move(config)),
       signals_(signals),
@@ -77,11 +77,12 @@ void Supervisor::poll_once(std::optional<TimePoint> deadline) {
   }
   std::span<const pollfd> all(fds);
   if (watcher_ != nullptr) {
-    auto before = watcher_->state();
-    watcher_->on_ready(all.subspan(watcher_begin, control_begin - watcher_begin), now);
-    auto after = watcher_->state();
-    if (after != before && after == Watcher::State::gone) apply(drain_.on_endpoints_gone(now), now);
-    if (after != before && after == Watcher::State::failed) apply(drain_.on_api_failed(now), now);
+    auto outcome =
+        watcher_->on_ready(all.subspan(watcher_begin, control_begin - watcher_begin), now);
+    if (outcome) {
+      now = Clock::now();  // after the finding: a settle counts from here
+      on_watch_outcome(*outcome, now);
+    }
   }
   if (control_ != nullptr) {
     control_->on_ready(all.subspan(control_begin, control_end - control_begin), now);
@@ -108,21 +109,17 @@ void Supervisor::on_signal(const signalfd_siginfo& info, TimePoint now) {
   switch (sig) {
     case SIGCHLD: on_reaped(now); return;
     case SIGTERM:
-    case SIGINT: {
-      bool first = !drain_.draining();
-      auto actions = sig == SIGTERM ? drain_.on_sigterm(now) : drain_.on_sigint(now);
-      bool forwarded = !actions.empty() && actions.front().kind == DrainAction::Kind::forward;
-      if (!forwarded) {
+    case SIGINT:
+      if (drain_.handles(sig)) {
+        bool first = !drain_.draining();
         // pid 0: sent from outside lameduck's PID namespace (the container runtime).
         spdlog::info("t=+{}ms {} received from {}{}", first ? 0 : elapsed_ms(now), signal_name(sig),
                      "pid " + std::to_string(info.ssi_pid) +
                          (info.ssi_pid == 0 ? " (outside the container)" : ""),
                      first ? ", app keeps serving" : "");
       }
-      apply(actions, now);
-      if (forwarded) forward(sig);
+      apply(drain_.on_signal(sig, now), now);
       return;
-    }
     case SIGPIPE:
       // Never forward a SIGPIPE that lameduck's own socket caused.
       if (static_cast<pid_t>(info.ssi_pid) == getpid()) return;
@@ -153,21 +150,21 @@ void Supervisor::apply(const std::vector<DrainAction>& actions, TimePoint now) {
   for (const auto& action : actions) {
     auto t = elapsed_ms(now);
     switch (action.kind) {
-      case DrainAction::Kind::start_watch:
+      case DrainAction::Kind::start_wait:
         if (watcher_ != nullptr) {
           spdlog::info("t=+{}ms waiting until the Pod left every EndpointSlice (at most {})", t,
                        format_duration(config_.drain.max_delay));
-          watcher_->start(now);
-          // start() can fail at once (no namespace, unreadable token): fall back now.
-          if (watcher_->state() == Watcher::State::failed) apply(drain_.on_api_failed(now), now);
+          if (auto outcome = watcher_->start(now)) on_watch_outcome(*outcome, now);
         } else {
-          apply(drain_.on_api_failed(now), now);
+          on_watch_outcome({WaitOutcome::Kind::failed, "no EndpointSlice watcher"}, now);
         }
         break;
-      case DrainAction::Kind::stop_watch:
+      case DrainAction::Kind::stop_wait:
         if (watcher_ != nullptr) watcher_->stop();
         break;
       case DrainAction::Kind::send_stop: {
+        // The stop signal is decided once, at parse time: --signal, or the TERM of
+        // --rewrite TERM:X (options.cpp), so the app gets what a plain forward would give.
         int error = child_.signal(config_.stop_signal, config_.group);
         spdlog::info("t=+{}ms {}: sent {} to {} {}{}", t, action.why,
                      signal_name(config_.stop_signal), config_.group ? "process group" : "pid",
@@ -179,7 +176,7 @@ void Supervisor::apply(const std::vector<DrainAction>& actions, TimePoint now) {
         child_.signal(SIGKILL, config_.group);
         spdlog::warn("t=+{}ms {}: app still running, sent SIGKILL", t, action.why);
         break;
-      case DrainAction::Kind::forward: break;
+      case DrainAction::Kind::forward: forward(action.sig); break;
       case DrainAction::Kind::report_drained:
         if (control_ != nullptr) control_->report_drained(action.why);
         if (drain_.phase() == DrainPhase::drained) {
@@ -203,6 +200,10 @@ void Supervisor::apply(const std::vector<DrainAction>& actions, TimePoint now) {
       spdlog::info("t=+{}ms settling {} so consumers catch up", elapsed_ms(now), left);
     }
   }
+}
+
+void Supervisor::on_watch_outcome(const WaitOutcome& outcome, TimePoint now) {
+  apply(drain_.on_wait(WaitKind::endpoints, outcome, now), now);
 }
 
 void Supervisor::on_reaped(TimePoint now) {

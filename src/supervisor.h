@@ -12,6 +12,7 @@
 #include "loop_source.h"
 #include "signal_fd.h"
 #include "signals.h"
+#include "wait_source.h"
 
 namespace lameduck {
 
@@ -27,7 +28,7 @@ struct SupervisorConfig {
 class Supervisor {
  public:
   // watcher and control may be null.
-  Supervisor(SupervisorConfig config, SignalFd& signals, Child child, Watcher* watcher,
+  Supervisor(SupervisorConfig config, SignalFd& signals, Child child, WaitSource* watcher,
              ControlChannel* control);
   // Runs until the app has exited and its leftovers are gone; returns lameduck's exit code.
   int run();
@@ -35,6 +36,7 @@ class Supervisor {
  private:
   void on_signal(const signalfd_siginfo& info, TimePoint now);
   void on_reaped(TimePoint now);
+  void on_watch_outcome(const WaitOutcome& outcome, TimePoint now);
   void apply(const std::vector<DrainAction>& actions, TimePoint now);
   void forward(int sig);
   void poll_once(std::optional<TimePoint> deadline);
@@ -44,7 +46,7 @@ class Supervisor {
   SupervisorConfig config_;
   SignalFd& signals_;
   Child child_;
-  Watcher* watcher_;
+  WaitSource* watcher_;
   ControlChannel* control_;
   Drain drain_;
   std::optional<int> child_status_;

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <csignal>
+
 using namespace lameduck;
 using Kind = DrainAction::Kind;
 using namespace std::chrono_literals;
@@ -9,6 +11,8 @@ using namespace std::chrono_literals;
 namespace {
 
 const TimePoint t0 = TimePoint(1000s);
+const WaitOutcome gone{WaitOutcome::Kind::done, "Pod left every EndpointSlice"};
+const WaitOutcome failed{WaitOutcome::Kind::failed, "403 Forbidden"};
 
 std::vector<Kind> kinds(const std::vector<DrainAction>& actions) {
   std::vector<Kind> out;
@@ -43,7 +47,7 @@ DrainConfig endpoints() {
 
 TEST_CASE("no delay: SIGTERM is forwarded at once, like tini") {
   Drain d(fixed(0ms));
-  auto a = d.on_sigterm(t0);
+  auto a = d.on_signal(SIGTERM, t0);
   CHECK(has(a, Kind::send_stop));
   CHECK(d.phase() == DrainPhase::stopping);
   CHECK_FALSE(d.deadline());
@@ -51,7 +55,7 @@ TEST_CASE("no delay: SIGTERM is forwarded at once, like tini") {
 
 TEST_CASE("fixed delay: the stop waits for the deadline") {
   Drain d(fixed(15s));
-  CHECK(d.on_sigterm(t0).empty());
+  CHECK(d.on_signal(SIGTERM, t0).empty());
   CHECK(d.phase() == DrainPhase::waiting_delay);
   CHECK(d.deadline() == t0 + 15s);
   CHECK(d.on_tick(t0 + 14999ms).empty());
@@ -63,38 +67,52 @@ TEST_CASE("max-delay caps the fixed delay") {
   auto c = fixed(60s);
   c.max_delay = 10s;
   Drain d(c);
-  d.on_sigterm(t0);
+  d.on_signal(SIGTERM, t0);
   CHECK(d.deadline() == t0 + 10s);
 }
 
 TEST_CASE("a second SIGTERM or a SIGINT skips the wait") {
   SUBCASE("SIGTERM") {
     Drain d(fixed(15s));
-    d.on_sigterm(t0);
-    CHECK(has(d.on_sigterm(t0 + 1s), Kind::send_stop));
+    d.on_signal(SIGTERM, t0);
+    CHECK(has(d.on_signal(SIGTERM, t0 + 1s), Kind::send_stop));
   }
   SUBCASE("SIGINT") {
     Drain d(fixed(15s));
-    d.on_sigterm(t0);
-    CHECK(has(d.on_sigint(t0 + 1s), Kind::send_stop));
+    d.on_signal(SIGTERM, t0);
+    CHECK(has(d.on_signal(SIGINT, t0 + 1s), Kind::send_stop));
   }
 }
 
 TEST_CASE("SIGINT while serving, and signals after the stop, are plain forwards") {
   Drain d(fixed(15s));
-  CHECK(kinds(d.on_sigint(t0)) == std::vector{Kind::forward});
+  CHECK(kinds(d.on_signal(SIGINT, t0)) == std::vector{Kind::forward});
   CHECK(d.phase() == DrainPhase::serving);
-  d.on_sigterm(t0);
+  d.on_signal(SIGTERM, t0);
   d.on_tick(t0 + 15s);
-  CHECK(kinds(d.on_sigterm(t0 + 16s)) == std::vector{Kind::forward});
-  CHECK(kinds(d.on_sigint(t0 + 16s)) == std::vector{Kind::forward});
+  CHECK(kinds(d.on_signal(SIGTERM, t0 + 16s)) == std::vector{Kind::forward});
+  auto forwarded = d.on_signal(SIGINT, t0 + 16s);
+  CHECK(kinds(forwarded) == std::vector{Kind::forward});
+  CHECK(forwarded.front().sig == SIGINT);
+  CHECK_FALSE(d.handles(SIGTERM));
+  CHECK(kinds(d.on_signal(SIGHUP, t0 + 16s)) == std::vector{Kind::forward});
+}
+
+TEST_CASE("handles() says which signals are drain events") {
+  Drain d(fixed(15s));
+  CHECK(d.handles(SIGTERM));
+  CHECK_FALSE(d.handles(SIGINT));
+  CHECK_FALSE(d.handles(SIGHUP));
+  d.on_signal(SIGTERM, t0);
+  CHECK(d.handles(SIGTERM));
+  CHECK(d.handles(SIGINT));
 }
 
 TEST_CASE("kill-after arms a SIGKILL deadline after the stop signal") {
   auto c = fixed(1s);
   c.kill_after = 3s;
   Drain d(c);
-  d.on_sigterm(t0);
+  d.on_signal(SIGTERM, t0);
   d.on_tick(t0 + 1s);
   CHECK(d.deadline() == t0 + 4s);
   CHECK(d.on_tick(t0 + 3s).empty());
@@ -105,12 +123,12 @@ TEST_CASE("kill-after arms a SIGKILL deadline after the stop signal") {
 
 TEST_CASE("endpoints: watch, gone, settle, stop") {
   Drain d(endpoints());
-  CHECK(kinds(d.on_sigterm(t0)) == std::vector{Kind::start_watch});
+  CHECK(kinds(d.on_signal(SIGTERM, t0)) == std::vector{Kind::start_wait});
   CHECK(d.phase() == DrainPhase::waiting_endpoints);
   CHECK(d.deadline() == t0 + 25s);
   CHECK(d.on_tick(t0 + 2s).empty());
-  auto a = d.on_endpoints_gone(t0 + 2s);
-  CHECK(has(a, Kind::stop_watch));
+  auto a = d.on_wait(WaitKind::endpoints, gone, t0 + 2s);
+  CHECK(has(a, Kind::stop_wait));
   CHECK(d.phase() == DrainPhase::settling);
   CHECK(d.deadline() == t0 + 7s);
   CHECK(has(d.on_tick(t0 + 7s), Kind::send_stop));
@@ -120,36 +138,36 @@ TEST_CASE("endpoints: settle 0 stops at once") {
   auto c = endpoints();
   c.settle = 0s;
   Drain d(c);
-  d.on_sigterm(t0);
-  auto a = d.on_endpoints_gone(t0 + 1s);
+  d.on_signal(SIGTERM, t0);
+  auto a = d.on_wait(WaitKind::endpoints, gone, t0 + 1s);
   CHECK(has(a, Kind::send_stop));
 }
 
 TEST_CASE("endpoints: settle never passes max-delay") {
   Drain d(endpoints());
-  d.on_sigterm(t0);
-  d.on_endpoints_gone(t0 + 23s);
+  d.on_signal(SIGTERM, t0);
+  d.on_wait(WaitKind::endpoints, gone, t0 + 23s);
   CHECK(d.deadline() == t0 + 25s);
 }
 
 TEST_CASE("endpoints: the watch is bounded by max-delay") {
   Drain d(endpoints());
-  d.on_sigterm(t0);
+  d.on_signal(SIGTERM, t0);
   auto a = d.on_tick(t0 + 25s);
-  CHECK(has(a, Kind::stop_watch));
+  CHECK(has(a, Kind::stop_wait));
   CHECK(has(a, Kind::send_stop));
 }
 
 TEST_CASE("endpoints: an API failure falls back to the delay counted from the start") {
   Drain d(endpoints());
-  d.on_sigterm(t0);
-  d.on_api_failed(t0 + 1s);
+  d.on_signal(SIGTERM, t0);
+  d.on_wait(WaitKind::endpoints, failed, t0 + 1s);
   CHECK(d.phase() == DrainPhase::waiting_delay);
   CHECK(d.deadline() == t0 + 15s);
   SUBCASE("late failure past the delay stops at once") {
     Drain late(endpoints());
-    late.on_sigterm(t0);
-    CHECK(has(late.on_api_failed(t0 + 20s), Kind::send_stop));
+    late.on_signal(SIGTERM, t0);
+    CHECK(has(late.on_wait(WaitKind::endpoints, failed, t0 + 20s), Kind::send_stop));
   }
 }
 
@@ -160,34 +178,34 @@ TEST_CASE("preStop drain reports done and waits for the kubelet's SIGTERM") {
   CHECK(kinds(a) == std::vector{Kind::report_drained});
   CHECK(d.phase() == DrainPhase::drained);
   // The SIGTERM that follows the hook is forwarded at once: no second wait.
-  CHECK(has(d.on_sigterm(t0 + 3100ms), Kind::send_stop));
+  CHECK(has(d.on_signal(SIGTERM, t0 + 3100ms), Kind::send_stop));
 }
 
 TEST_CASE("SIGTERM during a preStop drain finishes that one drain, then stops") {
   Drain d(fixed(3s));
   d.on_prestop(t0);
-  CHECK(d.on_sigterm(t0 + 1s).empty());
+  CHECK(d.on_signal(SIGTERM, t0 + 1s).empty());
   auto a = d.on_tick(t0 + 3s);
   CHECK(has(a, Kind::report_drained));
   CHECK(has(a, Kind::send_stop));
   SUBCASE("and a second SIGTERM then skips") {
     Drain e(fixed(3s));
     e.on_prestop(t0);
-    e.on_sigterm(t0 + 1s);
-    CHECK(has(e.on_sigterm(t0 + 2s), Kind::send_stop));
+    e.on_signal(SIGTERM, t0 + 1s);
+    CHECK(has(e.on_signal(SIGTERM, t0 + 2s), Kind::send_stop));
   }
 }
 
 TEST_CASE("a preStop after the drain answers at once") {
   Drain d(fixed(0s));
-  d.on_sigterm(t0);
+  d.on_signal(SIGTERM, t0);
   CHECK(kinds(d.on_prestop(t0 + 1s)) == std::vector{Kind::report_drained});
 }
 
 TEST_CASE("events out of phase are ignored") {
   Drain d(fixed(5s));
-  CHECK(d.on_endpoints_gone(t0).empty());
-  CHECK(d.on_api_failed(t0).empty());
+  CHECK(d.on_wait(WaitKind::endpoints, gone, t0).empty());
+  CHECK(d.on_wait(WaitKind::endpoints, failed, t0).empty());
   CHECK(d.on_tick(t0).empty());
   CHECK(d.phase() == DrainPhase::serving);
 }
