@@ -403,7 +403,9 @@ def test_sigterm_during_the_prestop_drain_finishes_that_one_drain(echo_app, hook
     ld.signal(signal.SIGTERM)
     term = echo.wait_signal(signal.SIGTERM)
     assert 3.0 - 0.05 <= term.t - h.started_at < 3.0 + slack()
-    assert h.wait() == 0
+    # PID 1 tells the hook "done", then stops the app, which exits at once; when PID 1
+    # exits, the kernel SIGKILLs what is left in its PID namespace, maybe the hook too.
+    assert h.wait() in (0, -signal.SIGKILL), h.stderr()
 
 
 def test_app_exit_releases_the_hook(echo_app, hook):
