@@ -156,8 +156,8 @@ def write_plot(a, results, out_dir, data_dir):
         if q is not None:
             plots_time.append(f"x + {q + 1:g} with lines dt 2 lw 1.5 lc rgb '#000000' "
                               f"title 'goal: lag + quiet ({fmt_s(q)}) + 1 s'")
-        top = 1.0 - i * 0.9 / n
-        bottom = 1.0 - (i + 1) * 0.9 / n
+        top = 0.975 - i * 0.86 / n
+        bottom = 0.975 - (i + 1) * 0.86 / n
         common = [f"set tmargin at screen {top - 0.04:.4f}",
                   f"set bmargin at screen {bottom + 0.035:.4f}",
                   f"set xrange [0:{max(lags) + 1:g}]", "set xtics (" +
