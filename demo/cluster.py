@@ -262,7 +262,7 @@ class World:
              "--ca-file", self.api.ca_file, "--token-file", self.api.token_file,
              "--namespace", NAMESPACE, "--service", SERVICE, "--haproxy-socket", self.sock,
              "--slots", str(a.slots), "--lag", str(a.lag), "--events", self.lb_events,
-             "--endpoints-file", self.lb_endpoints],
+             "--endpoints-file", self.lb_endpoints, "--first-at-once"],
             os.path.join(self.dir, "lbcontroller.log"))
         pods = [self.start_pod() for _ in range(a.pods)]
         for pod in pods:

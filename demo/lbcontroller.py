@@ -133,7 +133,10 @@ class Controller:
         with self.cv:
             last = self.pending[-1][1] if self.pending else self.applied
             if want != last:
-                self.pending.append((time.monotonic(), want))
+                t = time.monotonic()
+                if self.a.first_at_once and not self.applied and not self.pending:
+                    t -= self.a.lag   # the Service's first endpoints: routed at once
+                self.pending.append((t, want))
                 self.cv.notify()
 
     def watch_forever(self):
@@ -256,6 +259,9 @@ def main():
     p.add_argument("--slots", type=int, default=16, help="server-template size of the backend")
     p.add_argument("--lag", type=float, default=2.0, help="propagation lag in seconds")
     p.add_argument("--events", help="append applied changes here (JSON lines)")
+    p.add_argument("--first-at-once", action="store_true",
+                   help="apply the first endpoints seen without the lag (the cluster was "
+                        "running before the demo looked)")
     p.add_argument("--endpoints-file",
                    help="after every change, write the endpoints in service here (JSON list "
                         "of 'ip:port'), for clients that route themselves like kube-proxy")
