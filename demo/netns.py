@@ -89,6 +89,10 @@ class Network:
         n = self.node
         ip("-n", n, "link", "set", "lo", "up")
         ip("-n", n, "link", "add", "br0", "type", "bridge")
+        # A fixed MAC: a bridge otherwise takes the lowest MAC of its ports, so adding a
+        # Pod's veth can change it, and the other Pods' ARP entries for the node's
+        # addresses go stale: their packets to HAProxy and the API vanish for seconds.
+        ip("-n", n, "link", "set", "br0", "address", "02:00:0a:f4:00:01")
         for addr in (NODE_IP, LB_IP, CLIENT_IP):
             ip("-n", n, "addr", "add", f"{addr}/24", "dev", "br0")
         ip("-n", n, "link", "set", "br0", "up")

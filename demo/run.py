@@ -105,6 +105,9 @@ def parse_args(argv=None):
                    help="run every configuration for every lag of --lags and every mode of "
                         "--modes; writes sweep.md, sweep.png and sweep.json")
     p.add_argument("--lags", default="1s,5s,12s,20s", help="lags of the sweep (1s,5s,12s,20s)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs of the sweep at the same time (1): each in its own network "
+                        "namespaces; more is faster but the runs share the CPUs")
     p.add_argument("--modes", default=",".join(sweep.MODES),
                    help="traffic modes of the sweep (" + ",".join(sweep.MODES) + ")")
     p.add_argument("--out", default=os.path.join(HERE, "results"),

@@ -12,6 +12,7 @@ Outputs ``sweep.md`` (a table: failed requests and per-Pod drain time against th
 ``sweep.png`` (the same as a plot, gnuplot) and ``sweep.json`` in ``--out``.
 """
 
+import concurrent.futures
 import copy
 import json
 import os
@@ -57,13 +58,15 @@ def quiet_default(a):
 
 
 def run(a, workdir, procs, finish_args):
-    results = []
     a.quiet_default = quiet_default(a) if a.has_traffic else None
     plan = [(lag, mode, config) for lag in a.lags for mode in a.modes for config in a.configs
             if mode in ONLY_IN.get(config, (mode,))]
     log(f"sweep: {len(plan)} runs (lags {', '.join(fmt_s(x) for x in a.lags)}; modes "
         f"{', '.join(a.modes)}; configurations {', '.join(a.configs)})")
-    for i, (lag, mode, config) in enumerate(plan):
+    done = []
+
+    def one(i):
+        lag, mode, config = plan[i]
         m = mode_args(a, mode, lag, finish_args)
         tag = f"{fmt_s(lag)}-{mode}-{config}"
         r = run_config(m, config, i, workdir, procs, tag=tag)
@@ -71,12 +74,25 @@ def run(a, workdir, procs, finish_args):
         r.pop("_rows", None)
         for p in r["pods"]:
             p["log"] = p["log"][-4000:]
-        results.append(r)
-        log(f"sweep {i + 1}/{len(plan)} [{tag}] {r['requests']} requests, {r['failed']} failed"
+        done.append(i)
+        log(f"sweep {len(done)}/{len(plan)} [{tag}] {r['requests']} requests, {r['failed']} failed"
             + (f", in-cluster {r['incluster_requests']} requests, {r['incluster_failed']} failed"
                if r["incluster_rate"] else "")
             + f"; per Pod {r['mean_per_pod_s']:.1f} s (max {r['max_per_pod_s']:.1f} s)")
-    return results
+        return r
+
+    if a.jobs <= 1:
+        return [one(i) for i in range(len(plan))]
+    # Runs in parallel threads: each thread enters its own node network namespace (setns
+    # is per thread), so the clusters never meet. They do share the CPUs.
+    ex = concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs)
+    try:
+        return list(ex.map(one, range(len(plan))))
+    except BaseException:
+        procs.stop_all()    # Ctrl-C: end every run's processes, so its thread returns
+        raise
+    finally:
+        ex.shutdown(wait=False, cancel_futures=True)
 
 
 def _cell(r):
