@@ -1,17 +1,12 @@
 """pytest fixtures for tests that need a fake Kubernetes API server.
 
-Use from any test file (no conftest.py needed)::
-
-    import sys, pathlib
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/
-    from fakeapi.fixtures import fake_api, fake_api_factory  # noqa: F401 (fixtures)
+The repository's root conftest.py loads this module as a plugin (``pytest_plugins``), so
+any test just takes them as arguments::
 
     def test_something(fake_api):
         fake_api.set_slices([...])
 
-pytest finds fixtures by name in the test module's namespace, so importing them is
-enough. Alternatively load this module as a plugin:
-``PYTHONPATH=tests /usr/bin/python3 -m pytest -p fakeapi.fixtures ...``.
+Elsewhere: ``PYTHONPATH=tests /usr/bin/python3 -m pytest -p fakeapi.fixtures ...``.
 """
 
 import pytest

@@ -9,7 +9,10 @@ import time
 
 import pytest
 
-from conftest import EPSILON, MODES, SLACK, Lameduck, Sigecho, pid1_prefix
+from support.env import MODES, pid1_prefix
+from support.lameduck_proc import Lameduck
+from support.sigecho import Sigecho
+from support.wait import EPSILON, SLACK
 
 QUIET = 0.3
 # The sender's wording may vary ("from pid 123", "from outside the container").
@@ -51,7 +54,6 @@ def test_default_delay_in_kubernetes_starts(k8s_drains):
     for mode, ld, echo, t0 in k8s_drains:
         ld.wait_stderr(KEEPS_SERVING)
         assert_no_stop_yet(echo)
-
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -25,12 +25,11 @@ import time
 
 import pytest
 
+from fakeapi.harness import FakeApi
+from fakeapi.slices import endpoint, slice as make_slice
+
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
-sys.path.insert(0, str(TESTS))
-
-from fakeapi.harness import FakeApi  # noqa: E402
-from fakeapi.slices import endpoint, slice as make_slice  # noqa: E402
 
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 LAMEDUCK = os.environ.get("LAMEDUCK_BIN") or str(ROOT / "build" / "lameduck")

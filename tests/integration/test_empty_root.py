@@ -13,19 +13,17 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/
-
-from conftest import (LAMEDUCK_BIN, SLACK, SigechoLog, base_env, descendants_of,  # noqa: E402
-                      kill_marked, wait_for)
-from fakeapi.fixtures import fake_api  # noqa: E402,F401 (fixture)
-from fakeapi.slices import endpoint, slice  # noqa: E402
+from fakeapi.slices import endpoint, slice
+from support.env import LAMEDUCK_BIN, base_env, kill_marked
+from support.procfs import descendants_of
+from support.sigecho import SigechoLog
+from support.wait import SLACK, wait_for
 
 SIGECHO_STATIC = os.environ.get("SIGECHO_STATIC_BIN", "")
 POD_IP = "127.0.0.9"

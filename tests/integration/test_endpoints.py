@@ -22,18 +22,15 @@ import pathlib
 import re
 import signal
 import socket
-import sys
 import time
 
 import pytest
 
-from conftest import EPSILON, MODES, SLACK, run_lameduck, wait_for
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/
-
-from fakeapi.fixtures import fake_api, fake_api_factory  # noqa: E402,F401 (fixtures)
-from fakeapi.slices import endpoint, terminating  # noqa: E402
-from fakeapi.slices import slice as make_slice  # noqa: E402
+from fakeapi.slices import endpoint, terminating
+from fakeapi.slices import slice as make_slice
+from support.env import MODES
+from support.lameduck_proc import run_lameduck
+from support.wait import EPSILON, SLACK, wait_for
 
 POD_IP = "10.1.2.3"
 POD_IP6 = "fd00::5"

@@ -13,17 +13,12 @@ import json
 import pathlib
 import re
 import socket
-import sys
 
 import pytest
 
-from conftest import run_lameduck
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/
-
-from fakeapi.fixtures import fake_api, fake_api_factory  # noqa: E402,F401 (fixtures)
-from fakeapi.slices import endpoint, terminating  # noqa: E402
-from fakeapi.slices import slice as make_slice  # noqa: E402
+from fakeapi.slices import endpoint, terminating
+from fakeapi.slices import slice as make_slice
+from support.lameduck_proc import run_lameduck
 
 POD_IP = "10.1.2.3"
 POD_NAME = "web-6d4cf56db6-x7k2p"

@@ -28,7 +28,7 @@ from typing import Iterator, Optional
 
 import pytest
 
-from conftest import LAMEDUCK_BIN, ROOT, base_env, require_binaries
+from support.env import LAMEDUCK_BIN, ROOT, base_env, require_binaries
 
 try:
     import yaml
@@ -282,7 +282,6 @@ def collect() -> tuple[list[Invocation], list[tuple[str, dict[str, str]]]]:
 
 
 INVOCATIONS, ENVS = collect() if EXAMPLES.is_dir() else ([], [])
-
 
 
 def known_env_names() -> set[str]:

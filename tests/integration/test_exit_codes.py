@@ -5,7 +5,8 @@ import signal
 
 import pytest
 
-from conftest import MODES, SIGECHO_BIN, run_lameduck
+from support.env import MODES, SIGECHO_BIN
+from support.lameduck_proc import run_lameduck
 
 
 @pytest.mark.parametrize("mode", MODES)

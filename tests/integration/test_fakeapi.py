@@ -9,14 +9,12 @@ framing and the faults byte by byte. Run:
 
 import json
 import os
-import pathlib
 import queue
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -24,11 +22,8 @@ import warnings
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/
-
-from fakeapi.fixtures import fake_api, fake_api_factory  # noqa: E402,F401 (fixtures)
-from fakeapi.harness import server_command, server_env  # noqa: E402
-from fakeapi.slices import endpoint, service_slices, slice, terminating  # noqa: E402
+from fakeapi.harness import server_command, server_env
+from fakeapi.slices import endpoint, service_slices, slice, terminating
 
 NS_PATH = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
 KUBECTL = shutil.which("kubectl")

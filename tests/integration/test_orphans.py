@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from conftest import EPSILON, MODES, SLACK, alive
+from support.env import MODES
+from support.procfs import alive
+from support.wait import EPSILON, SLACK
 
 
 @pytest.mark.parametrize("mode", MODES)

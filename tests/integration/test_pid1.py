@@ -8,7 +8,10 @@ import time
 
 import pytest
 
-from conftest import MODES, SLACK, alive, proc_stat, proc_status, run_lameduck, wait_for
+from support.env import MODES
+from support.lameduck_proc import run_lameduck
+from support.procfs import alive, proc_stat, proc_status
+from support.wait import SLACK, wait_for
 
 # An app that leaves orphans behind, then reports (from its own /proc, which as PID 1 is
 # the namespace's) which processes have lameduck as their parent: "EARLY" right after

@@ -25,12 +25,10 @@ from typing import Optional, Sequence
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/
-
-from conftest import (LAMEDUCK_BIN, SANITIZER_REPORT, SLACK, TIMEOUT, base_env,  # noqa: E402
-                      children_of, pid1_prefix, require_binaries, wait_for)
-from fakeapi.fixtures import fake_api  # noqa: E402,F401 (fixture)
-from fakeapi.slices import endpoint, slice, terminating  # noqa: E402
+from fakeapi.slices import endpoint, slice, terminating
+from support.env import LAMEDUCK_BIN, SANITIZER_REPORT, base_env, pid1_prefix, require_binaries
+from support.procfs import children_of
+from support.wait import SLACK, TIMEOUT, wait_for
 
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 NOBODY = 65534

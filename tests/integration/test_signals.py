@@ -13,8 +13,12 @@ import uuid
 
 import pytest
 
-from conftest import (LAMEDUCK_BIN, MARKER_VAR, MODES, SLACK, Lameduck, Sigecho, base_env,
-                      kill_marked, proc_stat, require_binaries, require_mode, wait_for)
+from support.env import (LAMEDUCK_BIN, MARKER_VAR, MODES, base_env, kill_marked, require_binaries,
+                         require_mode)
+from support.lameduck_proc import Lameduck
+from support.procfs import proc_stat
+from support.sigecho import Sigecho
+from support.wait import SLACK, wait_for
 
 RTMIN = signal.SIGRTMIN
 

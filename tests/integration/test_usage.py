@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from conftest import run_lameduck
+from support.lameduck_proc import run_lameduck
 
 BAD_USAGE = [
     # (argv, env, words the message must contain)
