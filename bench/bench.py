@@ -30,6 +30,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests"))  # tests/support, shared with the tests and demo/
+
+from support.procfs import children_of  # noqa: E402
+
 REFERENCE = "tini-static"
 POD_IP = "10.1.2.3"  # only ever a string in EndpointSlice JSON; nothing connects to it
 
@@ -173,17 +177,6 @@ def sid_pgid(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[3]), int(fields[2])
-
-
-def children_of(pid):
-    kids = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                kids += [int(x) for x in f.read().split()]
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return kids
 
 
 def stop(proc, timeout=5.0):

@@ -24,9 +24,10 @@ from fakeapi.harness import FakeApi  # noqa: E402
 from fakeapi.slices import endpoint, slice as make_slice, terminating  # noqa: E402
 import lbcontroller  # noqa: E402
 import netns  # noqa: E402
-from procs import children_of, fmt_s, http_ok, log, wait_until  # noqa: E402
+from procs import fmt_s, http_ok, log, wait_until  # noqa: E402
+from support.env import PYTHON  # noqa: E402
+from support.procfs import children_of  # noqa: E402
 
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 NAMESPACE = "default"
 SERVICE = "web"
 SLICE_NAME = "web-demo1"

@@ -1,7 +1,6 @@
 """Process and timing helpers of the demo: every process it starts is tracked and stopped,
 even on errors and Ctrl-C; durations in lameduck's syntax; polling with a deadline."""
 
-import argparse
 import http.client
 import os
 import signal
@@ -9,22 +8,15 @@ import subprocess
 import sys
 import time
 
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(_ROOT, "tests"))  # tests/support, shared with the tests and bench/
+
+from support.procfs import descendant_pids  # noqa: E402
+
 
 def log(msg):
     sys.stderr.write(f"demo: {msg}\n")
     sys.stderr.flush()
-
-
-def parse_duration(text):
-    """'500ms', '15s', '2m' or a bare number of seconds -> seconds (float)."""
-    t = str(text).strip()
-    for suffix, mult in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
-        if t.endswith(suffix) and t[: -len(suffix)].replace(".", "", 1).isdigit():
-            return float(t[: -len(suffix)]) * mult
-    try:
-        return float(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad duration {text!r} (use 500ms, 15s, 2m or seconds)")
 
 
 def fmt_s(seconds):
@@ -36,22 +28,6 @@ def fmt_s(seconds):
 # --------------------------------------------------------------------------------------
 # Processes: everything started is tracked and stopped, even on errors and Ctrl-C
 # --------------------------------------------------------------------------------------
-
-def children_of(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
-def descendants(pid):
-    out = []
-    for c in children_of(pid):
-        out.append(c)
-        out.extend(descendants(c))
-    return out
-
 
 class Procs:
     """Popen registry; ``stop_all`` ends every process started (and its descendants)."""
@@ -75,7 +51,7 @@ class Procs:
     def kill_tree(p, sig=signal.SIGKILL):
         if p.poll() is not None:
             return
-        for pid in reversed(descendants(p.pid)):
+        for pid in reversed(descendant_pids(p.pid)):
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:

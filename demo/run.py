@@ -48,8 +48,9 @@ sys.path.insert(0, HERE)
 import netns  # noqa: E402
 import sweep  # noqa: E402
 from cluster import CONFIGS, LB_MODES, make_api_certs, run_config  # noqa: E402
-from procs import Procs, log, parse_duration, pidns_available  # noqa: E402
+from procs import Procs, log, pidns_available  # noqa: E402
 from report import table, write_outputs  # noqa: E402
+from support.durations import parse_duration  # noqa: E402
 
 DEFAULT_CONFIGS = ["none", "delay", "endpoints", "defaults"]
 TRAFFIC_CONFIGS = ("defaults", "no-pooled")

@@ -23,15 +23,15 @@ import shutil
 import signal
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
 
+from support.env import PYTHON as DEFAULT_PYTHON
+
 from .certs import ensure_certs, write_atomic
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 CERT_FILES = ("ca.crt", "ca.key", "server.crt", "server.key")
 
 # Making an RSA CA and serving cert costs ~1 s on a small machine; every FakeApi of one

@@ -20,18 +20,17 @@ import pathlib
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
 from fakeapi.harness import FakeApi
 from fakeapi.slices import endpoint, slice as make_slice
+from support.env import PYTHON
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent
 
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 LAMEDUCK = os.environ.get("LAMEDUCK_BIN") or str(ROOT / "build" / "lameduck")
 RUN = ROOT / "demo" / "run.py"
 

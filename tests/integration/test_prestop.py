@@ -19,18 +19,17 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from typing import Optional, Sequence
 
 import pytest
 
 from fakeapi.slices import endpoint, slice, terminating
-from support.env import LAMEDUCK_BIN, SANITIZER_REPORT, base_env, pid1_prefix, require_binaries
+from support.env import (LAMEDUCK_BIN, PYTHON, SANITIZER_REPORT, base_env, pid1_prefix,
+                         require_binaries)
 from support.procfs import children_of
 from support.wait import SLACK, TIMEOUT, wait_for
 
-PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 NOBODY = 65534
 _counter = itertools.count(1)
 
@@ -100,7 +99,7 @@ class Hook:
         """The prestop process itself (under nsenter: nsenter's child)."""
         if not self.nested:
             return self.proc.pid
-        return wait_for(lambda: next((c.pid for c in children_of(self.proc.pid)), 0),
+        return wait_for(lambda: next(iter(children_of(self.proc.pid)), 0),
                         message="nsenter to start prestop")
 
     def signal(self, sig: int) -> float:
@@ -162,7 +161,7 @@ class ForeignPid1:
         self.proc = subprocess.Popen([*pid1_prefix(), *argv], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=base_env(), start_new_session=True, text=True)
-        self.pid = wait_for(lambda: next((c.pid for c in children_of(self.proc.pid)), 0),
+        self.pid = wait_for(lambda: next(iter(children_of(self.proc.pid)), 0),
                             message="unshare to start PID 1")
 
     def kill(self) -> None:

@@ -1,5 +1,6 @@
 """The binaries under test, the environment they run in (PID namespaces, sanitizers),
-and the marker that finds every process a test started.
+and the marker that finds every process a test started. Importable without pytest
+(demo/ uses ``PYTHON``).
 
 Binaries: ``LAMEDUCK_BIN`` and ``SIGECHO_BIN`` (ctest sets them), else build/lameduck and
 build/tests/sigecho. A sanitizer build is detected; LeakSanitizer is turned off only where
@@ -19,8 +20,6 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import pytest
-
 from .procfs import alive, all_pids
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +32,9 @@ def _binary(var: str, default: Path) -> str:
 
 LAMEDUCK_BIN = _binary("LAMEDUCK_BIN", ROOT / "build" / "lameduck")
 SIGECHO_BIN = _binary("SIGECHO_BIN", ROOT / "build" / "tests" / "sigecho")
+
+# The interpreter for Python helper processes (Debian's, which has the packages CI installs).
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 MODES = ["plain", "pid1"]
 
@@ -135,6 +137,8 @@ def sanitizer_env() -> dict[str, str]:
 
 
 def require_binaries() -> None:
+    import pytest
+
     for path, var in ((LAMEDUCK_BIN, "LAMEDUCK_BIN"), (SIGECHO_BIN, "SIGECHO_BIN")):
         if not os.access(path, os.X_OK):
             pytest.fail(f"{path} is not an executable: build first (ninja -C build) or set {var}",
@@ -142,6 +146,8 @@ def require_binaries() -> None:
 
 
 def require_mode(mode: str) -> None:
+    import pytest
+
     if mode == "pid1" and pid1_prefix() is None:
         pytest.skip("cannot create a PID namespace here (unshare --pid not permitted)")
 

@@ -175,8 +175,8 @@ class Lameduck:
     def _find_lameduck(self) -> int:
         want = os.path.realpath(LAMEDUCK_BIN)
         for child in children_of(self.launcher_pid):
-            if exe(child.pid) == want:
-                return child.pid
+            if exe(child) == want:
+                return child
         if self.proc.poll() is not None:
             return -1
         return 0
