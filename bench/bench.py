@@ -28,7 +28,7 @@ from measure import (CFG, HERE, REFERENCE, REPO, Init, environment, log, measure
 from report import report
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ldbench", help="the helper built from helpers/ldbench.c (required to measure)")
     ap.add_argument("--source", default=REPO, help="the lameduck tree measured (for tests/fakeapi)")
@@ -40,21 +40,63 @@ def main():
     ap.add_argument("--report-from", metavar="RAW_JSON",
                     help="only rewrite the report from a raw file of an earlier run")
     args = ap.parse_args()
-
     if not args.report_from and not args.ldbench:
         ap.error("--ldbench is required (or --report-from)")
-    if args.report_from:
-        raw = json.load(open(args.report_from))
-        CFG.update(raw["config"])
-        names = raw.get("inits") or [[n, ""] for n in raw["summary"]]
-        inits = [Init(n, p) for n, p in names]
-        raw["env"].setdefault("loadavg_end", None)
-        text, _ = report(inits, raw["missing"], raw["results"], raw["env"], raw["wall_s"], CFG)
-        with open(args.out, "w") as f:
-            f.write(text)
-        print(text)
-        return
+    return args
 
+
+def write_report(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    print(text)
+
+
+def report_from(args):
+    """--report-from: the report of an earlier run, from its raw file."""
+    raw = json.load(open(args.report_from))
+    CFG.update(raw["config"])
+    names = raw.get("inits") or [[n, ""] for n in raw["summary"]]
+    inits = [Init(n, p) for n, p in names]
+    raw["env"].setdefault("loadavg_end", None)
+    text, _ = report(inits, raw["missing"], raw["results"], raw["env"], raw["wall_s"], CFG)
+    write_report(args.out, text)
+
+
+def measure_all(inits, ldbench, work, source):
+    """Every section BENCH_ONLY asks for (default: all), in the report's order."""
+    res = {}
+    if wanted("size"):
+        res["sizes"] = measure_sizes(inits, work)
+    if wanted("idle"):
+        res["idle"] = measure_idle(inits, ldbench, work)
+    if wanted("startup"):
+        res["startup"] = measure_startup(inits, work)
+    if wanted("signals"):
+        res["signals"] = measure_signals(inits, ldbench, work)
+    if wanted("signals"):
+        log("signals: counting system calls per forwarded signal (strace)")
+        res["syscalls"] = measure_syscalls(inits, ldbench, work)
+    if wanted("reap"):
+        res["reap"] = measure_reap(inits, ldbench, work)
+    if wanted("drain"):
+        res["drain"] = measure_drain([i for i in inits if i.lameduck], ldbench, work, source)
+    return res
+
+
+def save_raw(raw_dir, work, stamp, raw):
+    """The raw data (JSON) and every log of the work dir, as raw_dir/STAMP*."""
+    with open(os.path.join(raw_dir, f"{stamp}.json"), "w") as f:
+        json.dump(raw, f, indent=1)
+    for name in os.listdir(work):
+        if name.endswith(".log"):
+            shutil.copyfile(os.path.join(work, name), os.path.join(raw_dir, f"{stamp}-{name}"))
+
+
+def main():
+    args = parse_args()
+    if args.report_from:
+        report_from(args)
+        return
     inits = [Init(*spec.split("=", 1)) for spec in args.init]
     missing = dict(spec.split("=", 1) for spec in args.missing)
     if REFERENCE not in [i.name for i in inits]:
@@ -68,40 +110,18 @@ def main():
     env["source"] = args.source_desc
     env["orphans_setsid"] = os.environ.get("LDBENCH_ORPHANS_SETSID") == "1"
     log(f"config: {json.dumps(CFG)}; work dir {work}")
-    res = {}
-    if wanted("size"):
-        res["sizes"] = measure_sizes(inits, work)
-    if wanted("idle"):
-        res["idle"] = measure_idle(inits, args.ldbench, work)
-    if wanted("startup"):
-        res["startup"] = measure_startup(inits, work)
-    if wanted("signals"):
-        res["signals"] = measure_signals(inits, args.ldbench, work)
-    if wanted("signals"):
-        log("signals: counting system calls per forwarded signal (strace)")
-        res["syscalls"] = measure_syscalls(inits, args.ldbench, work)
-    if wanted("reap"):
-        res["reap"] = measure_reap(inits, args.ldbench, work)
-    if wanted("drain"):
-        res["drain"] = measure_drain([i for i in inits if i.lameduck], args.ldbench, work, args.source)
+    res = measure_all(inits, args.ldbench, work, args.source)
     wall = time.monotonic() - t0
     env["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     text, summary = report(inits, missing, res, env, wall, CFG)
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    with open(os.path.join(args.raw_dir, f"{stamp}.json"), "w") as f:
-        json.dump({"env": env, "config": CFG, "results": res, "summary": summary,
-                   "inits": [[i.name, i.path] for i in inits],
-                   "missing": missing, "wall_s": wall}, f, indent=1)
-    for name in os.listdir(work):
-        if name.endswith(".log"):
-            shutil.copyfile(os.path.join(work, name), os.path.join(args.raw_dir, f"{stamp}-{name}"))
+    save_raw(args.raw_dir, work, stamp, {
+        "env": env, "config": CFG, "results": res, "summary": summary,
+        "inits": [[i.name, i.path] for i in inits], "missing": missing, "wall_s": wall})
     shutil.rmtree(work, ignore_errors=True)
-    with open(args.out, "w") as f:
-        f.write(text)
-    print(text)
+    write_report(args.out, text)
     log(f"done in {wall:.0f} s; wrote {args.out} and {args.raw_dir}/{stamp}.json")
 
 
 if __name__ == "__main__":
     main()
-

@@ -1,7 +1,7 @@
 """lameduck benchmarks, the reporting half: RESULTS.md from what measure.py measured.
 
 ``report`` puts together one function per section (header, results, drain precision,
-targets with the reasons for every missed one, details, observations); ``summarize``
+targets, the reasons for every missed one, details, observations); ``summarize``
 computes the medians and ratios they show. ``bench.py --report-from RAW.json`` rebuilds
 the report from an earlier run's raw file.
 """
@@ -239,6 +239,7 @@ def report(inits, missing, res, env, wall_s, cfg):
              *results_section(names, s, missing, cfg),
              *drain_section(inits, missing, res),
              *targets_section(inits, s, res),
+             *misses_section(inits, s, res),
              *details_section(inits, s, res),
              *observations_section(inits, s, res),
              "How each figure is measured: see [bench/README.md](README.md). Raw per-round data: "
@@ -348,32 +349,8 @@ def drain_section(inits, missing, res):
     return L
 
 
-def targets_section(inits, s, res):
-    L = []
-    w = L.append
-    w("## Targets")
-    w("")
-    lds = [i.name for i in inits if i.lameduck]
-    w("| target | " + " | ".join(lds) + " |")
-    w("|---|" + "---|" * len(lds))
-
-    def row(title, fn):
-        cells = []
-        for n in lds:
-            try:
-                cells.append(fn(s[n]))
-            except (KeyError, TypeError):
-                cells.append("not measured")
-        w(f"| {title} | " + " | ".join(cells) + " |")
-
-    row("idle RSS ≤ 1.1× tini-static",
-        lambda d: f"{d['rss_ratio']:.2f}× — {verdict(d['rss_ratio'] <= 1.1)}")
-    row("zero idle wake-ups",
-        lambda d: f"{d['wakeups']:.1f}/min (max {d['wakeups_max']:.1f}) — {verdict(d['wakeups_max'] == 0)}")
-    row("start-up ≤ 1.1× tini-static",
-        lambda d: f"{d['start_ratio']:.2f}× — {verdict(d['start_ratio'] <= 1.1)}")
-    peers = [i.name for i in inits if not i.lameduck]
-
+def target_cells(s, res, peers):
+    """The rows of the Targets table: (target, cell from one lameduck's summary)."""
     def cheapest(key):
         vals = {p: s[p].get(key) for p in peers if s[p].get(key)}
         return min(vals.values()) if vals else None
@@ -383,15 +360,6 @@ def targets_section(inits, s, res):
         if not d.get(key) or not c:
             return ""
         return f" (own CPU per {unit} {d[key] / c:.2f}× the cheapest peer's)"
-
-    row("signal throughput ≥ best other",
-        lambda d: f"{d['sig_vs_best']:.2f}× {d['sig_best']} — {verdict(d['sig_vs_best'] >= 1.0)}"
-        + cpu_note(d, "sig_cpu", "signal")
-        + (f"; **{d['sig_lost']} signals lost**" if d["sig_lost"] else ""))
-    row("reaping throughput ≥ best other",
-        lambda d: f"{d['reap_vs_best']:.2f}× {d['reap_best']} — {verdict(d['reap_vs_best'] >= 1.0)}"
-        + cpu_note(d, "reap_cpu", "reap")
-        + (f"; **zombies left: {d['zombies']}**" if d["zombies"] else ""))
 
     def drain_cell(d):
         if "drain" not in res:
@@ -404,20 +372,51 @@ def targets_section(inits, s, res):
                 f"requests: {'1 list + 1 watch' if one_each else f'lists {lists}, watches {watches}'} "
                 f"— {verdict(one_each)}")
 
-    row("drain median ≤ 50 ms, 1 list + 1 watch", drain_cell)
-    w("")
-    misses = explain_misses(inits, s, res)
-    w("### Where lameduck misses a target, and the measured reasons")
-    w("")
-    for m in misses or ["Nowhere in this run."]:
-        w(f"* {m}")
-    w("")
-    w("Throughput against the best other: lameduck's rate divided by each peer's rate in the "
-      "same round, median over the rounds, and the lowest of those (the strongest peer is "
-      "named). Wall-clock rates of a two-process ping-pong swing widely with the machine's "
-      "load (per-round rates in the details); the init's own CPU time per operation does "
-      "not, so it is given alongside.")
-    w("")
+    return [
+        ("idle RSS ≤ 1.1× tini-static",
+         lambda d: f"{d['rss_ratio']:.2f}× — {verdict(d['rss_ratio'] <= 1.1)}"),
+        ("zero idle wake-ups",
+         lambda d: f"{d['wakeups']:.1f}/min (max {d['wakeups_max']:.1f}) — {verdict(d['wakeups_max'] == 0)}"),
+        ("start-up ≤ 1.1× tini-static",
+         lambda d: f"{d['start_ratio']:.2f}× — {verdict(d['start_ratio'] <= 1.1)}"),
+        ("signal throughput ≥ best other",
+         lambda d: f"{d['sig_vs_best']:.2f}× {d['sig_best']} — {verdict(d['sig_vs_best'] >= 1.0)}"
+         + cpu_note(d, "sig_cpu", "signal")
+         + (f"; **{d['sig_lost']} signals lost**" if d["sig_lost"] else "")),
+        ("reaping throughput ≥ best other",
+         lambda d: f"{d['reap_vs_best']:.2f}× {d['reap_best']} — {verdict(d['reap_vs_best'] >= 1.0)}"
+         + cpu_note(d, "reap_cpu", "reap")
+         + (f"; **zombies left: {d['zombies']}**" if d["zombies"] else "")),
+        ("drain median ≤ 50 ms, 1 list + 1 watch", drain_cell),
+    ]
+
+
+def targets_section(inits, s, res):
+    lds = [i.name for i in inits if i.lameduck]
+    peers = [i.name for i in inits if not i.lameduck]
+    L = ["## Targets", "", "| target | " + " | ".join(lds) + " |", "|---|" + "---|" * len(lds)]
+    for title, cell in target_cells(s, res, peers):
+        cells = []
+        for n in lds:
+            try:
+                cells.append(cell(s[n]))
+            except (KeyError, TypeError):
+                cells.append("not measured")
+        L.append(f"| {title} | " + " | ".join(cells) + " |")
+    L.append("")
+    return L
+
+
+def misses_section(inits, s, res):
+    L = ["### Where lameduck misses a target, and the measured reasons", ""]
+    L += [f"* {m}" for m in explain_misses(inits, s, res) or ["Nowhere in this run."]]
+    L += ["",
+          "Throughput against the best other: lameduck's rate divided by each peer's rate in the "
+          "same round, median over the rounds, and the lowest of those (the strongest peer is "
+          "named). Wall-clock rates of a two-process ping-pong swing widely with the machine's "
+          "load (per-round rates in the details); the init's own CPU time per operation does "
+          "not, so it is given alongside.",
+          ""]
     return L
 
 
