@@ -271,7 +271,8 @@ class World:
             self.slice_eps[pod.ip] = endpoint(pod.ip, pod=pod.name, namespace=NAMESPACE)
         self.publish_slice(now=True)
         threading.Thread(target=self.endpoint_controller, daemon=True).start()
-        threading.Thread(target=self.kubelet_probes, daemon=True).start()
+        if a.probe_period > 0:
+            threading.Thread(target=self.kubelet_probes, daemon=True).start()
         want = {p.ip for p in pods}
         wait_until(lambda: self.lb_servers() == want, a.lag + 15, "HAProxy to route to all Pods")
 
