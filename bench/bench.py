@@ -24,7 +24,7 @@ import time
 
 from measure import (CFG, HERE, REFERENCE, REPO, Init, environment, log, measure_drain,
                      measure_idle, measure_reap, measure_signals, measure_sizes,
-                     measure_startup, measure_syscalls, wanted)
+                     measure_startup, measure_syscalls, measure_traffic, wanted)
 from report import report
 
 
@@ -80,6 +80,8 @@ def measure_all(inits, ldbench, work, source):
         res["reap"] = measure_reap(inits, ldbench, work)
     if wanted("drain"):
         res["drain"] = measure_drain([i for i in inits if i.lameduck], ldbench, work, source)
+    if wanted("traffic"):
+        res["traffic"] = measure_traffic([i for i in inits if i.lameduck], work)
     return res
 
 

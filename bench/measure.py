@@ -43,6 +43,7 @@ CFG = {
     "reap_rounds": knob("BENCH_REAP_ROUNDS", 5, 1),
     "orphans": knob("BENCH_ORPHANS", 10000, 2000),
     "drains": knob("BENCH_DRAINS", 15, 4),
+    "traffic_drains": knob("BENCH_TRAFFIC_DRAINS", 3, 1),
     "quick": QUICK,
 }
 ONLY = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s]
@@ -395,10 +396,27 @@ def measure_reap(inits, ldbench, work):
 # drain precision (lameduck only, against tests/fakeapi)
 # --------------------------------------------------------------------------------------
 
-def drain_flags(api):
+_HELP = {}
+
+
+def knows(path, option):
+    """Whether this binary's --help lists the option."""
+    if path not in _HELP:
+        try:
+            r = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=10)
+            _HELP[path] = r.stdout + r.stderr
+        except (OSError, subprocess.TimeoutExpired):
+            _HELP[path] = ""
+    return option in _HELP[path]
+
+
+def drain_flags(api, path=None):
+    # The precision of the EndpointSlice wait alone: where the binary has the traffic wait
+    # (on by default), it is turned off, or the figure would be --quiet.
+    no_traffic = ["--no-wait-traffic"] if path and knows(path, "--wait-traffic") else []
     return ["--wait-endpoints", "--api-server", api.url, "--token-file", api.token_file,
             "--ca-file", api.ca_file, "--pod-ip", POD_IP, "--namespace", "default",
-            "--settle", "0", "--delay", "10s", "--max-delay", "20s"]
+            "--settle", "0", "--delay", "10s", "--max-delay", "20s", *no_traffic]
 
 
 def is_slice_request(r):
@@ -411,7 +429,7 @@ def one_drain(init, api, ldbench, slices, logf, probe=False):
     api.set_slices(ready)
     api.clear_requests()
     rfd, wfd = os.pipe()
-    p = subprocess.Popen([init.path, *drain_flags(api), "--", ldbench, "termstamp"],
+    p = subprocess.Popen([init.path, *drain_flags(api, init.path), "--", ldbench, "termstamp"],
                          stdin=subprocess.DEVNULL, stdout=wfd, stderr=logf)
     os.close(wfd)
     rf = os.fdopen(rfd, "rb", buffering=0)
@@ -492,7 +510,7 @@ def measure_drain(lameducks, ldbench, work, source):
             logpath = os.path.join(work, f"drain-{init.slug}.log")
             with open(logpath, "ab") as logf:
                 # Probe 1: are the flags known?
-                chk = subprocess.run([init.path, *drain_flags(api), "--check", "--", ldbench, "termstamp"],
+                chk = subprocess.run([init.path, *drain_flags(api, init.path), "--check", "--", ldbench, "termstamp"],
                                      capture_output=True, text=True, timeout=30)
                 if chk.returncode != 0:
                     msg = (chk.stderr.strip().splitlines() or ["?"])[-1]
@@ -513,6 +531,16 @@ def measure_drain(lameducks, ldbench, work, source):
     finally:
         api.stop()
     return out
+
+
+def measure_traffic(lameducks, work):
+    """The cost of one traffic-aware drain per lameduck build (traffic_drain.py)."""
+    import traffic_drain
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nsenter"):
+        return {i.name: {"status": "n/a", "reason": "needs root, ip and nsenter"} for i in lameducks}
+    log(f"traffic: {CFG['traffic_drains']} traffic-aware drains + as many fixed sleeps per build")
+    return traffic_drain.measure([(i.name, i.path) for i in lameducks], work,
+                                 drains=CFG["traffic_drains"])
 
 
 # --------------------------------------------------------------------------------------

@@ -238,6 +238,7 @@ def report(inits, missing, res, env, wall_s, cfg):
     lines = [*header_section(names, missing, env, wall_s, cfg),
              *results_section(names, s, missing, cfg),
              *drain_section(inits, missing, res),
+             *traffic_section(res),
              *targets_section(inits, s, res),
              *misses_section(inits, s, res),
              *details_section(inits, s, res),
@@ -347,6 +348,13 @@ def drain_section(inits, missing, res):
         w(f"| {n} | not built | | | | | |")
     w("")
     return L
+
+
+def traffic_section(res):
+    if "traffic" not in res:
+        return []
+    import traffic_drain
+    return traffic_drain.report_lines(res["traffic"])
 
 
 def target_cells(s, res, peers):

@@ -10,7 +10,8 @@ without traffic, then stops the app. The same drain with ``--no-wait-traffic --d
 length. Measured per drain, from the SIGTERM to lameduck's exit:
 
 * CPU time: ``/proc/PID/task/*/schedstat`` (run time in ns) of lameduck alone, read just
-  before the SIGTERM and until it is a zombie (the app is another process: not counted);
+  before the SIGTERM and every 10 ms until it is gone (the app is another process: not
+  counted); lameduck is PID 1 of its own PID namespace, as in a container;
 * system calls: ``strace -f -c`` attached to lameduck just before the SIGTERM (in a
   separate drain, as strace slows the traced process down), total and the top calls.
 
@@ -25,6 +26,10 @@ import statistics
 import subprocess
 import sys
 import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+from support.procfs import children_of  # noqa: E402
 
 POD_IP, CLIENT_IP = "10.99.0.1", "10.99.0.2"
 PORT = 8080
@@ -150,8 +155,21 @@ def parse_strace_c(path):
 def one_drain(path, flags, net, python, logf, trace=None):
     """SIGTERM, traffic for TRAFFIC_S s, then lameduck's own wait; returns a dict."""
     app = [python, "-c", APP, str(PORT)]
-    p = subprocess.Popen(net.run_in(net.pod) + [path, *flags, "--", *app],
+    # As in a container: lameduck is PID 1 of its own PID namespace (so it looks at its
+    # own small process tree), in the Pod's network namespace.
+    p = subprocess.Popen(net.run_in(net.pod) + ["unshare", "--pid", "--fork", "--mount-proc",
+                                                "--kill-child", "--", path, *flags, "--", *app],
                          stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+    pid = None
+    deadline = time.monotonic() + 10
+    while pid is None and time.monotonic() < deadline and p.poll() is None:
+        kids = children_of(p.pid)
+        pid = kids[0] if kids else None
+        time.sleep(0.005)
+    if pid is None:
+        p.kill()
+        p.wait()
+        return {"error": "lameduck did not start"}
     cli = subprocess.Popen(net.run_in(net.cli) + [python, "-c", CLIENT, POD_IP, str(PORT),
                                                   str(TRAFFIC_S)],
                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -161,7 +179,7 @@ def one_drain(path, flags, net, python, logf, trace=None):
             return {"error": "the client never reached the app"}
         time.sleep(0.3)   # lameduck idle, app serving
         if trace:
-            st = subprocess.Popen(["strace", "-f", "-c", "-o", trace, "-p", str(p.pid)],
+            st = subprocess.Popen(["strace", "-f", "-c", "-o", trace, "-p", str(pid)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             deadline = time.monotonic() + 10
             buf = b""
@@ -171,15 +189,15 @@ def one_drain(path, flags, net, python, logf, trace=None):
                     break
                 buf += chunk
             time.sleep(0.2)
-        cpu0 = run_ns(p.pid)
+        cpu0 = run_ns(pid)
         t0 = time.monotonic()
-        p.send_signal(signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
         cli.stdin.write("go\n")
         cli.stdin.flush()
         cpu1 = cpu0
         while True:
-            s = state(p.pid)
-            v = run_ns(p.pid)
+            s = state(pid)
+            v = run_ns(pid)
             if v is not None:
                 cpu1 = v
             if s in (None, "Z"):
@@ -188,7 +206,7 @@ def one_drain(path, flags, net, python, logf, trace=None):
                 return {"error": "lameduck did not exit within 40 s"}
             time.sleep(0.01)
         t1 = time.monotonic()
-        rc = p.wait(10)
+        rc = p.wait(10)     # unshare passes lameduck's exit status on
         out = {"drain_s": t1 - t0, "cpu_ms": (cpu1 - cpu0) / 1e6 if cpu0 is not None else None,
                "exit": rc}
         if st is not None:
