@@ -66,7 +66,7 @@ case ${BENCH_SOURCE:-head} in
   worktree)
     SRC=$REPO
     SOURCE_DESC="working tree at $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(
-      [[ -n $(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null) ]] && echo ' with uncommitted changes')"
+      [[ -n $(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null) ]] && echo ' with uncommitted changes' || true)"
     ;;
   *) die "BENCH_SOURCE must be head or worktree" ;;
 esac
