@@ -7,16 +7,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "signals.h"
-
 namespace lameduck {
 
 SignalFd::SignalFd() {
   sigset_t all;
   sigfillset(&all);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (is_fault_signal(sig)) sigdelset(&all, sig);
-  }
   sigprocmask(SIG_BLOCK, &all, nullptr);
   fd_ = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd_ < 0) {

@@ -1,5 +1,8 @@
-// Owns lameduck's signal state: every signal but the fault ones is blocked for the life
-// of the process and read from a signalfd.
+// Owns lameduck's signal state: every signal is blocked for the life of the process and
+// read from a signalfd. That includes the fault signals (SEGV, BUS, FPE, ILL, TRAP, SYS,
+// ABRT), so a `kill -SEGV` is read and forwarded: a real fault still kills lameduck at
+// once, because the kernel unblocks a synchronous fault's signal and applies its default
+// action (force_sig_info), and abort() unblocks SIGABRT before it raises it.
 #pragma once
 
 #include <signal.h>

@@ -52,7 +52,9 @@ std::optional<int> parse_signal(std::string_view text) {
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   std::string_view name = upper;
   if (auto number = parse_number(name)) {
-    if (*number >= 1 && *number <= SIGRTMAX) return number;
+    if ((*number >= 1 && *number < 32) || (*number >= SIGRTMIN && *number <= SIGRTMAX)) {
+      return number;
+    }
     return std::nullopt;
   }
   if (name.substr(0, 3) == "SIG") name.remove_prefix(3);
@@ -97,6 +99,22 @@ bool is_fault_signal(int sig) {
   }
 }
 
+bool sent_by_process(int si_code) {
+  return si_code == SI_USER || si_code == SI_QUEUE || si_code == SI_TKILL;
+}
+
+std::string refuse_stop_signal(int sig) {
+  switch (sig) {
+    case SIGSTOP:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+      return signal_name(sig) +
+             " only suspends the app, which would then never exit; use e.g. SIGTERM or SIGQUIT";
+    default: return {};
+  }
+}
+
 std::string SignalRewrite::add(std::string_view spec) {
   auto colon = spec.find(':');
   if (colon == std::string_view::npos) {
@@ -107,7 +125,7 @@ std::string SignalRewrite::add(std::string_view spec) {
   auto to_text = spec.substr(colon + 1);
   std::optional<int> to = to_text == "0" ? std::optional<int>(0) : parse_signal(to_text);
   if (!to) return "--rewrite: unknown signal '" + std::string(to_text) + "'";
-  if (*from == SIGKILL || *from == SIGSTOP || *from == SIGCHLD || is_fault_signal(*from)) {
+  if (*from == SIGKILL || *from == SIGSTOP || *from == SIGCHLD) {
     return "--rewrite: " + signal_name(*from) + " is never forwarded, so it cannot be rewritten";
   }
   table_[*from] = *to;

@@ -9,13 +9,24 @@
 namespace lameduck {
 
 // "SIGTERM", "TERM", "term" and "15" all give 15. Realtime signals as "SIGRTMIN+3".
+// Numbers are 1-31 or SIGRTMIN..SIGRTMAX: the ones in between belong to the C library.
 std::optional<int> parse_signal(std::string_view text);
 
 // "SIGTERM" for 15; "SIG42" for numbers without a name.
 std::string signal_name(int sig);
 
-// Signals raised by a fault in lameduck itself; never blocked, never forwarded.
+// Signals a fault raises (SEGV, BUS, FPE, ILL, TRAP, SYS, ABRT). Blocked like the others:
+// the kernel unblocks and kills for a real (synchronous) fault, so what the signalfd reads
+// was sent by a process and is forwarded (dumb-init forwards them too).
 bool is_fault_signal(int sig);
+
+// True for a signal some process sent (kill, sigqueue, tkill/tgkill: si_code SI_USER,
+// SI_QUEUE or SI_TKILL), false for one the kernel raised (a fault, a timer, a child).
+bool sent_by_process(int si_code);
+
+// Why sig cannot be the stop signal (job-control stops would leave the app stopped, not
+// stopping), or empty.
+std::string refuse_stop_signal(int sig);
 
 // --rewrite FROM:TO (dumb-init parity). TO may be 0 to drop the signal.
 class SignalRewrite {

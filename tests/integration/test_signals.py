@@ -327,3 +327,85 @@ def test_app_gets_the_terminal(tmp_path, sigecho):
         kill_marked(marker)
         os.waitpid(pid, 0)
         os.close(master)
+
+
+# --------------------------------------------------------------------------------------
+# fault signals (issue 15.1)
+# --------------------------------------------------------------------------------------
+
+FAULTS = {"ABRT": signal.SIGABRT, "SEGV": signal.SIGSEGV, "BUS": signal.SIGBUS,
+          "FPE": signal.SIGFPE, "ILL": signal.SIGILL, "TRAP": signal.SIGTRAP,
+          "SYS": signal.SIGSYS}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_fault_signal_sent_with_kill_is_forwarded(shared_echo, mode, name):
+    """`kill -ABRT` (for a thread dump or a core) is for the app; before, it ended lameduck
+    (not PID 1) or was dropped (PID 1), and the app lost its init or the signal."""
+    sig = FAULTS[name]
+    ld, echo = shared_echo(mode)
+    t0 = ld.signal(sig)
+    got = echo.wait_signal(sig, after=t0)
+    assert got.sender == ld.ns_pid
+    time.sleep(0.05)
+    assert ld.running(), f"lameduck died of {name}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fault_signal_can_be_rewritten(echo_app, mode):
+    ld, echo = echo_app(["--rewrite", "ABRT:QUIT", "--rewrite", "SEGV:0"], mode=mode)
+    ld.signal(signal.SIGSEGV)
+    t0 = ld.signal(signal.SIGABRT)
+    echo.wait_signal(signal.SIGQUIT, after=t0)
+    time.sleep(QUIET)
+    assert signal.SIGSEGV not in echo.read().signal_numbers()
+    assert signal.SIGABRT not in echo.read().signal_numbers()
+    assert ld.running()
+
+
+# Runs argv under a seccomp filter that turns the kill(2) system call into a real SIGSYS
+# fault (SECCOMP_RET_TRAP): lameduck faults as soon as it forwards a signal.
+SECCOMP_KILL_TRAPS = r"""
+import ctypes, os, resource, struct, sys
+NR_KILL = {"x86_64": 62, "aarch64": 129}[os.uname().machine]
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+insns = [(0x20, 0, 0, 0),               # ld [nr]
+         (0x15, 0, 1, NR_KILL),         # jeq #kill
+         (0x06, 0, 0, 0x00030000),      # ret TRAP
+         (0x06, 0, 0, 0x7fff0000)]      # ret ALLOW
+code = b"".join(struct.pack("HBBI", *i) for i in insns)
+buf = ctypes.create_string_buffer(code)
+prog = struct.pack("HxxxxxxP", len(insns), ctypes.addressof(buf))
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.c_char_p(prog), 0, 0) != 0:
+    sys.exit(124)   # PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP(SECCOMP_MODE_FILTER)
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+class SeccompLameduck(Lameduck):
+    def argv(self):
+        return [sys.executable, "-c", SECCOMP_KILL_TRAPS, *super().argv()]
+
+
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"), reason="syscall numbers")
+def test_a_real_fault_still_kills_lameduck_at_once(tmp_path):
+    """The fault signals are blocked (so the signalfd reads a kill), but a synchronous fault
+    is not a kill: the kernel unblocks it and lameduck dies of it, with no handler or loop
+    in between (dumb-init's behaviour too)."""
+    echo = Sigecho(tmp_path / "sigecho.log")
+    ld = SeccompLameduck([], echo.command(), workdir=tmp_path)
+    try:
+        ld.start()
+        if ld.proc.poll() == 124:
+            pytest.skip("seccomp filters not permitted here")
+        echo.lameduck = ld
+        echo.wait_ready()
+        sent = ld.signal(signal.SIGUSR1)   # lameduck forwards it with kill(2): SIGSYS
+        result = ld.wait()
+        assert result.code == -signal.SIGSYS, result.stderr
+        assert result.ended_at - sent < SLACK
+        assert signal.SIGUSR1 not in echo.read().signal_numbers()
+    finally:
+        ld.kill()

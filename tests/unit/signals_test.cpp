@@ -18,7 +18,9 @@ TEST_CASE("signal names parse in every common spelling") {
 }
 
 TEST_CASE("bad signal names are refused") {
-  for (const char* bad : {"", "SIG", "TERMINATE", "0", "65", "999", "RTMIN+99", "RTMIN+", "-1"}) {
+  // 32 and 33 belong to the C library (its SIGRTMIN is above them): not signals to send.
+  for (const char* bad :
+       {"", "SIG", "TERMINATE", "0", "32", "33", "65", "999", "RTMIN+99", "RTMIN+", "-1"}) {
     CAPTURE(bad);
     CHECK_FALSE(parse_signal(bad).has_value());
   }
@@ -47,4 +49,35 @@ TEST_CASE("rewrite maps, drops and refuses what cannot be forwarded") {
   CHECK_FALSE(rewrite.add("TERM:BOGUS").empty());
   CHECK_FALSE(rewrite.add("KILL:TERM").empty());
   CHECK_FALSE(rewrite.add("CHLD:TERM").empty());
+  CHECK_FALSE(rewrite.add("1:32").empty());
+  CHECK(rewrite.add("1:31").empty());
+}
+
+TEST_CASE("fault signals sent with kill can be rewritten") {
+  SignalRewrite rewrite;
+  for (const char* spec :
+       {"ABRT:QUIT", "SEGV:0", "BUS:USR1", "FPE:USR2", "ILL:HUP", "TRAP:INT", "SYS:TERM"}) {
+    CAPTURE(spec);
+    CHECK(rewrite.add(spec).empty());
+  }
+  CHECK(rewrite.apply(SIGABRT) == SIGQUIT);
+  CHECK(rewrite.apply(SIGSEGV) == 0);
+}
+
+TEST_CASE("only a signal a process sent is one to forward") {
+  CHECK(sent_by_process(SI_USER));
+  CHECK(sent_by_process(SI_QUEUE));
+  CHECK(sent_by_process(SI_TKILL));
+  CHECK_FALSE(sent_by_process(SEGV_MAPERR));
+  CHECK_FALSE(sent_by_process(SI_KERNEL));
+  CHECK_FALSE(sent_by_process(SI_TIMER));
+}
+
+TEST_CASE("job-control stops cannot be the stop signal") {
+  for (int sig : {SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU}) {
+    CAPTURE(sig);
+    CHECK_FALSE(refuse_stop_signal(sig).empty());
+  }
+  CHECK(refuse_stop_signal(SIGTERM).empty());
+  CHECK(refuse_stop_signal(SIGKILL).empty());
 }
