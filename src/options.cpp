@@ -1,25 +1,66 @@
 #include "options.h"
 
+#include <arpa/inet.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
 namespace lameduck {
 namespace {
 
-constexpr const char* kRunUsage =
+constexpr const char* kShortUsage =
     "lameduck: run COMMAND as PID 1 and keep it serving after SIGTERM until the Pod is out "
     "of rotation.\n\n"
     "Usage:\n"
     "  lameduck [OPTIONS] -- COMMAND [ARGS...]   run COMMAND (PID-1 duties + drain)\n"
     "  lameduck prestop [OPTIONS]                for lifecycle.preStop.exec: wait, then exit 0\n"
     "  lameduck endpoints [OPTIONS]              print where this Pod is routable right now\n"
-    "  lameduck version                          print the version\n\n"
-    "Every option can also be set by the environment variable shown (the flag wins).\n"
+    "  lameduck version                          print the version\n";
+
+constexpr const char* kRunUsageTail =
+    "\nEvery option can also be set by the environment variable shown (the flag wins).\n"
     "Durations: 500ms, 15s, 2m, or a bare number of seconds.";
+
+// CLI11's help, without its noise: no "Usage: lameduck [OPTIONS]" line under a description
+// that has its own usage, and "--wait-endpoints, --no-wait-endpoints" rather than
+// "--wait-endpoints,--no-wait-endpoints{false}".
+class HelpFormatter : public CLI::Formatter {
+ public:
+  explicit HelpFormatter(bool own_usage) : own_usage_(own_usage) {}
+  std::string make_usage(const CLI::App* app, std::string name) const override {
+    return own_usage_ ? std::string() : CLI::Formatter::make_usage(app, std::move(name));
+  }
+  std::string make_option_name(const CLI::Option* opt, bool positional) const override {
+    std::string name = CLI::Formatter::make_option_name(opt, positional);
+    std::string out;
+    int depth = 0;
+    for (char c : name) {
+      if (c == '{') ++depth;
+      if (depth == 0) out += c == ',' ? std::string(", ") : std::string(1, c);
+      if (c == '}' && depth > 0) --depth;
+    }
+    return out;
+  }
+
+ private:
+  bool own_usage_;
+};
+
+// Values from YAML often carry stray spaces ("value: 15s "): every value is trimmed.
+const CLI::Validator& trimmed() {
+  static const CLI::Validator trim(
+      [](std::string& value) {
+        CLI::detail::trim(value);
+        return std::string();
+      },
+      "", "trim");
+  return trim;
+}
 
 // Durations and signals are read as text and converted after parsing, so every mistake
 // gets one message in our words rather than a CLI11 type error.
@@ -57,6 +98,7 @@ CLI::Option* add(CLI::App& app, const std::string& name, T& value, const std::st
   return app.add_option("--" + name, value, help)
       ->envname(env_name(name))
       ->type_name(value_name(name))
+      ->transform(trimmed())
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
@@ -67,6 +109,7 @@ CLI::Option* add_list(CLI::App& app, const std::string& name, std::vector<std::s
       ->envname(env_name(name))
       ->type_name(value_name(name))
       ->delimiter(',')
+      ->transform(trimmed())
       ->allow_extra_args(false);
 }
 
@@ -103,6 +146,7 @@ void add_wait_options(CLI::App& app, RawWait& raw, ApiOptions& api) {
                    "wait until the Pod IP left every EndpointSlice (default: on when "
                    "in-cluster credentials exist)")
           ->envname(env_name("wait-endpoints"))
+          ->transform(trimmed())
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   add(app, "settle", raw.settle, "extra wait after the Pod IP left every EndpointSlice (5s)");
   add(app, "max-delay", raw.max_delay, "hard cap on the whole wait (25s)");
@@ -130,6 +174,31 @@ void finish_wait(const RawWait& raw, WaitOptions& wait) {
   wait.settle = to_duration("settle", raw.settle);
   wait.max_delay = to_duration("max-delay", raw.max_delay);
   if (raw.wait_endpoints_opt->count() > 0) wait.api.wait_endpoints = raw.wait_endpoints;
+}
+
+// Checks what the API options say, in the parser so that --check catches it.
+void finish_api(ApiOptions& api) {
+  for (const auto& ip : api.pod_ips) {
+    in6_addr address{};
+    if (inet_pton(AF_INET, ip.c_str(), &address) != 1 &&
+        inet_pton(AF_INET6, ip.c_str(), &address) != 1) {
+      // An IP that is in no EndpointSlice would look "gone" at once: the wait would end early.
+      throw UsageError("--pod-ip: '" + ip + "' is not an IPv4 or IPv6 address");
+    }
+  }
+  if (!api.api_server.empty() && api.api_server.rfind("https://", 0) != 0) {
+    throw UsageError("--api-server: '" + api.api_server +
+                     "' is not an https:// URL (lameduck sends its token only over TLS)");
+  }
+  // lameduck leaves its working directory once the app runs (chdir "/"), and reads these
+  // files later: resolve them against the directory it started in.
+  for (std::string* file : {&api.token_file, &api.ca_file}) {
+    std::error_code error;
+    if (!file->empty() && file->front() != '/') {
+      auto absolute = std::filesystem::absolute(*file, error);
+      if (!error) *file = absolute.string();
+    }
+  }
 }
 
 void finish_log(const std::string& format, const std::string& level, LogOptions& log) {
@@ -178,6 +247,7 @@ void parse_prestop(std::vector<std::string> args, ParsedCommandLine& out) {
   std::reverse(args.begin(), args.end());
   if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
   finish_wait(raw, out.prestop.wait);
+  finish_api(out.prestop.wait.api);
   finish_log(format, level, out.prestop.wait.log);
   out.subcommand = Subcommand::prestop;
 }
@@ -193,6 +263,7 @@ void parse_endpoints(std::vector<std::string> args, ParsedCommandLine& out) {
   app.add_option("-o,--output", output, "text or json")->check(CLI::IsMember({"text", "json"}));
   std::reverse(args.begin(), args.end());
   if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
+  finish_api(out.endpoints.api);
   finish_log(format, level, out.endpoints.log);
   out.endpoints.json = output == "json";
   out.subcommand = Subcommand::endpoints;
@@ -211,7 +282,8 @@ void dispatch_subcommand(const std::string& name, std::vector<std::string> args,
 }
 
 void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
-  CLI::App app{kRunUsage, "lameduck"};
+  CLI::App app{std::string(kShortUsage) + kRunUsageTail, "lameduck"};
+  app.formatter(std::make_shared<HelpFormatter>(true));
   RunOptions& run = out.run;
   RawWait raw;
   std::string format = "text", level = "info", stop_signal = "SIGTERM", kill_after;
@@ -227,17 +299,20 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
   add(app, "kill-after", kill_after,
       "SIGKILL the app if it still runs this long after the stop signal (default: off)");
   app.add_flag("-g,--group", run.group, "signal the app's whole process group, not only the app")
-      ->envname(env_name("group"));
+      ->envname(env_name("group"))
+      ->transform(trimmed());
   auto* subreaper_opt =
       app.add_flag("--subreaper,!--no-subreaper", subreaper,
                    "adopt orphaned descendants when not PID 1 (default: on when not PID 1)")
           ->envname(env_name("subreaper"))
+          ->transform(trimmed())
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("-e,--success-exit-code", success_codes,
                  "report this exit code of the app as 0 (repeatable), e.g. 143 for the JVM")
       ->envname(env_name("success-exit-code"))
       ->delimiter(',')
       ->allow_extra_args(false)
+      ->transform(trimmed())
       ->check(CLI::Range(0, 255))
       ->type_name("CODE");
   add(app, "orphan-grace", orphan_grace,
@@ -271,6 +346,7 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
   run.command = std::move(rest);
 
   finish_wait(raw, run.wait);
+  finish_api(run.wait.api);
   finish_log(format, level, run.wait.log);
   run.stop_signal = to_signal("signal", stop_signal);
   if (!kill_after.empty()) run.kill_after = to_duration("kill-after", kill_after);
@@ -285,6 +361,10 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
     if (term == 0) throw UsageError("--rewrite TERM:0 would never stop the app; use --signal");
     run.stop_signal = term;
   }
+  if (auto why = refuse_stop_signal(run.stop_signal); !why.empty()) {
+    throw UsageError((signal_opt->count() == 0 ? "--rewrite TERM:" : "--signal ") +
+                     signal_name(run.stop_signal) + ": " + why);
+  }
   run.success_codes.insert(success_codes.begin(), success_codes.end());
   if (subreaper_opt->count() > 0) run.subreaper = subreaper;
   out.subcommand = Subcommand::run;
@@ -295,6 +375,10 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
 bool in_kubernetes() {
   const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
   return host != nullptr && *host != '\0';
+}
+
+std::string short_usage() {
+  return std::string(kShortUsage) + "\nSee lameduck --help for the options.\n";
 }
 
 ParsedCommandLine parse_command_line(int argc, const char* const* argv) {

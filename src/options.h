@@ -82,6 +82,9 @@ struct ParsedCommandLine {
 // argv excludes nothing: argv[0] is the program name. Throws UsageError.
 ParsedCommandLine parse_command_line(int argc, const char* const* argv);
 
+// What `lameduck` alone prints (to stderr, exit 125), as tini does.
+std::string short_usage();
+
 // True when running in a Pod (KUBERNETES_SERVICE_HOST is set).
 bool in_kubernetes();
 

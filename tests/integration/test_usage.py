@@ -26,7 +26,6 @@ BAD_USAGE = [
     (["--rewrite", "TERM:0", "--", "true"], {}, ["--rewrite", "TERM"]),
     (["-e", "300", "--", "true"], {}, ["300"]),
     (["-e", "abc", "--", "true"], {}, ["abc"]),
-    ([], {}, ["no command"]),
     (["--"], {}, ["no command"]),
     (["--delay", "1s"], {}, ["no command"]),
     (["--log-format", "xml", "--", "true"], {}, ["--log-format", "xml"]),
@@ -192,3 +191,64 @@ def test_json_logs_for_spawn_errors(command, code):
     assert result.code == code
     records = assert_all_json(result.stderr)
     assert any(command in r["msg"] for r in records)
+
+
+# --------------------------------------------------------------------------------------
+# issue 15: values and text
+# --------------------------------------------------------------------------------------
+
+MORE_BAD_USAGE = [
+    (["--signal", "STOP", "--", "true"], {}, ["--signal", "SIGSTOP", "suspends"]),
+    (["--signal", "TSTP", "--", "true"], {}, ["SIGTSTP"]),
+    (["--signal", "TTIN", "--", "true"], {}, ["SIGTTIN"]),
+    (["--", "true"], {"LAMEDUCK_SIGNAL": "SIGTTOU"}, ["SIGTTOU"]),
+    (["--rewrite", "TERM:STOP", "--", "true"], {}, ["SIGSTOP"]),
+    (["--rewrite", "1:32", "--", "true"], {}, ["--rewrite", "32"]),
+    (["--rewrite", "33:1", "--", "true"], {}, ["--rewrite", "33"]),
+    (["--signal", "65", "--", "true"], {}, ["--signal", "65"]),
+    (["--", "true"], {"LAMEDUCK_POD_IP": "notanip"}, ["pod-ip", "notanip"]),
+    (["--pod-ip", "10.1.2", "--", "true"], {}, ["--pod-ip", "10.1.2"]),
+    (["--api-server", "http://10.0.0.1:6443", "--", "true"], {}, ["--api-server", "https://"]),
+    (["--check", "--", "true"], {"LAMEDUCK_API_SERVER": "http://kubernetes"}, ["https://"]),
+]
+
+
+@pytest.mark.parametrize("argv,env,words", MORE_BAD_USAGE,
+                         ids=[" ".join(a) + (f" {e}" if e else "") for a, e, _ in MORE_BAD_USAGE])
+def test_more_bad_values_give_125_and_one_line(argv, env, words, tmp_path):
+    test_bad_usage_gives_125_and_one_line(argv, env, words, tmp_path)
+
+
+@pytest.mark.parametrize("sub", ["prestop", "endpoints"])
+def test_subcommands_check_ips_and_urls(sub):
+    for args in (["--pod-ip", "notanip"], ["--api-server", "http://kubernetes"]):
+        result = run_lameduck([sub, *args])
+        assert result.code == 125, result.stderr
+        assert len(result.stderr_lines) == 1, result.stderr
+
+
+def test_no_arguments_prints_the_short_usage():
+    result = run_lameduck([])
+    assert result.code == 125
+    assert "Usage:" in result.stderr
+    assert "lameduck [OPTIONS] -- COMMAND [ARGS...]" in result.stderr
+    assert "lameduck prestop" in result.stderr and "lameduck --help" in result.stderr
+    assert "--delay" not in result.stderr  # short: the options are in --help
+    assert result.stdout == ""
+
+
+def test_help_has_no_cli11_noise():
+    out = run_lameduck(["--help"]).stdout
+    assert out.count("Usage") == 1, out
+    assert "{false}" not in out and "{true}" not in out
+    assert "--wait-endpoints, --no-wait-endpoints" in out
+
+
+def test_trailing_spaces_in_environment_values_are_trimmed(tmp_path):
+    # YAML's "value: 2s " keeps the space; so did lameduck, as "invalid duration '2s '".
+    env = {"LAMEDUCK_DELAY": "0.1s ", "LAMEDUCK_SIGNAL": "SIGTERM  ", "LAMEDUCK_GROUP": "true ",
+           "LAMEDUCK_LOG_LEVEL": "warn ", "LAMEDUCK_POD_IP": "10.0.0.1 , fd00::1 ",
+           "LAMEDUCK_SUCCESS_EXIT_CODE": "3 "}
+    result = run_lameduck(["--", "sh", "-c", "exit 3"], env=env)
+    assert result.code == 0, result.stderr
+    assert result.stderr == ""

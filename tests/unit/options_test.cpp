@@ -110,3 +110,66 @@ TEST_CASE("every usage mistake names the problem") {
   CHECK(error_of({"version", "x"}).find("version") != std::string::npos);
   CHECK(error_of({"prestop", "--bogus"}).find("bogus") != std::string::npos);
 }
+
+TEST_CASE("the stop signal cannot be a job-control stop") {
+  for (const char* sig : {"STOP", "SIGTSTP", "TTIN", "22"}) {
+    CAPTURE(sig);
+    CHECK(error_of({"--signal", sig, "x"}).find("only suspends") != std::string::npos);
+  }
+  CHECK(error_of({"--rewrite", "TERM:TSTP", "x"}).find("only suspends") != std::string::npos);
+  // Forwarding them stays possible: job control for an interactive app.
+  CHECK(parse({"--rewrite", "USR1:TSTP", "x"}).run.rewrite.apply(SIGUSR1) == SIGTSTP);
+}
+
+TEST_CASE("values: signals 1-31 and real-time, IPs, https") {
+  CHECK(error_of({"--rewrite", "1:32", "x"}).find("unknown signal '32'") != std::string::npos);
+  CHECK(error_of({"--pod-ip", "notanip", "x"}).find("'notanip' is not an IPv4 or IPv6") !=
+        std::string::npos);
+  CHECK(error_of({"--pod-ip", "10.0.0.1,fd00::1,10.0.0", "x"}).find("'10.0.0'") !=
+        std::string::npos);
+  CHECK(parse({"--pod-ip", "10.0.0.1,fd00::1", "x"}).run.wait.api.pod_ips.size() == 2);
+  CHECK(error_of({"--api-server", "http://10.0.0.1", "x"}).find("not an https:// URL") !=
+        std::string::npos);
+  CHECK(error_of({"prestop", "--api-server", "http://x"}).find("https://") != std::string::npos);
+  CHECK(error_of({"endpoints", "--pod-ip", "x.y"}).find("'x.y'") != std::string::npos);
+  setenv("LAMEDUCK_POD_IP", "notanip", 1);
+  CHECK(error_of({"x"}).find("notanip") != std::string::npos);
+  unsetenv("LAMEDUCK_POD_IP");
+}
+
+TEST_CASE("values from the environment are trimmed") {
+  setenv("LAMEDUCK_DELAY", "7s  ", 1);
+  setenv("LAMEDUCK_SIGNAL", " QUIT ", 1);
+  setenv("LAMEDUCK_POD_IP", "10.0.0.1 , fd00::1 ", 1);
+  setenv("LAMEDUCK_WAIT_ENDPOINTS", "false ", 1);
+  setenv("LAMEDUCK_GROUP", "true ", 1);
+  setenv("LAMEDUCK_SUCCESS_EXIT_CODE", "143 ", 1);
+  auto a = parse({"x"});
+  CHECK(a.run.wait.delay == Millis(7000));
+  CHECK(a.run.stop_signal == SIGQUIT);
+  CHECK(a.run.wait.api.pod_ips == std::vector<std::string>{"10.0.0.1", "fd00::1"});
+  CHECK(a.run.wait.api.wait_endpoints == false);
+  CHECK(a.run.group);
+  CHECK(a.run.success_codes == std::set<int>{143});
+  for (const char* name :
+       {"LAMEDUCK_DELAY", "LAMEDUCK_SIGNAL", "LAMEDUCK_POD_IP", "LAMEDUCK_WAIT_ENDPOINTS",
+        "LAMEDUCK_GROUP", "LAMEDUCK_SUCCESS_EXIT_CODE"}) {
+    unsetenv(name);
+  }
+}
+
+TEST_CASE("relative token and CA files are resolved where lameduck started") {
+  auto a = parse({"--token-file", "tok", "--ca-file", "/abs/ca.crt", "x"});
+  CHECK(a.run.wait.api.token_file.front() == '/');
+  CHECK(a.run.wait.api.token_file.ends_with("/tok"));
+  CHECK(a.run.wait.api.ca_file == "/abs/ca.crt");
+}
+
+TEST_CASE("help has no CLI11 noise") {
+  auto help = parse({"--help"}).help_text;
+  CHECK(help.find("Usage: lameduck [OPTIONS]") == std::string::npos);
+  CHECK(help.find("{false}") == std::string::npos);
+  CHECK(help.find("--wait-endpoints, --no-wait-endpoints") != std::string::npos);
+  CHECK(help.find("--subreaper, --no-subreaper") != std::string::npos);
+  CHECK(short_usage().find("lameduck [OPTIONS] -- COMMAND") != std::string::npos);
+}
