@@ -1,5 +1,9 @@
 // lameduck: a PID 1 that keeps the app serving after SIGTERM until the Pod is out of
 // rotation. main() blocks signals, parses, and dispatches; errors become exit codes.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 
@@ -14,6 +18,20 @@
 using namespace lameduck;
 
 namespace {
+
+// A closed stdin, stdout or stderr would be taken by the next descriptor lameduck opens
+// (the signalfd, a socket, curl's wake-up pair), and log lines or the app's reads would
+// land there. /dev/null takes the gap first, as dumb-init and catatonit leave it to luck.
+void open_missing_stdio() {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    int null = ::open("/dev/null", O_RDWR);  // the lowest free descriptor: fd itself
+    if (null >= 0 && null != fd) {
+      ::dup2(null, fd);
+      ::close(null);
+    }
+  }
+}
 
 int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
   switch (cli.subcommand) {
@@ -36,11 +54,16 @@ int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  open_missing_stdio();
   try {
     // 1. Block signals before anything else, so no signal is lost or handled by default
     //    and any thread a library starts inherits the mask.
     SignalFd signals;
-    // 2. Parse; every mistake is one line and exit 125.
+    // 2. Parse; every mistake is one line and exit 125. Nothing at all: the short usage.
+    if (argc <= 1) {
+      std::fputs(short_usage().c_str(), stderr);
+      return kExitUsage;
+    }
     ParsedCommandLine cli;
     try {
       cli = parse_command_line(argc, argv);

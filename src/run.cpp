@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "child.h"
@@ -62,6 +63,9 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   }
   spdlog::debug("started '{}' as pid {}{}", options.command.front(), child.pid(),
                 pid1 ? " (lameduck is PID 1)" : "");
+  // Never pin the mount lameduck was started in (dumb-init and catatonit do the same); the
+  // app keeps its own working directory, and the options resolved their files already.
+  if (::chdir("/") != 0) spdlog::debug("chdir / failed: {}", std::strerror(errno));
 
   Supervisor supervisor(std::move(config), signals, child, watch.watcher.get(), control.get());
   return supervisor.run();

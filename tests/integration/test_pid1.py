@@ -9,8 +9,8 @@ import time
 import pytest
 
 from support.env import MODES
-from support.lameduck_proc import run_lameduck
-from support.procfs import alive, proc_stat, proc_status
+from support.lameduck_proc import Lameduck, run_lameduck
+from support.procfs import alive, children_of, proc_stat, proc_status
 from support.wait import SLACK, wait_for
 
 # An app that leaves orphans behind, then reports (from its own /proc, which as PID 1 is
@@ -219,3 +219,59 @@ def test_subreaper_flag_is_accepted_as_pid1(echo_app):
     ld, echo = echo_app(["--subreaper"], "--exit-on", "TERM:0", mode="pid1")
     ld.signal(signal.SIGTERM)
     assert ld.wait().code == 0
+
+
+# --------------------------------------------------------------------------------------
+# issue 15: the working directory and the standard descriptors
+# --------------------------------------------------------------------------------------
+
+class ShellWrapped(Lameduck):
+    """lameduck started through ``sh -c SCRIPT sh ARGV...`` (SCRIPT ends in exec "$@")."""
+
+    def __init__(self, script: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.script = script
+
+    def argv(self):
+        return ["sh", "-c", self.script, "sh", *super().argv()]
+
+
+@pytest.fixture
+def wrapped(tmp_path):
+    started = []
+
+    def start(script, args, command, mode):
+        ld = ShellWrapped(script, args, command, workdir=tmp_path, mode=mode)
+        started.append(ld)
+        return ld.start()
+
+    yield start
+    for ld in started:
+        ld.kill()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lameduck_leaves_its_working_directory_the_app_keeps_it(wrapped, tmp_path, mode):
+    """An init must not pin the mount it was started in (dumb-init, catatonit chdir "/")."""
+    workdir = tmp_path / "i15-cwd"
+    workdir.mkdir()
+    log = tmp_path / "pwd.log"
+    ld = wrapped(f'cd {workdir} && exec "$@"', [], ["sh", "-c", f"pwd > {log}; exec sleep 60"],
+                 mode)
+    wait_for(lambda: log.exists() and log.read_text().strip())
+    assert log.read_text().strip() == str(workdir)
+    wait_for(lambda: os.readlink(f"/proc/{ld.pid}/cwd") == "/",
+             message=lambda: f"lameduck's cwd {os.readlink(f'/proc/{ld.pid}/cwd')}")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_closed_stdio_becomes_dev_null(wrapped, mode):
+    """With <&- >&- 2>&- the first descriptors lameduck opens would become 0, 1 and 2 (the
+    signalfd, curl's wake-up socketpair), and log lines would go into them."""
+    ld = wrapped('exec "$@" <&- >&- 2>&-', [], ["sleep", "60"], mode)
+    for fd in (0, 1, 2):
+        assert os.readlink(f"/proc/{ld.pid}/fd/{fd}") == "/dev/null", fd
+    app = wait_for(lambda: next((c.pid for c in children_of(ld.pid)), 0))
+    wait_for(lambda: os.readlink(f"/proc/{app}/exe").endswith("sleep"))
+    for fd in (0, 1, 2):
+        assert os.readlink(f"/proc/{app}/fd/{fd}") == "/dev/null", fd
