@@ -184,7 +184,7 @@ def write_plot(a, results, out_dir, data_dir):
             f"set title \"{MODE_LABELS[mode]}: failed requests\" font ',11'",
             "set ylabel 'failed requests (%)'", "set yrange [0:*]",
             "set xlabel 'load balancer lag' offset 0,0.5" if last else "unset xlabel",
-            ("set key at screen 0.5,screen 0.01 center bottom horizontal maxcols 3 "
+            ("set key at screen 0.42,screen 0.01 center bottom vertical maxrows 3 "
              "samplen 2.5 font ',10'") if last else "unset key",
             "plot " + ", ".join(plots_fail)]))
         parts.append("\n".join([
@@ -192,7 +192,7 @@ def write_plot(a, results, out_dir, data_dir):
             f"set title \"{MODE_LABELS[mode]}: per-Pod drain (max)\" font ',11'",
             "set ylabel 'SIGTERM to exit (s)'", "set yrange [0:*]",
             "set xlabel 'load balancer lag' offset 0,0.5" if last else "unset xlabel",
-            ("set key at screen 0.5,screen 0.055 center bottom horizontal samplen 2.5 "
+            ("set key at screen 0.88,screen 0.01 center bottom samplen 2.5 "
              "font ',10'") if last and q is not None else "unset key",
             "plot " + ", ".join(plots_time)]))
     png = os.path.join(out_dir, "sweep.png")
