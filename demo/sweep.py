@@ -57,6 +57,19 @@ def quiet_default(a):
     return float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
 
 
+def quiet_from_logs(a, results):
+    """The --quiet lameduck really used, from its log ("waiting for traffic to stop: 2s
+    quiet"), in preference to its --help."""
+    for r in results:
+        if r["config"] == "defaults":
+            for p in r["pods"]:
+                m = re.search(r"waiting for traffic to stop: (\d+(?:\.\d+)?)(ms|s) quiet", p["log"])
+                if m:
+                    a.quiet_default = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+                    return results
+    return results
+
+
 def run(a, workdir, procs, finish_args):
     a.quiet_default = quiet_default(a) if a.has_traffic else None
     plan = [(lag, mode, config) for lag in a.lags for mode in a.modes for config in a.configs
@@ -82,12 +95,12 @@ def run(a, workdir, procs, finish_args):
         return r
 
     if a.jobs <= 1:
-        return [one(i) for i in range(len(plan))]
+        return quiet_from_logs(a, [one(i) for i in range(len(plan))])
     # Runs in parallel threads: each thread enters its own node network namespace (setns
     # is per thread), so the clusters never meet. They do share the CPUs.
     ex = concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs)
     try:
-        return list(ex.map(one, range(len(plan))))
+        return quiet_from_logs(a, list(ex.map(one, range(len(plan)))))
     except BaseException:
         procs.stop_all()    # Ctrl-C: end every run's processes, so its thread returns
         raise
