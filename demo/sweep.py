@@ -24,6 +24,8 @@ from cluster import describe, run_config
 from procs import fmt_s, log
 
 MODES = ["newconn", "pool", "incluster"]
+SHORT_MODES = {"newconn": "new connection per request", "pool": "warm pool",
+               "incluster": "pool + in-cluster clients"}
 MODE_LABELS = {
     "newconn": "HAProxy, a new connection per request",
     "pool": "HAProxy, warm keep-alive pool",
@@ -114,8 +116,8 @@ def _cell(r):
     pct = 100.0 * failed / req if req else 0.0
     ends = sorted({p["drain_end"] for p in r["pods"] if p.get("drain_end")})
     end = f" ({'/'.join(ends)})" if ends and r["config"] in ("defaults", "no-pooled") else ""
-    text = f"{failed} failed" + (f" ({pct:.1f} %)" if failed else "")
-    return f"{text}, {r['max_per_pod_s']:.1f} s{end}"
+    text = f"**{failed}** ({pct:.1f} %)" if failed else "0"
+    return f"{text} · {r['max_per_pod_s']:.1f} s{end}"
 
 
 def goal(a, r):
@@ -148,7 +150,7 @@ def table(a, results):
             g = goal(a, r) if config == "defaults" else None
             cells.append(c if g is None else f"{c} {'✓' if g else '✗'}")
         label = next(x["label"] for x in results if (x["mode"], x["config"]) == (mode, config))
-        lines.append(f"| {MODE_LABELS[mode]} | {label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {SHORT_MODES[mode]} | {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -237,7 +239,9 @@ def write_outputs(a, results, workdir, cmdline):
           f"({a.sidecar_rate:g} requests/s) in every Pod, grace period {a.grace:g} s.", ""]
     if getattr(a, "versions", None):
         md += ["Versions: " + "; ".join(a.versions) + ".", ""]
-    md += ["Each cell: failed requests (all clients) and the longest per-Pod drain (SIGTERM "
+    md += ["Modes: " + "; ".join(f"*{SHORT_MODES[m]}* – {MODE_LABELS[m]}" for m in MODES) + ".",
+           "",
+           "Each cell: failed requests (all clients) · the longest per-Pod drain (SIGTERM "
            "to exit); for lameduck's defaults also how the wait ended"
            + (f" and ✓/✗ for the goal: 0 failed and every Pod within lag + quiet ({fmt_s(q)}) "
               "+ 1 s" if q is not None else "") + ".", "",
