@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lameduck {
@@ -41,6 +42,37 @@ struct SliceFormatError : std::runtime_error {
 
 // Throws SliceFormatError when the object is not an EndpointSlice.
 EndpointSlice parse_slice(const nlohmann::json& object);
+
+// ---- the wire format, parsed with bounds (the API's bytes; fuzzed) ----
+//
+// Both parsers keep of each slice only its name, namespace, Service label and the
+// endpoints that stand for `pod` (endpoint_is_pod): that is all the decision reads, so a
+// drain's memory does not grow with the size of other Services' slices. The text is
+// checked for depth before anything is built. They never throw.
+
+inline constexpr std::size_t kMaxPodEndpointsPerSlice = 64;
+inline constexpr std::size_t kMaxSlicesPerPage = 10000;
+
+// One page of an EndpointSliceList.
+struct SliceListPage {
+  std::vector<EndpointSlice> items;
+  std::string resource_version;
+  std::string continue_token;  // empty on the last page
+  std::string error;           // non-empty: malformed, and nothing else is meaningful
+};
+SliceListPage parse_slice_list(std::string_view body, const PodIdentity& pod);
+
+// One line of a watch stream.
+struct WatchEvent {
+  enum class Type { added, modified, deleted, bookmark, error };
+  Type type = Type::error;
+  EndpointSlice slice;           // added, modified, deleted
+  std::string resource_version;  // all but error
+  long code = 0;                 // error: the Status code (410: expired)
+  std::string message;           // error: the Status message
+  std::string malformed;         // non-empty: not an event, and nothing else is meaningful
+};
+WatchEvent parse_watch_event(std::string_view line, const PodIdentity& pod);
 
 // Same address, whatever the spelling ("::1" and "0:0::1"); false for non-addresses.
 bool same_address(const std::string& a, const std::string& b);
