@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "log.h"
+#include "text.h"
 
 namespace lameduck {
 namespace {
@@ -186,7 +187,7 @@ void ControlServer::read_from(Client& client, TimePoint now) {
         client.state = State::requested;
       } else {
         spdlog::warn("preStop control connection from pid {}: unknown request '{}'",
-                     client.peer.pid, *line);
+                     client.peer.pid, clean_text(*line, 120));
         send_to(client, format_reply(ReplyKind::refused, "unknown request (expected: drain)"));
         client.state = State::closing;
         client.deadline = now + kCloseTimeout;

@@ -6,6 +6,7 @@
 #include "kube_config.h"
 #include "log.h"
 #include "slice_watch.h"
+#include "text.h"
 
 namespace lameduck {
 namespace {
@@ -65,17 +66,20 @@ int run_endpoints(const EndpointsOptions& options) {
                   {"namespace_from", identity.namespace_from},
                   {"ips", identity.pod.ips},
                   {"ips_from", identity.ips_from}};
-    out["api"] = {{"server", config.api_server},
-                  {"token_file", config.token_file},
-                  {"ca_file", config.ca_file},
+    out["api"] = {{"server", clean_text(config.api_server)},
+                  {"token_file", clean_text(config.token_file)},
+                  {"ca_file", clean_text(config.ca_file)},
                   {"ok", error.empty()}};
     if (!error.empty()) out["api"]["error"] = error;
     out["routable"] = code == 2 ? nlohmann::json(nullptr) : nlohmann::json(code == 0);
     out["routes"] = nlohmann::json::array();
     for (const auto& r : routes) {
-      out["routes"].push_back({{"service", r.service}, {"slice", r.slice}, {"address", r.address}});
+      out["routes"].push_back({{"service", clean_text(r.service)},
+                               {"slice", clean_text(r.slice)},
+                               {"address", clean_text(r.address)}});
     }
-    std::printf("%s\n", out.dump(2).c_str());
+    // Every string in it is clean already; replace is the guard that keeps it JSON.
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return code;
   }
   std::string ips;
@@ -86,11 +90,13 @@ int run_endpoints(const EndpointsOptions& options) {
               identity.namespace_from.empty() ? "nowhere" : identity.namespace_from.c_str());
   std::printf("ips:        %s (from %s)\n", ips.empty() ? "none" : ips.c_str(),
               identity.ips_from.c_str());
-  std::printf("api server: %s\n", config.api_server.empty() ? "?" : config.api_server.c_str());
+  std::printf("api server: %s\n",
+              config.api_server.empty() ? "?" : clean_text(config.api_server).c_str());
   std::printf("api access: %s\n", error.empty() ? "ok" : ("FAILED: " + error).c_str());
   std::printf("routable:   %s\n", code == 0 ? "yes" : code == 1 ? "no" : "unknown");
   for (const auto& r : routes) {
-    std::printf("  svc/%s  slice %s  %s\n", r.service.c_str(), r.slice.c_str(), r.address.c_str());
+    std::printf("  svc/%s  slice %s  %s\n", clean_text(r.service).c_str(),
+                clean_text(r.slice).c_str(), clean_text(r.address).c_str());
   }
   return code;
 }

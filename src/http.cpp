@@ -1,7 +1,11 @@
 #include "http.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 #include <string_view>
 
@@ -19,18 +23,55 @@ void global_init_once() {
   (void)done;
 }
 
+// lameduck talks to one API server: one lookup at a time, kept for the process.
+std::shared_ptr<HostLookup>& current_lookup() {
+  static std::shared_ptr<HostLookup> lookup;
+  return lookup;
+}
+
+// The lookup of host: the current one, or a new one when it was for another host or
+// answered with a failure.
+std::shared_ptr<HostLookup> lookup_for(const std::string& host) {
+  auto& lookup = current_lookup();
+  if (lookup && lookup->host() == host) {
+    auto answer = lookup->answer();
+    if (!answer || answer->ok()) return lookup;
+  }
+  lookup = std::make_shared<HostLookup>(host);
+  return lookup;
+}
+
 }  // namespace
+
+void prefetch_host(const std::string& url) {
+  std::string host;
+  std::string port;
+  if (url_host_port(url, host, port) && !is_ip_literal(host)) lookup_for(host);
+}
 
 HttpRequest::HttpRequest(const std::string& url, const HttpOptions& options, ChunkFn on_chunk,
                          DoneFn on_done)
-    : on_chunk_(std::move(on_chunk)), on_done_(std::move(on_done)), max_body_(options.max_body) {
+    : ca_pem_(options.ca_pem),
+      on_chunk_(std::move(on_chunk)),
+      on_done_(std::move(on_done)),
+      max_body_(options.max_body) {
   global_init_once();
   easy_ = curl_easy_init();
   if (easy_ == nullptr) throw std::runtime_error("curl_easy_init failed");
+  std::string host;
+  if (url_host_port(url, host, port_) && !is_ip_literal(host)) lookup_host_ = host;
+  lookup_timeout_ = Millis(options.connect_timeout_ms);
   curl_easy_setopt(easy_, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "https");
   curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy_, CURLOPT_CAINFO, options.ca_file.c_str());
+  // The CA from memory; with none, an empty bundle (nothing verifies), never a file.
+  static const std::string kNoCa;
+  const std::string& pem = ca_pem_ ? *ca_pem_ : kNoCa;
+  curl_blob blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_NOCOPY};
+  if (curl_easy_setopt(easy_, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK) {
+    throw std::runtime_error("this libcurl cannot take a CA bundle from memory (CAINFO_BLOB)");
+  }
+  curl_easy_setopt(easy_, CURLOPT_CAINFO, nullptr);
   curl_easy_setopt(easy_, CURLOPT_CAPATH, nullptr);
   curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -56,6 +97,20 @@ HttpRequest::HttpRequest(const std::string& url, const HttpOptions& options, Chu
 HttpRequest::~HttpRequest() {
   if (easy_ != nullptr) curl_easy_cleanup(easy_);
   curl_slist_free_all(headers_);
+  curl_slist_free_all(resolve_);
+}
+
+void HttpRequest::pin_addresses(const std::vector<std::string>& addresses) {
+  std::string entry = lookup_host_ + ":" + port_ + ":";
+  for (std::size_t i = 0; i < addresses.size(); ++i) entry += (i == 0 ? "" : ",") + addresses[i];
+  curl_slist_free_all(resolve_);
+  resolve_ = curl_slist_append(nullptr, entry.c_str());
+  curl_easy_setopt(easy_, CURLOPT_RESOLVE, resolve_);
+}
+
+void HttpRequest::finish_with(CURLcode code, const std::string& error) {
+  std::snprintf(error_, sizeof error_, "%s", error.c_str());
+  finish(code);
 }
 
 std::size_t HttpRequest::on_header(char* data, std::size_t size, std::size_t n, void* self) {
@@ -157,11 +212,76 @@ HttpClient::~HttpClient() {
 }
 
 void HttpClient::start(HttpRequest& request) {
+  if (!request.lookup_host().empty()) {
+    auto lookup = lookup_for(request.lookup_host());
+    auto answer = lookup->answer();
+    if (!answer) {
+      lookup_ = lookup;
+      waiting_.push_back({&request, Clock::now() + request.lookup_timeout()});
+      return;
+    }
+    request.pin_addresses(answer->addresses);  // lookup_for() never returns a failed one
+  }
   curl_multi_add_handle(multi_, request.handle());
 }
 
 void HttpClient::cancel(HttpRequest& request) {
+  auto it = std::find_if(waiting_.begin(), waiting_.end(),
+                         [&request](const Waiting& w) { return w.request == &request; });
+  if (it != waiting_.end()) {
+    waiting_.erase(it);
+    return;
+  }
   curl_multi_remove_handle(multi_, request.handle());
+}
+
+std::optional<TimePoint> HttpClient::next_timeout() const {
+  std::optional<TimePoint> t = timer_;
+  for (const auto& w : waiting_) t = t ? std::min(*t, w.deadline) : w.deadline;
+  // Without an eventfd to wake us, look at the lookup now and then.
+  if (!waiting_.empty() && lookup_ && lookup_->fd() < 0) {
+    auto soon = Clock::now() + Millis(50);
+    t = t ? std::min(*t, soon) : soon;
+  }
+  return t;
+}
+
+void HttpClient::finish_lookups(TimePoint now) {
+  if (waiting_.empty() || !lookup_) return;
+  auto answer = lookup_->answer();
+  if (answer && lookup_->fd() >= 0) {
+    std::uint64_t count = 0;
+    [[maybe_unused]] auto n = ::read(lookup_->fd(), &count, sizeof count);
+  }
+  // Collect first: finishing a request may start or cancel others.
+  struct Failed {
+    HttpRequest* request;
+    CURLcode code;
+    std::string error;
+  };
+  std::vector<Failed> failed;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    HttpRequest* request = it->request;
+    if (answer && answer->ok()) {
+      request->pin_addresses(answer->addresses);
+      curl_multi_add_handle(multi_, request->handle());
+    } else if (answer) {
+      failed.push_back({request, CURLE_COULDNT_RESOLVE_HOST,
+                        "cannot resolve the API server's host name " + request->lookup_host() +
+                            ": " + answer->error});
+    } else if (now >= it->deadline) {
+      failed.push_back({request, CURLE_OPERATION_TIMEDOUT,
+                        "no answer from DNS for the API server's host name " +
+                            request->lookup_host() + " within " +
+                            format_duration(request->lookup_timeout())});
+    } else {
+      ++it;
+      continue;
+    }
+    it = waiting_.erase(it);
+  }
+  if (waiting_.empty()) lookup_.reset();
+  for (auto& f : failed) f.request->finish_with(f.code, f.error);
 }
 
 int HttpClient::on_socket(CURL*, curl_socket_t fd, int what, void* self, void*) {
@@ -189,12 +309,16 @@ int HttpClient::on_timer(CURLM*, long timeout_ms, void* self) {
 
 void HttpClient::add_fds(std::vector<pollfd>& fds) {
   for (const auto& [fd, events] : sockets_) fds.push_back({fd, events, 0});
+  if (!waiting_.empty() && lookup_ && lookup_->fd() >= 0) {
+    fds.push_back({lookup_->fd(), POLLIN, 0});
+  }
 }
 
 void HttpClient::on_ready(std::span<const pollfd> fds, TimePoint now) {
   int running = 0;
+  finish_lookups(now);
   for (const auto& fd : fds) {
-    if (fd.revents == 0) continue;
+    if (fd.revents == 0 || !sockets_.contains(fd.fd)) continue;
     int flags = 0;
     if ((fd.revents & POLLIN) != 0) flags |= CURL_CSELECT_IN;
     if ((fd.revents & POLLOUT) != 0) flags |= CURL_CSELECT_OUT;

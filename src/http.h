@@ -13,12 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "host_lookup.h"
 #include "loop_source.h"
 
 namespace lameduck {
 
 struct HttpOptions {
-  std::string ca_file;
+  // The CA bundle's PEM, read once per drain (small_file.h) and handed to curl from
+  // memory (CURLOPT_CAINFO_BLOB): curl never opens a file.
+  std::shared_ptr<const std::string> ca_pem;
   std::string bearer_token;
   long connect_timeout_ms = 3000;
   long total_timeout_ms = 0;         // 0: none (watches)
@@ -61,6 +64,14 @@ class HttpRequest {
   CURL* handle() const { return easy_; }
   bool got_headers() const { return got_headers_; }
   void finish(CURLcode code);
+  // Ends a request that never reached curl (its host name did not resolve).
+  void finish_with(CURLcode code, const std::string& error);
+
+  // The URL's host when it is a name (empty for an IP literal), and its port.
+  const std::string& lookup_host() const { return lookup_host_; }
+  // Pins the host name to addresses, so curl never resolves it (CURLOPT_RESOLVE).
+  void pin_addresses(const std::vector<std::string>& addresses);
+  Millis lookup_timeout() const { return lookup_timeout_; }
 
  private:
   static std::size_t on_write(char* data, std::size_t size, std::size_t n, void* self);
@@ -68,6 +79,11 @@ class HttpRequest {
 
   CURL* easy_ = nullptr;
   curl_slist* headers_ = nullptr;
+  curl_slist* resolve_ = nullptr;
+  std::shared_ptr<const std::string> ca_pem_;
+  std::string lookup_host_;
+  std::string port_;
+  Millis lookup_timeout_{3000};
   ChunkFn on_chunk_;
   DoneFn on_done_;
   std::string body_;
@@ -92,18 +108,32 @@ class HttpClient : public LoopSource {
   void cancel(HttpRequest& request);
 
   void add_fds(std::vector<pollfd>& fds) override;
-  std::optional<TimePoint> next_timeout() const override { return timer_; }
+  std::optional<TimePoint> next_timeout() const override;
   void on_ready(std::span<const pollfd> fds, TimePoint now) override;
 
  private:
   static int on_socket(CURL* easy, curl_socket_t fd, int what, void* self, void* socket_data);
   static int on_timer(CURLM* multi, long timeout_ms, void* self);
   void finish_done();
+  void finish_lookups(TimePoint now);
 
+  struct Waiting {
+    HttpRequest* request;
+    TimePoint deadline;
+  };
   CURLM* multi_ = nullptr;
+  // Requests waiting for their host name's lookup (host_lookup.h), which they share.
+  std::shared_ptr<HostLookup> lookup_;
+  std::vector<Waiting> waiting_;
   std::map<curl_socket_t, short> sockets_;
   std::optional<TimePoint> timer_;
 };
+
+// Starts resolving url's host now when it is a name, on a thread (host_lookup.h), so a
+// drain later finds the answer ready; does nothing for an IP literal. A request to a
+// host name waits (in the loop, with its connect timeout) for that answer, and a failed
+// answer is asked again once by the next request.
+void prefetch_host(const std::string& url);
 
 // Percent-encodes a query parameter value.
 std::string url_escape(const std::string& text);

@@ -3,10 +3,16 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
-#include <fstream>
+
+#include "host_lookup.h"
+#include "http.h"
+#include "small_file.h"
+#include "text.h"
 
 namespace lameduck {
 namespace {
@@ -16,14 +22,10 @@ std::string env(const char* name) {
   return value == nullptr ? std::string() : std::string(value);
 }
 
-bool readable(const std::string& path) {
-  return ::access(path.c_str(), R_OK) == 0;
-}
-
+// The namespace file's first line (a namespace name is at most 63 bytes).
 std::string first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
+  SmallFile file = read_small_file("the namespace file", path, 4096);
+  std::string line = file.data.substr(0, file.data.find('\n'));
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
   return line;
 }
@@ -93,11 +95,47 @@ KubeConfig resolve_kube_config(const ApiOptions& api) {
     config.problems.push_back("--api-server must be an https:// URL, got '" + config.api_server +
                               "'");
   }
-  if (!readable(config.token_file)) {
-    config.problems.push_back("cannot read the token " + config.token_file);
+  // A FIFO, a directory or a huge file there is caught now, before the app starts; the
+  // drain reads both again, with the same checks.
+  if (auto error = check_small_file("the token", config.token_file, kMaxTokenBytes);
+      !error.empty()) {
+    config.problems.push_back(error);
   }
-  if (!readable(config.ca_file)) config.problems.push_back("cannot read the CA " + config.ca_file);
+  if (auto error = check_small_file("the CA", config.ca_file, kMaxCaBytes); !error.empty()) {
+    config.problems.push_back(error);
+  }
+  for (auto& problem : config.problems) problem = clean_text(problem, 500);
+  // A host name is resolved from now on, on a thread, never in the loop (host_lookup.h).
+  if (config.usable()) prefetch_host(config.api_server);
   return config;
+}
+
+std::vector<std::string> check_api_setup(const ApiOptions& api) {
+  std::vector<std::string> out;
+  std::string sa = kServiceAccountDir;
+  auto check = [&out](const char* what, const std::string& path, std::size_t max_bytes) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) return;  // mounted at run time
+    if (auto error = check_small_file(what, path, max_bytes); !error.empty()) {
+      out.push_back(error);
+    }
+  };
+  check("the token", api.token_file.empty() ? sa + "/token" : api.token_file, kMaxTokenBytes);
+  check("the CA", api.ca_file.empty() ? sa + "/ca.crt" : api.ca_file, kMaxCaBytes);
+  if (!api.api_server.empty()) {
+    std::string host;
+    std::string port;
+    if (api.api_server.rfind("https://", 0) != 0 || !url_host_port(api.api_server, host, port)) {
+      out.push_back("--api-server must be an https:// URL, got '" +
+                    clean_text(api.api_server, 200) + "'");
+    } else if (!is_ip_literal(host)) {
+      out.push_back("note: --api-server names a host (" + clean_text(host, 200) +
+                    "): lameduck resolves it at start-up on a thread and never in its loop; "
+                    "a drain whose lookup has no answer within the connect timeout falls back "
+                    "to --delay (an IP literal, like KUBERNETES_SERVICE_HOST, needs no DNS)");
+    }
+  }
+  return out;
 }
 
 ResolvedIdentity resolve_identity(const ApiOptions& api) {
@@ -139,6 +177,11 @@ ResolvedIdentity resolve_identity(const ApiOptions& api) {
     id.pod.namespace_name = from_file;
     id.namespace_from = namespace_file;
   }
+  // From the environment, flags and files: cleaned once here (a name that had to be
+  // cleaned matches no slice, which is the safe side: the wait falls back or runs long).
+  id.pod.name = clean_text(id.pod.name, 253);
+  id.pod.namespace_name = clean_text(id.pod.namespace_name, 253);
+  for (auto& ip : id.pod.ips) ip = clean_text(ip, 64);
   return id;
 }
 

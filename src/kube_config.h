@@ -21,7 +21,13 @@ struct KubeConfig {
   bool usable() const { return problems.empty(); }
 };
 
+// Also starts resolving a host name in --api-server, on a thread (host_lookup.h).
 KubeConfig resolve_kube_config(const ApiOptions& api);
+
+// For --check, where the ServiceAccount volume is usually absent: what is certain to
+// break a drain (a token or CA that exists but is a FIFO, a directory or too big; an
+// --api-server that is no https:// URL), and a note for a host name. Talks to nothing.
+std::vector<std::string> check_api_setup(const ApiOptions& api);
 
 // https://HOST:PORT with IPv6 literals bracketed; empty without KUBERNETES_SERVICE_HOST.
 std::string in_cluster_url(const std::string& host, const std::string& port);

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "text.h"
+
 namespace lameduck {
 namespace {
 
@@ -14,27 +16,18 @@ void append(spdlog::memory_buf_t& dest, std::string_view text) {
   dest.append(text.data(), text.data() + text.size());
 }
 
-void append_json_string(spdlog::memory_buf_t& dest, std::string_view text) {
-  append(dest, "\"");
-  for (char c : text) {
-    switch (c) {
-      case '"': append(dest, "\\\""); break;
-      case '\\': append(dest, "\\\\"); break;
-      case '\n': append(dest, "\\n"); break;
-      case '\r': append(dest, "\\r"); break;
-      case '\t': append(dest, "\\t"); break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-          append(dest, escaped);
-        } else {
-          dest.push_back(c);
-        }
-    }
+// The last guard: whatever reaches a log line is valid UTF-8 on one line, even if some
+// outside text slipped past clean_text() where it came in.
+class CleanPayload final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    append(dest, clean_text(std::string_view(msg.payload.data(), msg.payload.size())));
   }
-  append(dest, "\"");
-}
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<CleanPayload>();
+  }
+};
 
 // {"time":"2026-11-29T13:45:01.123Z","level":"info","msg":"..."}: one object per line,
 // the shape log collectors (Loki, Elasticsearch, Cloud Logging) parse without configuration.
@@ -56,7 +49,7 @@ class JsonFormatter final : public spdlog::formatter {
     auto level = spdlog::level::to_string_view(msg.level);
     append(dest, std::string_view(level.data(), level.size()));
     append(dest, "\",\"logger\":\"lameduck\",\"msg\":");
-    append_json_string(dest, std::string_view(msg.payload.data(), msg.payload.size()));
+    append(dest, json_quote(std::string_view(msg.payload.data(), msg.payload.size())));
     append(dest, "}\n");
   }
   std::unique_ptr<spdlog::formatter> clone() const override {
@@ -82,8 +75,9 @@ void setup_logging(const LogOptions& options) {
   if (options.format == LogFormat::json) {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
-    logger->set_formatter(std::make_unique<spdlog::pattern_formatter>(
-        "%Y-%m-%dT%H:%M:%S.%eZ lameduck[%P] %l: %v", spdlog::pattern_time_type::utc));
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<CleanPayload>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ lameduck[%P] %l: %*");
+    logger->set_formatter(std::move(formatter));
   }
   logger->set_level(spdlog::level::from_str(options.level));
   logger->flush_on(spdlog::level::trace);
@@ -94,7 +88,7 @@ void print_error(const std::string& message) {
     spdlog::error("{}", message);
     return;
   }
-  std::string line = "lameduck: " + message + "\n";
+  std::string line = "lameduck: " + clean_text(message) + "\n";
   // One write so concurrent output from the app does not interleave with it.
   [[maybe_unused]] auto ignored = ::write(STDERR_FILENO, line.data(), line.size());
 }

@@ -9,6 +9,7 @@
 
 #include "endpoints_cmd.h"
 #include "exit_status.h"
+#include "kube_config.h"
 #include "log.h"
 #include "options.h"
 #include "prestop.h"
@@ -33,6 +34,12 @@ void open_missing_stdio() {
   }
 }
 
+// --check: warnings only (exit 0), for what would break a drain (kube_config.h).
+int check_api(const ApiOptions& api) {
+  for (const auto& problem : check_api_setup(api)) spdlog::warn("--check: {}", problem);
+  return 0;
+}
+
 int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
   switch (cli.subcommand) {
     case Subcommand::help: std::fputs(cli.help_text.c_str(), stdout); return 0;
@@ -40,11 +47,11 @@ int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
     case Subcommand::run:
       setup_logging(cli.run.wait.log);
       // Parse-only: manifests are checked where the image's COMMAND does not exist.
-      if (cli.run.check_only) return 0;
+      if (cli.run.check_only) return check_api(cli.run.wait.api);
       return run_command(cli.run, signals);
     case Subcommand::prestop:
       setup_logging(cli.prestop.wait.log);
-      if (cli.prestop.check_only) return 0;
+      if (cli.prestop.check_only) return check_api(cli.prestop.wait.api);
       return run_prestop(cli.prestop, signals);
     case Subcommand::endpoints: return run_endpoints(cli.endpoints);
   }

@@ -2,9 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "small_file.h"
+#include "text.h"
 
 namespace lameduck {
 namespace {
@@ -15,33 +16,13 @@ constexpr std::size_t kMaxLine = 8u << 20;  // one watch event; real ones are a 
 constexpr int kWatchTimeoutSeconds = 300;
 constexpr long kMaxRetryAfterMs = 10000;  // the drain's --max-delay bounds it anyway
 
-std::string read_token(const std::string& path, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
-    error = "cannot read the token " + path;
-    return {};
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string token = buffer.str();
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
-    token.pop_back();
-  }
-  if (token.empty()) error = "the token file " + path + " is empty";
-  return token;
-}
-
 // The "message" of a Kubernetes Status body, or the body's start.
 std::string status_message(const std::string& body) {
   auto parsed = json::parse(body, nullptr, false);
   if (parsed.is_object() && parsed.contains("message") && parsed["message"].is_string()) {
-    return parsed["message"].get<std::string>();
+    return clean_text(parsed["message"].get<std::string>(), 300);
   }
-  std::string snippet = body.substr(0, 120);
-  for (char& c : snippet) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return snippet;
+  return clean_text(body, 120);
 }
 
 }  // namespace
@@ -80,6 +61,10 @@ std::optional<WaitOutcome> SliceWatcher::start(TimePoint now) {
   } else if (pod.ips.empty() && pod.name.empty()) {
     fail("cannot tell the Pod's IP: set POD_IP (downward API) or --pod-ip");
   } else {
+    // The CA once per drain; the token for every request (it rotates).
+    SmallFile ca = read_small_file("the CA", params_.config.ca_file, kMaxCaBytes);
+    if (!ca.ok()) return fail(ca.error);
+    ca_pem_ = std::make_shared<const std::string>(std::move(ca.data));
     try {
       http_ = std::make_unique<HttpClient>();
       list("");  // fails here when the token cannot be read
@@ -103,9 +88,9 @@ void SliceWatcher::stop() {
 void SliceWatcher::send(const std::string& url, bool streaming, long total_timeout_ms) {
   std::string error;
   HttpOptions options;
-  options.ca_file = params_.config.ca_file;
+  options.ca_pem = ca_pem_;
   // Re-read for every request: bound ServiceAccount tokens rotate.
-  options.bearer_token = read_token(params_.config.token_file, error);
+  options.bearer_token = read_bearer_token(params_.config.token_file, error);
   if (!error.empty()) return fail(error);
   options.connect_timeout_ms = static_cast<long>(params_.request_timeout.count());
   options.total_timeout_ms = total_timeout_ms;
@@ -322,7 +307,8 @@ void SliceWatcher::relist_after_expiry() {
   retry_at_ = Clock::now() + Millis(backoff);
 }
 
-void SliceWatcher::retry(const std::string& why, long retry_after_ms) {
+void SliceWatcher::retry(const std::string& text, long retry_after_ms) {
+  std::string why = clean_text(text, 1000);  // may quote the API
   drop_request();
   if (++retries_ > params_.max_retries) return fail(why + " (gave up after retries)");
   long backoff =
@@ -331,7 +317,8 @@ void SliceWatcher::retry(const std::string& why, long retry_after_ms) {
   retry_at_ = Clock::now() + Millis(backoff);
 }
 
-void SliceWatcher::fail(const std::string& why) {
+void SliceWatcher::fail(const std::string& text) {
+  std::string why = clean_text(text, 1000);  // may quote the API
   drop_request();
   retry_at_.reset();
   failure_ = why;

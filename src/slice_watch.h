@@ -63,6 +63,7 @@ class SliceWatcher final : public WaitSource {
   State state_ = State::idle;
   std::optional<WaitOutcome> outcome_;  // found, not yet returned by start() or on_ready()
   bool list_only_ = false;
+  std::shared_ptr<const std::string> ca_pem_;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<HttpRequest> request_;
   bool request_is_watch_ = false;

@@ -1,0 +1,51 @@
+// A host name in --api-server is resolved on a thread of its own, never in the loop:
+// getaddrinfo() has no timeout and no file descriptor, and a DNS server that never
+// answers (CoreDNS draining itself at the very moment the Pod drains) would otherwise
+// hold PID 1's signals and deadlines. The thread is detached and never joined; the loop
+// learns the answer from an eventfd. An IP literal (what KUBERNETES_SERVICE_HOST holds)
+// needs none of this: curl converts it without any lookup.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lameduck {
+
+struct LookupAnswer {
+  std::vector<std::string> addresses;  // numeric, as curl's CURLOPT_RESOLVE takes them
+  std::string error;                   // empty when addresses holds at least one
+  bool ok() const { return error.empty(); }
+};
+
+class HostLookup {
+ public:
+  // Starts resolving host at once and returns; the answer comes later.
+  explicit HostLookup(const std::string& host);
+  // Never waits for the thread: it finishes on its own and frees what it shares.
+  ~HostLookup() = default;
+  HostLookup(const HostLookup&) = delete;
+  HostLookup& operator=(const HostLookup&) = delete;
+
+  const std::string& host() const { return host_; }
+  // Readable once the answer is there; -1 when no eventfd could be made (then poll with
+  // a short timer, see answer()).
+  int fd() const;
+  // The answer, once there; never blocks.
+  std::optional<LookupAnswer> answer() const;
+
+ private:
+  struct Shared;
+  std::string host_;
+  std::shared_ptr<Shared> shared_;
+};
+
+// "10.96.0.1", "fd00::1", "[fd00::1]": true; "kubernetes.default.svc": false.
+bool is_ip_literal(const std::string& host);
+
+// host and port of "https://HOST[:PORT][/...]" (IPv6 literals in brackets, returned
+// without them); false when url has no host.
+bool url_host_port(const std::string& url, std::string& host, std::string& port);
+
+}  // namespace lameduck
