@@ -63,13 +63,16 @@ std::optional<WaitOutcome> SliceWatcher::start(TimePoint now) {
   } else {
     // The CA once per drain; the token for every request (it rotates).
     SmallFile ca = read_small_file("the CA", params_.config.ca_file, kMaxCaBytes);
-    if (!ca.ok()) return fail(ca.error);
-    ca_pem_ = std::make_shared<const std::string>(std::move(ca.data));
-    try {
-      http_ = std::make_unique<HttpClient>();
-      list("");  // fails here when the token cannot be read
-    } catch (const std::exception& e) {
-      fail(std::string("internal error: ") + e.what());
+    if (!ca.ok()) {
+      fail(ca.error);
+    } else {
+      ca_pem_ = std::make_shared<const std::string>(std::move(ca.data));
+      try {
+        http_ = std::make_unique<HttpClient>();
+        list("");  // fails here when the token cannot be read
+      } catch (const std::exception& e) {
+        fail(std::string("internal error: ") + e.what());
+      }
     }
   }
   return std::exchange(outcome_, std::nullopt);
