@@ -27,14 +27,12 @@ import time
 
 import pytest
 
-from conftest import (EPSILON, LAMEDUCK_BIN, MODES, SLACK, TIMEOUT, Sigecho, base_env,
-                      run_lameduck, wait_for)
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/
-
-from fakeapi.fixtures import fake_api  # noqa: E402,F401 (fixtures)
-from fakeapi.slices import endpoint, terminating  # noqa: E402
-from fakeapi.slices import slice as make_slice  # noqa: E402
+from fakeapi.slices import endpoint, terminating
+from fakeapi.slices import slice as make_slice
+from support.env import LAMEDUCK_BIN, MODES, base_env
+from support.lameduck_proc import run_lameduck
+from support.sigecho import Sigecho
+from support.wait import EPSILON, SLACK, TIMEOUT, wait_for
 
 POD_IP = "10.1.2.3"
 POD_NAME = "web-1"
