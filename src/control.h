@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "control_protocol.h"
-#include "loop_source.h"
+#include "event_loop.h"
 
 namespace lameduck {
 

@@ -22,6 +22,7 @@ WatchSetup setup_endpoint_watch(const ApiOptions& api) {
   if (!config.usable()) {
     spdlog::warn("--wait-endpoints, but the API cannot be used: {}; the drain will use --delay",
                  problems);
+    setup.wait_endpoints = false;
     return setup;
   }
   SliceWatchParams params;

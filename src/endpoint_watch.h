@@ -10,10 +10,9 @@
 namespace lameduck {
 
 struct WatchSetup {
-  // Whether the drain waits on EndpointSlices (the Drain's wait_endpoints).
+  // Whether the drain waits on EndpointSlices (the Drain's wait_endpoints): exactly when
+  // there is a watcher. Forced on with an unusable configuration, it is off (logged).
   bool wait_endpoints = false;
-  // The watcher; null when wait_endpoints is false, or when it is forced on but the
-  // configuration is unusable (then the drain falls back to --delay at once, logged).
   std::unique_ptr<WaitSource> watcher;
 };
 

@@ -3,8 +3,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "event_loop.h"
 #include "kube_config.h"
 #include "log.h"
+#include "signals.h"
 #include "slice_watch.h"
 #include "text.h"
 
@@ -13,24 +15,43 @@ namespace {
 
 constexpr Millis kOverallTimeout{15000};
 
-// Drives the watcher's one list to its end with a plain poll() loop.
-void list_once(SliceWatcher& watcher) {
-  auto now = Clock::now();
-  auto give_up = now + kOverallTimeout;
-  watcher.start(now);
-  while (watcher.state() == SliceWatcher::State::watching && Clock::now() < give_up) {
-    std::vector<pollfd> fds;
-    watcher.add_fds(fds);
-    auto deadline = std::min(watcher.next_timeout().value_or(give_up), give_up);
-    auto wait = std::chrono::ceil<Millis>(deadline - Clock::now()).count();
-    ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(wait, 0)));
-    watcher.on_ready(fds, Clock::now());
+// The watcher as the loop's source: its outcome is read from its state.
+class ListSource final : public LoopSource {
+ public:
+  explicit ListSource(SliceWatcher& watcher) : watcher_(watcher) {}
+  void add_fds(std::vector<pollfd>& fds) override { watcher_.add_fds(fds); }
+  std::optional<TimePoint> next_timeout() const override { return watcher_.next_timeout(); }
+  void on_ready(std::span<const pollfd> fds, TimePoint now) override {
+    watcher_.on_ready(fds, now);
   }
+
+ private:
+  SliceWatcher& watcher_;
+};
+
+// Drives the watcher's one list to its end; SIGINT, SIGTERM or SIGHUP stop it at once
+// (they are blocked for the whole process, so only this loop can see them): the reason.
+std::string list_once(SliceWatcher& watcher, SignalFd& signals) {
+  EventLoop loop(signals);
+  ListSource source(watcher);
+  LoopSource* sources[] = {&source};
+  auto give_up = Clock::now() + kOverallTimeout;
+  watcher.start(Clock::now());
+  while (watcher.state() == SliceWatcher::State::watching && Clock::now() < give_up) {
+    auto woke = loop.wait(sources, give_up);
+    for (const auto& info : woke.signals) {
+      int sig = static_cast<int>(info.ssi_signo);
+      if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+        return "interrupted by " + signal_name(sig);
+    }
+    loop.dispatch(sources, woke.now);
+  }
+  return {};
 }
 
 }  // namespace
 
-int run_endpoints(const EndpointsOptions& options) {
+int run_endpoints(const EndpointsOptions& options, SignalFd& signals) {
   setup_logging(options.log);
   KubeConfig config = resolve_kube_config(options.api);
   ResolvedIdentity identity = resolve_identity(options.api);
@@ -45,9 +66,9 @@ int run_endpoints(const EndpointsOptions& options) {
     SliceWatchParams params{config, identity, options.api.services};
     SliceWatcher watcher(params);
     watcher.set_list_only(true);
-    spdlog::set_level(spdlog::level::from_str(options.log.level));
-    list_once(watcher);
-    if (watcher.state() == SliceWatcher::State::failed) {
+    if (auto interrupted = list_once(watcher, signals); !interrupted.empty()) {
+      error = interrupted;
+    } else if (watcher.state() == SliceWatcher::State::failed) {
       error = watcher.failure();
     } else if (watcher.state() == SliceWatcher::State::watching) {
       error = "no answer from the API server within " + format_duration(kOverallTimeout);

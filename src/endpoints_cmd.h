@@ -2,10 +2,11 @@
 #pragma once
 
 #include "options.h"
+#include "signal_fd.h"
 
 namespace lameduck {
 
-// Exit 0: routable, 1: not routable, 2: could not tell.
-int run_endpoints(const EndpointsOptions& options);
+// Exit 0: routable, 1: not routable, 2: could not tell (or interrupted by a signal).
+int run_endpoints(const EndpointsOptions& options, SignalFd& signals);
 
 }  // namespace lameduck

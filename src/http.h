@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "event_loop.h"
 #include "host_lookup.h"
-#include "loop_source.h"
 
 namespace lameduck {
 

@@ -83,6 +83,19 @@ void setup_logging(const LogOptions& options) {
   logger->flush_on(spdlog::level::trace);
 }
 
+Millis Timeline::elapsed(TimePoint now) const {
+  if (!zero_) return Millis(0);
+  return std::chrono::duration_cast<Millis>(now - *zero_);
+}
+
+void Timeline::write(spdlog::level::level_enum level, std::string_view text) const {
+  if (!zero_) {
+    spdlog::log(level, "{}", text);
+    return;
+  }
+  spdlog::log(level, "t=+{}ms {}", elapsed().count(), text);
+}
+
 void print_error(const std::string& message) {
   if (json_errors) {
     spdlog::error("{}", message);

@@ -3,6 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "duration.h"
 #include "options.h"
 
 namespace lameduck {
@@ -13,5 +18,43 @@ void setup_logging(const LogOptions& options);
 // Prints "lameduck: <message>" on stderr as one line: for usage errors (before the log
 // format is known) and setup failures; as a JSON log line once --log-format json is set.
 void print_error(const std::string& message);
+
+// The drain's timeline, "the product's evidence": every line of a drain is stamped
+// "t=+<ms>ms", counted from the drain's start with the clock read as the line is written,
+// so lines are on one clock and never older than what they report. Lines before the drain
+// starts carry no stamp.
+class Timeline {
+ public:
+  void start(TimePoint zero) { zero_ = zero; }
+  bool started() const { return zero_.has_value(); }
+  // The start (the epoch before it).
+  TimePoint zero() const { return zero_.value_or(TimePoint{}); }
+  // Since the start (0 before it).
+  Millis elapsed(TimePoint now = Clock::now()) const;
+
+  template <class... A>
+  void info(spdlog::format_string_t<A...> format, A&&... args) const {
+    log(spdlog::level::info, format, std::forward<A>(args)...);
+  }
+  template <class... A>
+  void warn(spdlog::format_string_t<A...> format, A&&... args) const {
+    log(spdlog::level::warn, format, std::forward<A>(args)...);
+  }
+  template <class... A>
+  void debug(spdlog::format_string_t<A...> format, A&&... args) const {
+    log(spdlog::level::debug, format, std::forward<A>(args)...);
+  }
+  template <class... A>
+  void log(spdlog::level::level_enum level, spdlog::format_string_t<A...> format,
+           A&&... args) const {
+    if (!spdlog::should_log(level)) return;
+    write(level, fmt::format(format, std::forward<A>(args)...));
+  }
+
+ private:
+  void write(spdlog::level::level_enum level, std::string_view text) const;
+
+  std::optional<TimePoint> zero_;
+};
 
 }  // namespace lameduck

@@ -53,7 +53,7 @@ int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
       setup_logging(cli.prestop.wait.log);
       if (cli.prestop.check_only) return check_api(cli.prestop.wait.api);
       return run_prestop(cli.prestop, signals);
-    case Subcommand::endpoints: return run_endpoints(cli.endpoints);
+    case Subcommand::endpoints: return run_endpoints(cli.endpoints, signals);
   }
   return kExitUsage;
 }

@@ -1,15 +1,16 @@
-// The run phase: one loop over the signalfd (and the watch and control socket when they
-// exist), driving the Drain state machine. Once the child runs, only its exit ends this.
+// The run phase: one event loop over the signalfd, the drain (its wait sources) and the
+// control socket. Once the child runs, only its exit ends this.
 #pragma once
 
-#include <poll.h>
-
 #include <set>
-#include <vector>
+#include <string>
+#include <string_view>
 
 #include "child.h"
 #include "drain.h"
-#include "loop_source.h"
+#include "drain_runner.h"
+#include "event_loop.h"
+#include "log.h"
 #include "signal_fd.h"
 #include "signals.h"
 #include "wait_source.h"
@@ -25,7 +26,8 @@ struct SupervisorConfig {
   Millis orphan_grace{2000};
 };
 
-class Supervisor {
+// The drain's effects as PID 1: signals to the app and answers to preStop hooks.
+class Supervisor final : private DrainEffects {
  public:
   // watcher and control may be null.
   Supervisor(SupervisorConfig config, SignalFd& signals, Child child, WaitSource* watcher,
@@ -34,26 +36,25 @@ class Supervisor {
   int run();
 
  private:
-  void on_signal(const signalfd_siginfo& info, TimePoint now);
-  void on_reaped(TimePoint now);
-  void on_watch_outcome(const WaitOutcome& outcome, TimePoint now);
-  void apply(const std::vector<DrainAction>& actions, TimePoint now);
-  void forward(int sig);
-  void poll_once(std::optional<TimePoint> deadline);
+  void on_signal(const signalfd_siginfo& info);
+  void on_reaped();
+  void take_drain_requests();
   void clean_up_leftovers();
-  long long elapsed_ms(TimePoint now) const;
+
+  void send_stop(std::string_view why) override;
+  void send_kill(std::string_view why) override;
+  void forward(int sig) override;
+  void report_draining(TimePoint now) override;
+  void report_drained(std::string_view why) override;
+  std::string after_wait(bool stopping) const override;
 
   SupervisorConfig config_;
-  SignalFd& signals_;
   Child child_;
-  WaitSource* watcher_;
   ControlChannel* control_;
-  Drain drain_;
+  Timeline timeline_;
+  DrainRunner runner_;
+  EventLoop loop_;
   std::optional<int> child_status_;
-  bool skip_leftover_grace_ = false;
-  DrainPhase logged_phase_ = DrainPhase::serving;
-  std::vector<pollfd> fds_;
-  std::vector<signalfd_siginfo> pending_;
 };
 
 }  // namespace lameduck

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "drain.h"
-#include "loop_source.h"
+#include "event_loop.h"
 
 namespace lameduck {
 
