@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import pathlib
 import re
+import signal
 import socket
+import time
 
 import pytest
 
 from fakeapi.slices import endpoint, terminating
 from fakeapi.slices import slice as make_slice
-from support.lameduck_proc import run_lameduck
+from support.lameduck_proc import Lameduck, run_lameduck
 
 POD_IP = "10.1.2.3"
 POD_NAME = "web-6d4cf56db6-x7k2p"
@@ -214,3 +216,22 @@ def test_ipv6(fake_api_factory):
     r = run_lameduck(api_args(api, ips=["fd00:0::5"], name=None))
     assert r.code == 0, (r.stdout, r.stderr)
     assert re.search(r"svc/web\s+slice web-abc12-v6\s+fd00::5", r.stdout), r.stdout
+
+
+def test_ctrl_c_stops_it_at_once(fake_api, tmp_path):
+    """SIGINT (Ctrl-C) while the API server does not answer: exit 2 at once, not after
+    the 15 s bound (lameduck blocks the signal for the whole process, so its one loop has
+    to look at it)."""
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        ld = Lameduck(api_args(fake_api, server=f"https://127.0.0.1:{port}"),
+                      workdir=tmp_path).start()
+        time.sleep(0.5)
+        assert ld.running(), ld.stderr()
+        t0 = ld.signal(signal.SIGINT)
+        r = ld.wait(timeout=5)
+    assert r.ended_at - t0 < 2, r.stderr
+    assert r.code == 2, (r.stdout, r.stderr)
+    assert field(r.stdout, "api access") == "FAILED: interrupted by SIGINT"
