@@ -1,7 +1,9 @@
-# Fully static build of lameduck (x86-64 glibc). Included by CMakeLists.txt when
-# LAMEDUCK_STATIC=ON; normally driven by scripts/build-static.sh, which builds the
-# minimal static libcurl + mbedTLS from Debian's sources and passes
-# -DLAMEDUCK_STATIC_PREFIX=<prefix>.
+# Fully static build of lameduck (glibc; amd64 or arm64, native or cross). Included by
+# CMakeLists.txt when LAMEDUCK_STATIC=ON; normally driven by scripts/build-static.sh, which
+# builds the minimal static libcurl + mbedTLS from Debian's sources for the target and
+# passes -DLAMEDUCK_STATIC_PREFIX=<prefix>, the compiler, and
+# -DLAMEDUCK_STATIC_HEADERS=<dir> (a copy of the header-only deps, so that a cross
+# compiler never searches the build machine's /usr/include).
 #
 # Sets LAMEDUCK_DEPS (linked PUBLIC by lameduck_core):
 #   CLI11, nlohmann-json       header-only (Debian packages)
@@ -18,18 +20,19 @@ if(NOT LAMEDUCK_STATIC_PREFIX)
 endif()
 
 # --- header-only dependencies ------------------------------------------------------------
-find_package(CLI11 2.1 CONFIG REQUIRED)
-find_package(nlohmann_json 3.10 REQUIRED)
-
-find_path(LAMEDUCK_SPDLOG_INCLUDE_DIR spdlog/spdlog.h REQUIRED)
-find_path(LAMEDUCK_FMT_INCLUDE_DIR fmt/format.h REQUIRED)
-if(NOT EXISTS "${LAMEDUCK_FMT_INCLUDE_DIR}/fmt/format-inl.h")
-  message(FATAL_ERROR "fmt at ${LAMEDUCK_FMT_INCLUDE_DIR} has no format-inl.h (header-only mode impossible)")
+set(LAMEDUCK_STATIC_HEADERS "" CACHE PATH
+    "Directory with the header-only deps (CLI, spdlog, fmt, nlohmann); made by scripts/build-static.sh")
+if(NOT LAMEDUCK_STATIC_HEADERS)
+  message(FATAL_ERROR "LAMEDUCK_STATIC=ON needs -DLAMEDUCK_STATIC_HEADERS=<dir>; use scripts/build-static.sh")
 endif()
+foreach(_h CLI/CLI.hpp spdlog/spdlog.h fmt/format.h fmt/format-inl.h nlohmann/json.hpp)
+  if(NOT EXISTS "${LAMEDUCK_STATIC_HEADERS}/${_h}")
+    message(FATAL_ERROR "${LAMEDUCK_STATIC_HEADERS}/${_h} not found (fmt needs format-inl.h for header-only mode)")
+  endif()
+endforeach()
 
 add_library(lameduck_static_headers INTERFACE)
-target_include_directories(lameduck_static_headers SYSTEM INTERFACE
-  "${LAMEDUCK_SPDLOG_INCLUDE_DIR}" "${LAMEDUCK_FMT_INCLUDE_DIR}")
+target_include_directories(lameduck_static_headers SYSTEM INTERFACE "${LAMEDUCK_STATIC_HEADERS}")
 # The values match the headers' own #defines (spdlog/common.h, Debian's spdlog/tweakme.h,
 # fmt-config.cmake) so there are no redefinition warnings.
 target_compile_definitions(lameduck_static_headers INTERFACE
@@ -63,8 +66,6 @@ set_target_properties(lameduck_static::curl PROPERTIES
   INTERFACE_LINK_LIBRARIES lameduck_static::mbedtls)
 
 set(LAMEDUCK_DEPS
-  CLI11::CLI11
-  nlohmann_json::nlohmann_json
   lameduck_static_headers
   lameduck_static::curl)
 
@@ -73,7 +74,9 @@ set(LAMEDUCK_DEPS
 add_compile_options(
   -Os
   -ffunction-sections -fdata-sections
-  "-ffile-prefix-map=${CMAKE_SOURCE_DIR}/=")
+  "-ffile-prefix-map=${CMAKE_SOURCE_DIR}/="
+  # (after the line above: GCC tries the last map first; the build dir may be in the repo)
+  "-ffile-prefix-map=${LAMEDUCK_STATIC_HEADERS}/=/usr/include/")
 add_link_options(
   -static
   -static-libstdc++ -static-libgcc

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Build the fully static lameduck binary (x86-64 glibc, target <= 2.5 MB stripped).
+# Build the fully static lameduck binary (glibc; amd64 or arm64; <= 2.5 MB stripped).
 #
-#   scripts/build-static.sh            -> build-static/lameduck
+#   scripts/build-static.sh                 -> build-static/lameduck        (amd64)
+#   scripts/build-static.sh --arch arm64    -> build-static-arm64/lameduck  (aarch64)
+#   scripts/build-static.sh --test-helpers  also builds sigecho (the tests' child), static
+#
+# --arch other than the build machine's cross-compiles with Debian's cross toolchain
+# (g++-aarch64-linux-gnu on an amd64 machine, g++-x86-64-linux-gnu on an arm64 one): the
+# same Debian source packages, the same patches, configure flags and config for every
+# architecture; only the compiler differs. Each architecture has its own cache prefix.
 #
 # What it does (idempotent; a second run only rebuilds lameduck itself):
 #   1. installs the build tools and the header-only dev packages from Debian,
@@ -14,7 +21,8 @@
 #
 # Environment:
 #   LAMEDUCK_STATIC_CACHE      cache root (default: $HOME/.cache/lameduck-static)
-#   LAMEDUCK_STATIC_BUILD_DIR  CMake build dir (default: <repo>/build-static)
+#   LAMEDUCK_STATIC_BUILD_DIR  CMake build dir (default: <repo>/build-static for amd64,
+#                              <repo>/build-static-ARCH otherwise)
 #   LAMEDUCK_STATIC_JOBS       parallel jobs (default: nproc)
 #   LAMEDUCK_STATIC_SKIP_APT=1 never touch apt (everything must already be installed)
 #   LAMEDUCK_STATIC_DEPS_ONLY=1 stop after the mbedTLS + curl prefix is ready
@@ -24,10 +32,38 @@ set -euo pipefail
 MBEDTLS_DEBVER=2.28.3-1
 CURL_DEBVER=7.88.1-10+deb12u15
 
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'build-static: error: %s\n' "$*" >&2; exit 1; }
+usage() { sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-0}"; }
+
+HOST_ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+ARCH=$HOST_ARCH
+TEST_HELPERS=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --arch) [[ $# -ge 2 ]] || die "--arch needs a value (amd64 or arm64)"; ARCH=$2; shift 2 ;;
+    --arch=*) ARCH=${1#--arch=}; shift ;;
+    --test-helpers) TEST_HELPERS=1; shift ;;
+    -h | --help) usage 0 ;;
+    *) printf 'build-static: unknown argument: %s\n' "$1" >&2; usage 2 ;;
+  esac
+done
+case $ARCH in
+  amd64 | x86_64 | x86-64) ARCH=amd64 TRIPLET=x86_64-linux-gnu CROSS_PKG=g++-x86-64-linux-gnu CMAKE_PROC=x86_64 ;;
+  arm64 | aarch64) ARCH=arm64 TRIPLET=aarch64-linux-gnu CROSS_PKG=g++-aarch64-linux-gnu CMAKE_PROC=aarch64 ;;
+  *) die "unsupported --arch $ARCH (amd64 or arm64)" ;;
+esac
+if [[ $ARCH == "$HOST_ARCH" ]]; then
+  CROSS=0 CC=gcc CXX=g++ STRIP=strip SIZE=size
+else
+  CROSS=1 CC=$TRIPLET-gcc CXX=$TRIPLET-g++ STRIP=$TRIPLET-strip SIZE=$TRIPLET-size
+fi
+
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE_ROOT=${LAMEDUCK_STATIC_CACHE:-${HOME:-/root}/.cache/lameduck-static}
-PREFIX=$CACHE_ROOT/${MBEDTLS_DEBVER}_${CURL_DEBVER}
-BUILD_DIR=${LAMEDUCK_STATIC_BUILD_DIR:-$REPO/build-static}
+PREFIX=$CACHE_ROOT/${ARCH}_${MBEDTLS_DEBVER}_${CURL_DEBVER}
+if [[ $ARCH == amd64 ]]; then DEFAULT_BUILD_DIR=$REPO/build-static; else DEFAULT_BUILD_DIR=$REPO/build-static-$ARCH; fi
+BUILD_DIR=${LAMEDUCK_STATIC_BUILD_DIR:-$DEFAULT_BUILD_DIR}
 JOBS=${LAMEDUCK_STATIC_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 # Reproducibility: fixed locale/timezone, no stray flags from the caller's environment.
@@ -36,12 +72,19 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 unset CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBS MAKEFLAGS
 export PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR="$PREFIX/lib/pkgconfig"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'build-static: error: %s\n' "$*" >&2; exit 1; }
-
 # Packages: build tools, source unpacking, and lameduck's header-only deps.
+# (The header-only deps are architecture-independent: the same headers serve every --arch.)
 TOOL_PKGS=(build-essential cmake dpkg-dev file patch autoconf automake libtool pkg-config)
 DEV_PKGS=(libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev)
+# A cross build also needs the cross compiler (it pulls in the target's libc6-dev and
+# libstdc++-dev, and binutils).
+if [[ $CROSS == 1 ]]; then TOOL_PKGS+=("$CROSS_PKG"); fi
+
+# CMake settings that select the (cross) compiler, for mbedTLS and lameduck alike.
+CMAKE_COMPILER_ARGS=(-DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX")
+if [[ $CROSS == 1 ]]; then
+  CMAKE_COMPILER_ARGS+=(-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR="$CMAKE_PROC")
+fi
 
 SUDO=()
 if [[ $(id -u) -ne 0 ]]; then
@@ -217,7 +260,7 @@ build_mbedtls() { # SRC_DIR
     grep -qE "^#define ${name}([[:space:]]|$)" "$cfg" || die "mbedTLS config: $name not found in $cfg"
     sed -i -E "s|^#define ${name}([[:space:]]\|$)|//#define ${name}\1|" "$cfg"
   done
-  cmake -S "$src" -B "$src/_build" \
+  cmake -S "$src" -B "$src/_build" "${CMAKE_COMPILER_ARGS[@]}" \
     -DCMAKE_BUILD_TYPE=MinSizeRel \
     -DCMAKE_C_FLAGS="-ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -ffile-prefix-map=$src=mbedtls" \
     -DCMAKE_INSTALL_PREFIX="$PREFIX" -DLIB_INSTALL_DIR=lib \
@@ -271,9 +314,11 @@ build_curl() { # SRC_DIR
   cp "$src/ltmain.sh" "$src/ltmain.sh.debian"
   (cd "$src" && autoreconf -fi >/dev/null 2>&1) || die "curl: autoreconf failed"
   cp "$src/ltmain.sh.debian" "$src/ltmain.sh"
-  (cd "$src" && CC=gcc \
+  local host=()
+  if [[ $CROSS == 1 ]]; then host=(--build="$(gcc -dumpmachine)" --host="$TRIPLET"); fi
+  (cd "$src" && CC=$CC \
      CFLAGS="-Os -ffunction-sections -fdata-sections -ffile-prefix-map=$src=curl" \
-     ./configure --prefix="$PREFIX" "${CURL_CONFIGURE_ARGS[@]}" >"$src/_configure.log" 2>&1) \
+     ./configure --prefix="$PREFIX" "${host[@]}" "${CURL_CONFIGURE_ARGS[@]}" >"$src/_configure.log" 2>&1) \
      || { tail -40 "$src/_configure.log" >&2; die "curl: configure failed (see above)"; }
   make -C "$src/lib" -j "$JOBS" >/dev/null
   make -C "$src/lib" install >/dev/null
@@ -282,11 +327,13 @@ build_curl() { # SRC_DIR
   cp "$src/_configure.log" "$PREFIX/curl-configure.log"
 }
 
-# The recipe (pins + build functions + flags) identifies a cache entry: editing any of it
-# forces a rebuild of the prefix.
+# The recipe (pins + build functions + flags + compiler) identifies a cache entry: editing
+# any of it, or a new compiler, forces a rebuild of the prefix.
 recipe_id() {
-  { declare -p MBEDTLS_DEBVER CURL_DEBVER MBEDTLS_DISABLE MBEDTLS_IP_SAN_PATCH CURL_CONFIGURE_ARGS
-    declare -f build_mbedtls build_curl; } | sha256sum | cut -c1-16
+  { declare -p MBEDTLS_DEBVER CURL_DEBVER MBEDTLS_DISABLE MBEDTLS_IP_SAN_PATCH CURL_CONFIGURE_ARGS \
+      ARCH TRIPLET CROSS CMAKE_COMPILER_ARGS
+    declare -f build_mbedtls build_curl
+    "$CC" --version | head -1; } | sha256sum | cut -c1-16
 }
 
 deps_cached() {
@@ -311,9 +358,9 @@ build_deps() {
     || die "dpkg-source -x failed"
   rm -rf "$PREFIX"
   mkdir -p "$PREFIX"
-  log "building mbedTLS $MBEDTLS_DEBVER -> $PREFIX"
+  log "building mbedTLS $MBEDTLS_DEBVER ($ARCH) -> $PREFIX"
   build_mbedtls "$work/mbedtls"
-  log "building libcurl $CURL_DEBVER -> $PREFIX"
+  log "building libcurl $CURL_DEBVER ($ARCH) -> $PREFIX"
   build_curl "$work/curl"
   recipe_id >"$PREFIX/.lameduck-recipe"
   rm -rf "$work"
@@ -338,17 +385,34 @@ fi
 exec 9>&-
 [[ ${LAMEDUCK_STATIC_DEPS_ONLY:-0} == 1 ]] && { log "deps ready in $PREFIX"; exit 0; }
 
-log "configuring lameduck (static) in $BUILD_DIR"
-cmake -S "$REPO" -B "$BUILD_DIR" \
+# The header-only deps, copied from the Debian packages into the build dir: a cross
+# compiler must not search the build machine's /usr/include (its libc and libstdc++
+# headers would shadow the target's), and the copy is the same for every architecture.
+HEADERS=$BUILD_DIR/_headers
+rm -rf "$HEADERS"
+mkdir -p "$HEADERS"
+for d in CLI spdlog fmt nlohmann; do
+  [[ -d /usr/include/$d ]] || die "/usr/include/$d missing (header-only dev packages: ${DEV_PKGS[*]})"
+  cp -a "/usr/include/$d" "$HEADERS/"
+done
+
+log "configuring lameduck (static, $ARCH) in $BUILD_DIR"
+cmake -S "$REPO" -B "$BUILD_DIR" "${CMAKE_COMPILER_ARGS[@]}" \
   -DLAMEDUCK_STATIC=ON -DLAMEDUCK_TESTS=OFF -DCMAKE_BUILD_TYPE=MinSizeRel \
-  -DLAMEDUCK_STATIC_PREFIX="$PREFIX"
-log "building lameduck"
-cmake --build "$BUILD_DIR" --target lameduck -j "$JOBS"
+  -DLAMEDUCK_STATIC_PREFIX="$PREFIX" -DLAMEDUCK_STATIC_HEADERS="$HEADERS"
+targets=(lameduck)
+if [[ $TEST_HELPERS == 1 ]]; then targets+=(sigecho_static); fi
+log "building ${targets[*]}"
+cmake --build "$BUILD_DIR" --target "${targets[@]}" -j "$JOBS"
 
 BIN=$BUILD_DIR/lameduck
-strip --strip-all "$BIN"
+"$STRIP" --strip-all "$BIN"
+if [[ $TEST_HELPERS == 1 ]]; then
+  "$STRIP" --strip-all "$BUILD_DIR/sigecho_static"
+  log "built $BUILD_DIR/sigecho_static"
+fi
 log "built $BIN"
 printf '%s\n' "size: $(stat -c %s "$BIN") bytes (limit 2621440)"
-size "$BIN" || true
+"$SIZE" "$BIN" || true
 file "$BIN"
 sha256sum "$BIN"

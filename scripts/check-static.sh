@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Check that BINARY is a fully static executable of at most 2.5 MB (2,621,440 bytes).
+# Check that BINARY is a fully static executable of at most 2.5 MB (2,621,440 bytes), and
+# (with --arch) that it is built for that architecture.
 #   scripts/check-static.sh build-static/lameduck
+#   scripts/check-static.sh --arch arm64 build-static-arm64/lameduck
 set -euo pipefail
 
 MAX_BYTES=${LAMEDUCK_MAX_BYTES:-2621440}
 
+arch=
+if [[ ${1:-} == --arch ]]; then
+  arch=${2:-}
+  shift 2 || true
+fi
 if [[ $# -ne 1 ]]; then
-  echo "usage: $0 BINARY" >&2
+  echo "usage: $0 [--arch amd64|arm64] BINARY" >&2
   exit 2
 fi
+case $arch in
+  '') want= ;;
+  amd64 | x86_64) want="x86-64" ;;
+  arm64 | aarch64) want="ARM aarch64" ;;
+  *) echo "check-static: unknown --arch $arch (amd64 or arm64)" >&2; exit 2 ;;
+esac
 bin=$1
 fail=0
 problem() { printf 'check-static: FAIL: %s\n' "$*" >&2; fail=1; }
@@ -26,6 +39,9 @@ case $info in
   *ELF*) ;;
   *) problem "$bin is not an ELF file" ;;
 esac
+if [[ -n $want && $info != *"LSB executable, $want,"* && $info != *"LSB pie executable, $want,"* ]]; then
+  problem "file(1) does not say it is a $want executable"
+fi
 # file(1) says "statically linked" for ET_EXEC static binaries and "static-pie linked" for
 # static PIE; anything mentioning an interpreter or dynamic linking is wrong.
 if [[ $info == *"dynamically linked"* || $info == *"interpreter"* ]]; then
