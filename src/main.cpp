@@ -9,6 +9,7 @@
 
 #include "endpoints_cmd.h"
 #include "exit_status.h"
+#include "install.h"
 #include "kube_config.h"
 #include "log.h"
 #include "options.h"
@@ -54,6 +55,7 @@ int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
       if (cli.prestop.check_only) return check_api(cli.prestop.wait.api);
       return run_prestop(cli.prestop, signals);
     case Subcommand::endpoints: return run_endpoints(cli.endpoints, signals);
+    case Subcommand::install: setup_logging({}); return run_install(cli.install);
   }
   return kExitUsage;
 }
@@ -76,7 +78,8 @@ int main(int argc, char** argv) {
       cli = parse_command_line(argc, argv);
     } catch (const UsageError& e) {
       std::string sub =
-          argc > 1 && (std::string(argv[1]) == "prestop" || std::string(argv[1]) == "endpoints")
+          argc > 1 && (std::string(argv[1]) == "prestop" || std::string(argv[1]) == "endpoints" ||
+                       std::string(argv[1]) == "install")
               ? std::string(" ") + argv[1]
               : "";
       print_error(std::string(e.what()) + " (see lameduck" + sub + " --help)");

@@ -20,6 +20,7 @@ constexpr const char* kShortUsage =
     "  lameduck [OPTIONS] -- COMMAND [ARGS...]   run COMMAND (PID-1 duties + drain)\n"
     "  lameduck prestop [OPTIONS]                for lifecycle.preStop.exec: wait, then exit 0\n"
     "  lameduck endpoints [OPTIONS]              print where this Pod is routable right now\n"
+    "  lameduck install DIR                      copy this binary into DIR (for an initContainer)\n"
     "  lameduck version                          print the version\n";
 
 constexpr const char* kRunUsageTail =
@@ -269,14 +270,28 @@ void parse_endpoints(std::vector<std::string> args, ParsedCommandLine& out) {
   out.subcommand = Subcommand::endpoints;
 }
 
+void parse_install(std::vector<std::string> args, ParsedCommandLine& out) {
+  CLI::App app{
+      "lameduck install: copy this binary into DIR as DIR/lameduck (atomically, mode 0755), "
+      "e.g. from an initContainer into an emptyDir the app container runs it from. DIR "
+      "must exist. Exit 0: installed or already there; 1: failed.",
+      "lameduck install"};
+  app.add_option("DIR", out.install.dir, "the directory (an emptyDir volume's mount path)")
+      ->required();
+  std::reverse(args.begin(), args.end());
+  if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
+  out.subcommand = Subcommand::install;
+}
+
 bool is_subcommand(const std::string& word) {
-  return word == "prestop" || word == "endpoints" || word == "version";
+  return word == "prestop" || word == "endpoints" || word == "install" || word == "version";
 }
 
 void dispatch_subcommand(const std::string& name, std::vector<std::string> args,
                          ParsedCommandLine& out) {
   if (name == "prestop") return parse_prestop(std::move(args), out);
   if (name == "endpoints") return parse_endpoints(std::move(args), out);
+  if (name == "install") return parse_install(std::move(args), out);
   if (!args.empty()) throw UsageError("version takes no arguments");
   out.subcommand = Subcommand::version;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "drain.h"
+#include "install.h"
 #include "signals.h"
 
 namespace lameduck {
@@ -69,13 +70,14 @@ struct EndpointsOptions {
   bool json = false;
 };
 
-enum class Subcommand { run, prestop, endpoints, version, help };
+enum class Subcommand { run, prestop, endpoints, install, version, help };
 
 struct ParsedCommandLine {
   Subcommand subcommand = Subcommand::run;
   RunOptions run;
   PrestopOptions prestop;
   EndpointsOptions endpoints;
+  InstallOptions install;
   std::string help_text;  // for Subcommand::help
 };
 
