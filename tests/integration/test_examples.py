@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - reported by test_yaml_is_installed
     yaml = None
 
 EXAMPLES = ROOT / "examples"
-SUBCOMMANDS_WITHOUT_CHECK = {"endpoints", "version"}
+SUBCOMMANDS_WITHOUT_CHECK = {"endpoints", "version", "install"}  # install: see test_inject_*
 
 
 @dataclasses.dataclass
@@ -319,7 +319,8 @@ def test_examples_are_found():
     wheres = [inv.where for inv in INVOCATIONS]
     for part in ("distroless/Dockerfile", "distroless/deployment.yaml", "nginx/Dockerfile",
                  "nginx/deployment.yaml", "jvm/Dockerfile", "jvm/deployment.yaml",
-                 "prestop-only/deployment.yaml", "rainbow/release.yaml", "prestop.md"):
+                 "prestop-only/deployment.yaml", "rainbow/release.yaml", "prestop.md",
+                 "inject/deployment.yaml"):
         assert any(part in w for w in wheres), f"no lameduck invocation found in {part}"
     kinds = {("prestop" if inv.argv[:1] == ["prestop"] else "run") for inv in INVOCATIONS}
     assert kinds == {"run", "prestop"}
@@ -407,3 +408,58 @@ spec:
     assert all(i.env == {"LAMEDUCK_DELAY": "3s", "LAMEDUCK_SETTLE": "1s"} for i in found)
     assert [i.argv for i in shell_invocations("$ LAMEDUCK_DELAY=1s lameduck -- x\n", "t")] \
         == [["--", "x"]]
+
+
+# --------------------------------------------------------------------------------------
+# examples/inject: the initContainer's `lameduck install DIR` and the app that runs the copy
+# --------------------------------------------------------------------------------------
+
+def inject_pod_spec() -> dict:
+    docs = list(yaml.safe_load_all((EXAMPLES / "inject" / "deployment.yaml").read_text()))
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == ["Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"], kinds
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    spec = deployment["spec"]["template"]["spec"]
+    assert spec["serviceAccountName"] == next(
+        d for d in docs if d["kind"] == "ServiceAccount")["metadata"]["name"]
+    return spec
+
+
+def mount_path(container: dict, volume: str) -> str:
+    paths = [m["mountPath"] for m in container.get("volumeMounts") or [] if m["name"] == volume]
+    assert len(paths) == 1, f"container {container['name']} does not mount {volume}"
+    return paths[0]
+
+
+def test_inject_example_wires_the_volume():
+    """The initContainer installs into the emptyDir; the app runs the copy from it as PID 1,
+    and its preStop hook is the same copy."""
+    spec = inject_pod_spec()
+    [init] = spec["initContainers"]
+    command = init["command"]
+    assert is_lameduck(command[0]) and command[1] == "install" and len(command) == 3, command
+    volume = next(m["name"] for m in init["volumeMounts"] if m["mountPath"] == command[2])
+    assert "emptyDir" in next(v for v in spec["volumes"] if v["name"] == volume)
+    [app] = spec["containers"]
+    binary = mount_path(app, volume).rstrip("/") + "/lameduck"
+    assert app["command"][0] == binary and app["command"][1] == "--", app["command"]
+    assert app["lifecycle"]["preStop"]["exec"]["command"] == [binary, "prestop"]
+
+
+def test_inject_example_install_runs(tmp_path):
+    """The initContainer's command, for real, into a directory standing in for the volume;
+    then the installed copy parses the app container's command line."""
+    spec = inject_pod_spec()
+    command = spec["initContainers"][0]["command"]
+    volume = tmp_path / command[2].lstrip("/")
+    volume.mkdir(parents=True)
+    for _ in range(2):  # a second run (the Pod restarts) must do no harm
+        r = subprocess.run([LAMEDUCK_BIN, "install", str(volume)], capture_output=True,
+                           text=True, timeout=30, env=base_env(), stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+    app = spec["containers"][0]
+    copy = volume / "lameduck"
+    r = subprocess.run([str(copy), "--check", *app["command"][1:]], capture_output=True,
+                       text=True, timeout=30, stdin=subprocess.DEVNULL,
+                       env=base_env(**lameduck_env(container_env(app))))
+    assert r.returncode == 0, r.stderr
