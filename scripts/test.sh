@@ -11,9 +11,12 @@
 # 4. builds with AddressSanitizer + UBSan and runs the tests again;
 # 5. builds the static binary (scripts/build-static.sh), checks it (static, no
 #    dependency, <= 2.5 MB) and runs the integration suite against it, including a run in
-#    an empty root (chroot).
+#    an empty root (chroot);
+# 6. cross-builds the arm64 static binary (scripts/build-static.sh --arch arm64), checks it
+#    and runs it under qemu-user (qemu-aarch64-static, called explicitly: no binfmt needed).
 #
-# Environment: LAMEDUCK_SKIP_ASAN=1, LAMEDUCK_SKIP_STATIC=1 to leave out steps 4 or 5.
+# Environment: LAMEDUCK_SKIP_ASAN=1, LAMEDUCK_SKIP_STATIC=1, LAMEDUCK_SKIP_ARM64=1 to leave
+# out steps 4, 5 or 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,7 +25,7 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config clang-format clang-tidy
   libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev nlohmann-json3-dev doctest-dev
   python3 python3-pytest python3-yaml openssl util-linux procps iproute2 ca-certificates
-  haproxy gnuplot-nox
+  haproxy gnuplot-nox qemu-user-static
 )
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -73,6 +76,13 @@ if [[ "${LAMEDUCK_SKIP_STATIC:-0}" != 1 ]]; then
   LAMEDUCK_BIN=$ROOT/build-static/lameduck SIGECHO_BIN=$ROOT/build/tests/sigecho \
     SIGECHO_STATIC_BIN=$ROOT/build/tests/sigecho_static \
     $PY -m pytest -q -p no:cacheprovider tests/integration -m "not demo"
+fi
+
+if [[ "${LAMEDUCK_SKIP_ARM64:-0}" != 1 ]]; then
+  step "arm64 static binary: cross-build, check, run under qemu-user"
+  bash scripts/build-static.sh --arch arm64 --test-helpers
+  bash scripts/check-static.sh --arch arm64 build-static-arm64/lameduck
+  qemu-aarch64-static build-static-arm64/lameduck version
 fi
 
 step "all tests passed"
