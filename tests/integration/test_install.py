@@ -12,7 +12,8 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import LAMEDUCK_BIN, base_env, run_lameduck
+from support.env import LAMEDUCK_BIN, base_env
+from support.lameduck_proc import run_lameduck
 
 
 def installed(directory: Path) -> Path:
