@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "exit_status.h"
+#include "unique_fd.h"
 
 namespace lameduck {
 namespace {
@@ -53,29 +54,28 @@ std::optional<SpawnError> Child::spawn(const std::vector<std::string>& args, con
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
-  int report[2];
-  if (pipe2(report, O_CLOEXEC) != 0) {
+  int ends[2];
+  if (pipe2(ends, O_CLOEXEC) != 0) {
     return SpawnError{kExitUsage, std::string("pipe2 failed: ") + std::strerror(errno)};
   }
+  UniqueFd report_read(ends[0]);
+  UniqueFd report_write(ends[1]);
   pid_t pid = fork();
   if (pid < 0) {
-    int error = errno;
-    ::close(report[0]);
-    ::close(report[1]);
-    return SpawnError{kExitUsage, std::string("cannot fork: ") + std::strerror(error)};
+    return SpawnError{kExitUsage, std::string("cannot fork: ") + std::strerror(errno)};
   }
   if (pid == 0) {
-    ::close(report[0]);
-    exec_child(argv.data(), mask, report[1]);
+    report_read.reset();
+    exec_child(argv.data(), mask, report_write.get());
   }
-  ::close(report[1]);
+  report_write.reset();
   setpgid(pid, pid);  // also here, so signals to the group cannot race the child's own call
   int error = 0;
   ssize_t n;
   do {
-    n = ::read(report[0], &error, sizeof error);
+    n = ::read(report_read.get(), &error, sizeof error);
   } while (n < 0 && errno == EINTR);
-  ::close(report[0]);
+  report_read.reset();
   if (n == static_cast<ssize_t>(sizeof error)) {
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

@@ -1,6 +1,7 @@
 #include "control_protocol.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace lameduck {
 namespace {
@@ -101,6 +102,26 @@ std::optional<std::string> refuse_client(const PeerCredentials& peer, uid_t own_
              std::string(unreadable_why) + ")";
   }
   return "unexpected namespace check result";
+}
+
+bool RefusalSummary::on_refused(TimePoint now) {
+  if (window_end_ && now < *window_end_) {
+    ++unlogged_;
+    return false;
+  }
+  window_end_ = now + window_;
+  unlogged_ = 0;
+  return true;
+}
+
+std::optional<TimePoint> RefusalSummary::due() const {
+  if (unlogged_ == 0) return std::nullopt;
+  return window_end_;
+}
+
+int RefusalSummary::take(TimePoint now) {
+  if (unlogged_ == 0 || !window_end_ || now < *window_end_) return 0;
+  return std::exchange(unlogged_, 0);
 }
 
 std::optional<std::string> refuse_server(const PeerCredentials& peer, uid_t own_uid) {

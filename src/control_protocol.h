@@ -72,6 +72,26 @@ enum class PeerNamespace { same, different, unreadable };
 std::optional<std::string> refuse_client(const PeerCredentials& peer, uid_t own_uid,
                                          PeerNamespace ns, std::string_view unreadable_why = "");
 
+// Refused connections are logged one at a time only now and then: a sidecar that connects
+// in a loop must not flood the app container's log. The first refusal of a window is
+// logged; the rest of the window is counted and reported once when it ends.
+class RefusalSummary {
+ public:
+  explicit RefusalSummary(Millis window = Millis(10000)) : window_(window) {}
+  // True when this refusal is to be logged in full now.
+  bool on_refused(TimePoint now);
+  // When the count of the refusals not logged is due, if there are any.
+  std::optional<TimePoint> due() const;
+  // Once due: how many were not logged (then the count starts over); 0 before.
+  int take(TimePoint now);
+  Millis window() const { return window_; }
+
+ private:
+  Millis window_;
+  std::optional<TimePoint> window_end_;
+  int unlogged_ = 0;
+};
+
 // Client side: why the socket's owner is not a PID 1 to trust, or nullopt.
 std::optional<std::string> refuse_server(const PeerCredentials& peer, uid_t own_uid);
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "control.h"
+#include "control_client.h"
 #include "drain.h"
 #include "drain_runner.h"
 #include "endpoint_watch.h"
@@ -51,16 +51,22 @@ Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& t
     timeline.info("preStop: {}; waiting here", why_not);
     return Asked::wait_here;
   }
-  auto client = ControlClient::connect(control_socket_name(*pid_namespace), why_not);
-  if (!client) {
-    timeline.info("preStop: PID 1 is not lameduck or does not listen ({}); waiting here", why_not);
-    return Asked::wait_here;
+  auto connection = connect_to_pid1(*pid_namespace, geteuid());
+  switch (connection.failure) {
+    case Pid1Connection::Failure::none: break;
+    case Pid1Connection::Failure::absent:
+      timeline.info("preStop: PID 1 is not lameduck or does not listen ({}); waiting here",
+                    connection.why);
+      return Asked::wait_here;
+    case Pid1Connection::Failure::busy:
+      timeline.warn("preStop: PID 1 is busy ({}); waiting here", connection.why);
+      return Asked::wait_here;
+    case Pid1Connection::Failure::untrusted:
+      timeline.warn("preStop: not asking the control socket's owner to drain: {}; waiting here",
+                    connection.why);
+      return Asked::wait_here;
   }
-  if (auto refusal = refuse_server(client->server(), geteuid())) {
-    timeline.warn("preStop: not asking the control socket's owner to drain: {}; waiting here",
-                  *refusal);
-    return Asked::wait_here;
-  }
+  auto& client = connection.client;
   if (auto error = client->send_drain_request()) {
     // A refusing PID 1 answers and closes at once, maybe before our request went out.
     std::vector<Reply> replies;

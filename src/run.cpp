@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "child.h"
-#include "control.h"
+#include "control_server.h"
 #include "endpoint_watch.h"
 #include "exit_status.h"
 #include "log.h"

@@ -271,7 +271,7 @@ def test_closed_stdio_becomes_dev_null(wrapped, mode):
     ld = wrapped('exec "$@" <&- >&- 2>&-', [], ["sleep", "60"], mode)
     for fd in (0, 1, 2):
         assert os.readlink(f"/proc/{ld.pid}/fd/{fd}") == "/dev/null", fd
-    app = wait_for(lambda: next((c.pid for c in children_of(ld.pid)), 0))
+    app = wait_for(lambda: next(iter(children_of(ld.pid)), 0))
     wait_for(lambda: os.readlink(f"/proc/{app}/exe").endswith("sleep"))
     for fd in (0, 1, 2):
         assert os.readlink(f"/proc/{app}/fd/{fd}") == "/dev/null", fd

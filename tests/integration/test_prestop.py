@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from typing import Optional, Sequence
 
@@ -27,6 +28,7 @@ import pytest
 from fakeapi.slices import endpoint, slice, terminating
 from support.env import (LAMEDUCK_BIN, PYTHON, SANITIZER_REPORT, base_env, pid1_prefix,
                          require_binaries)
+from support.lameduck_proc import Lameduck
 from support.procfs import children_of
 from support.wait import SLACK, TIMEOUT, wait_for
 
@@ -540,3 +542,162 @@ def test_no_control_socket_unless_pid1(echo_app, hook):
     assert "not PID 1: no preStop control socket" in ld.stderr()
     with pytest.raises(ConnectionRefusedError):
         raw_ask(f"lameduck/{ns_inode(os.getpid())}")
+
+
+# --------------------------------------------------------------------------------------
+# issue 15: a squatted name, a flood of refused connections, a busy PID 1
+# --------------------------------------------------------------------------------------
+
+class LateLameduck(Lameduck):
+    """mode="pid1", but PID 1 is first a shell that waits for a file before it execs
+    lameduck: time for the test to bind the namespace's socket name first."""
+
+    def __init__(self, gate: pathlib.Path, *args, **kwargs):
+        super().__init__(*args, mode="pid1", **kwargs)
+        self.gate = gate
+
+    def argv(self):
+        argv = super().argv()
+        n = len(pid1_prefix())
+        script = f'while [ ! -e {self.gate} ]; do sleep 0.02; done; exec "$@"'
+        return [*argv[:n], "sh", "-c", script, "sh", *argv[n:]]
+
+
+def squat(gate: pathlib.Path, box: dict) -> None:
+    """Binds the abstract name of the new PID namespace whose PID 1 (the shell of
+    LateLameduck) waits for gate, from outside it (as a sidecar or a hostNetwork process
+    could), and answers every connection with "done" at once: a hook that trusted it
+    would skip the drain."""
+    own = ns_inode(os.getpid())
+
+    def gatekeeper() -> int:
+        for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+            try:
+                if str(gate).encode() in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes() \
+                        and ns_inode(pid) != own:
+                    return pid
+            except OSError:
+                continue
+        return 0
+
+    pid = wait_for(gatekeeper, message="the namespace's waiting PID 1")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(f"\0lameduck/{ns_inode(pid)}")
+    sock.listen(16)
+    sock.settimeout(0.2)
+    gate.touch()
+    while not box.get("stop"):
+        try:
+            conn, _ = sock.accept()
+        except (socket.timeout, OSError):
+            continue
+        box["connections"] = box.get("connections", 0) + 1
+        try:
+            conn.sendall(b"done squatter says so\n")
+        except OSError:
+            pass
+        conn.close()
+    sock.close()
+
+
+def test_a_squatted_name_does_not_cost_a_second_wait(tmp_path, sigecho, hook):
+    """Before, PID 1 could not listen ("Address already in use"), the hook refused the
+    squatter and waited on its own, and PID 1 waited again after SIGTERM."""
+    needs_nsenter()
+    gate = tmp_path / "i15-gate"
+    echo = sigecho()
+    ld = LateLameduck(gate, ["--delay", "2s"], echo.command("--exit-on", "TERM:0"),
+                      workdir=tmp_path)
+    box: dict = {}
+    squatter = threading.Thread(target=squat, args=(gate, box), daemon=True)
+    squatter.start()
+    try:
+        echo.lameduck = ld.start()
+        echo.wait_ready()
+        ld.wait_stderr(r"is taken by another process .*listening on @lameduck/\d+/[0-9a-f]{16}")
+        h = hook([], target=ld.pid)
+        assert h.wait() == 0, h.stderr()
+        log = h.stderr()
+        assert "PID 1 reports the drain done (delay 2s over)" in log, log
+        assert "waiting here" not in log and "squatter" not in log
+        assert box.get("connections", 0) >= 1  # it did try the squatter first
+        assert 2.0 <= h.elapsed < 2.0 + slack()
+        sent = ld.signal(signal.SIGTERM)
+        term = echo.wait_signal(signal.SIGTERM)
+        assert term.t - sent < 1.0, "PID 1 waited a second time"
+        assert ld.wait().code == 0
+    finally:
+        box["stop"] = True
+        squatter.join(timeout=TIMEOUT)
+        ld.kill()
+
+
+def test_a_flood_of_refused_connections_is_summarised(echo_app):
+    """Before: one warning per connection (227,245 lines in 5 s from a looping sidecar)."""
+    needs_nsenter()
+    ld, _ = echo_app(["--delay", "1s"], "--exit-on", "TERM:0", mode="pid1")
+    name = f"\0lameduck/{ns_inode(ld.pid)}"
+    for _ in range(1000):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(name)  # from outside the PID namespace: refused
+    ld.wait_stderr(r"refused \d+ more preStop control connections in the last 10s \(last from "
+                   r"pid 0 uid 0: ", timeout=10 + SLACK + 5)
+    lines = [line for line in ld.stderr().splitlines() if "refused" in line]
+    assert len(lines) <= 3, "\n".join(lines[:10])
+    total = 1 + sum(int(m) for m in re.findall(r"refused (\d+) more", ld.stderr()))
+    assert total <= 1000
+
+
+def fill_backlog(name: str) -> list[socket.socket]:
+    """Connections that fill the listen backlog of a stopped server, until EAGAIN."""
+    held = []
+    for _ in range(100):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(name)
+        except BlockingIOError:
+            s.close()
+            return held
+        held.append(s)
+    raise AssertionError("the backlog never filled")
+
+
+def test_a_busy_pid1_is_retried(echo_app, hook):
+    """A full backlog (EAGAIN) is not "PID 1 is not lameduck": the hook retries, then asks."""
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "2s"], "--exit-on", "TERM:0", mode="pid1")
+    os.kill(ld.pid, signal.SIGSTOP)
+    held = []
+    try:
+        held = fill_backlog(f"\0lameduck/{ns_inode(ld.pid)}")
+        h = hook([], target=ld.pid)
+        h.pid()
+        time.sleep(0.8)
+    finally:
+        os.kill(ld.pid, signal.SIGCONT)
+    assert h.wait() == 0, h.stderr()
+    for s in held:
+        s.close()
+    log = h.stderr()
+    assert "PID 1 reports the drain done (delay 2s over)" in log, log
+    assert "waiting here" not in log
+
+
+def test_a_pid1_busy_for_long_is_called_busy(echo_app, hook):
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "1s"], "--exit-on", "TERM:0", mode="pid1")
+    os.kill(ld.pid, signal.SIGSTOP)
+    try:
+        held = fill_backlog(f"\0lameduck/{ns_inode(ld.pid)}")
+        h = hook(["--delay", "1s"], target=ld.pid)
+        assert h.wait(timeout=TIMEOUT + 5) == 0, h.stderr()
+    finally:
+        os.kill(ld.pid, signal.SIGCONT)
+    for s in held:
+        s.close()
+    log = h.stderr()
+    assert re.search(r"PID 1 is busy \(its control socket's backlog stayed full for 2s\); "
+                     r"waiting here", log), log
+    assert "not lameduck" not in log
+    assert h.elapsed >= 2.0 + 1.0

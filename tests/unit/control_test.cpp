@@ -1,5 +1,3 @@
-#include "control.h"
-
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -10,7 +8,9 @@
 #include <cstring>
 #include <random>
 
+#include "control_client.h"
 #include "control_protocol.h"
+#include "control_server.h"
 
 using namespace lameduck;
 using namespace std::chrono_literals;
@@ -250,14 +250,54 @@ TEST_CASE("unknown requests are refused; clients going away are dropped") {
   server->report_drained("nobody listens");  // must not crash or raise SIGPIPE
 }
 
-TEST_CASE("a second server cannot take the name; a missing one is a refused connect") {
+TEST_CASE("a taken name moves the server to a random one; a missing one is a refused connect") {
   auto name = unique_name();
   auto first = ControlServer::open(name, own_namespace());
   REQUIRE(first);
-  CHECK_FALSE(ControlServer::open(name, own_namespace()));
+  CHECK(first->name() == name);
+  auto second = ControlServer::open(name, own_namespace());
+  REQUIRE(second);
+  CHECK(second->name().starts_with(name + "/"));
+  CHECK(second->name().size() == name.size() + 17);
+  auto third = ControlServer::open(name, own_namespace());
+  REQUIRE(third);
+  CHECK(third->name() != second->name());
   std::string why;
   CHECK_FALSE(ControlClient::connect(name + "-nobody", why));
   CHECK(why.find("Connection refused") != std::string::npos);
+}
+
+TEST_CASE("listeners are found in /proc/net/unix by name prefix") {
+  const char* text =
+      "Num       RefCount Protocol Flags    Type St Inode Path\n"
+      "0000000000000000: 00000002 00000000 00010000 0001 01 1001 @lameduck/4026531836\n"
+      "0000000000000000: 00000002 00000000 00010000 0001 01 1002 @lameduck/4026531836/00ff\n"
+      "0000000000000000: 00000002 00000000 00010000 0001 01 1003 @lameduck/40265318367\n"
+      "0000000000000000: 00000003 00000000 00000000 0001 03 1004 @lameduck/4026531836/ab\n"
+      "0000000000000000: 00000002 00000000 00010000 0002 01 1005 @lameduck/4026531836/dg\n"
+      "0000000000000000: 00000002 00000000 00010000 0001 01 1006 /run/lameduck/4026531836\n"
+      "0000000000000000: 00000002 00000000 00010000 0001 01 1007\n";
+  auto found = find_listeners(text, "lameduck/4026531836");
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].name == "lameduck/4026531836");
+  CHECK(found[0].inode == 1001);
+  CHECK(found[1].name == "lameduck/4026531836/00ff");
+  CHECK(found[1].inode == 1002);
+}
+
+TEST_CASE("refused connections are logged once per window, then counted") {
+  RefusalSummary summary(Millis(10000));
+  TimePoint t0{};
+  CHECK(summary.on_refused(t0));
+  CHECK_FALSE(summary.due());
+  for (int i = 1; i <= 1000; ++i) CHECK_FALSE(summary.on_refused(t0 + Millis(i)));
+  REQUIRE(summary.due());
+  CHECK(*summary.due() == t0 + Millis(10000));
+  CHECK(summary.take(t0 + Millis(9999)) == 0);
+  CHECK(summary.take(t0 + Millis(10000)) == 1000);
+  CHECK_FALSE(summary.due());
+  CHECK(summary.take(t0 + Millis(10001)) == 0);
+  CHECK(summary.on_refused(t0 + Millis(20000)));  // a new window: logged again
 }
 
 TEST_CASE("open_for_pid1 does not listen unless lameduck is PID 1") {

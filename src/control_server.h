@@ -1,9 +1,8 @@
-// The preStop control socket: PID 1's listening side (a ControlChannel in the supervisor's
-// poll loop) and the hook's client side. An abstract Unix socket, so it needs no writable
-// filesystem (readOnlyRootFilesystem, scratch images). Protocol: control_protocol.h.
+// The preStop control socket, PID 1's listening side: a ControlChannel in the supervisor's
+// poll loop. An abstract Unix socket, so it needs no writable filesystem
+// (readOnlyRootFilesystem, scratch images). Protocol: control_protocol.h.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -12,26 +11,28 @@
 
 #include "control_protocol.h"
 #include "event_loop.h"
+#include "unique_fd.h"
 
 namespace lameduck {
-
-// This process's PID namespace: the inode of /proc/self/ns/pid. On failure, nullopt and
-// the reason in why_not.
-std::optional<std::uint64_t> own_pid_namespace(std::string& why_not);
 
 // Owns the listening socket and the connected hooks. Never blocks; all sends use
 // MSG_NOSIGNAL, so a hook that went away cannot raise SIGPIPE in PID 1.
 class ControlServer final : public ControlChannel {
  public:
-  // Listens on the abstract name; nullptr (with a log line saying why) when it cannot.
+  // Listens on the abstract name; when another process holds it (a sidecar in the Pod's
+  // network namespace can bind it first), on name + "/" + a random suffix, which the
+  // hook finds (control_client.h). nullptr (with a log line saying why) when it cannot.
   // pid_namespace is the inode the clients' /proc/<pid>/ns/pid must match.
   static std::unique_ptr<ControlServer> open(const std::string& name, std::uint64_t pid_namespace);
   // Listens on this PID namespace's name when lameduck is PID 1 and /proc is this
   // namespace's; otherwise nullptr, with a log line saying why.
   static std::unique_ptr<ControlServer> open_for_pid1();
-  ~ControlServer() override;
+  ~ControlServer() override = default;
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
+
+  // The abstract name it listens on (without the leading NUL).
+  const std::string& name() const { return name_; }
 
   void add_fds(std::vector<pollfd>& fds) override;
   std::optional<TimePoint> next_timeout() const override;
@@ -43,7 +44,7 @@ class ControlServer final : public ControlChannel {
  private:
   enum class State { reading, requested, taken, waiting, closing };
   struct Client {
-    int fd = -1;
+    UniqueFd fd;
     PeerCredentials peer;
     State state = State::reading;
     LineBuffer in;
@@ -52,44 +53,23 @@ class ControlServer final : public ControlChannel {
     bool dead = false;
   };
 
-  ControlServer(int fd, std::uint64_t pid_namespace) : fd_(fd), pid_namespace_(pid_namespace) {}
+  ControlServer(UniqueFd fd, std::string name, std::uint64_t pid_namespace)
+      : fd_(std::move(fd)), name_(std::move(name)), pid_namespace_(pid_namespace) {}
   void accept_clients(TimePoint now);
   std::optional<std::string> check_peer(const PeerCredentials& peer) const;
+  void refuse(UniqueFd fd, const PeerCredentials& peer, const std::string& why, TimePoint now);
   void read_from(Client& client, TimePoint now);
   void send_to(Client& client, std::string_view bytes);
   void flush(Client& client);
   void drop_finished();
+  void log_refusal_summary(TimePoint now);
 
-  int fd_;
+  UniqueFd fd_;
+  std::string name_;
   std::uint64_t pid_namespace_;
   std::vector<Client> clients_;
-};
-
-// The hook's side: one connection to PID 1.
-class ControlClient {
- public:
-  // Connects without blocking; nullptr and the reason (e.g. "Connection refused": nobody
-  // listens, so PID 1 is not lameduck) in why_not.
-  static std::unique_ptr<ControlClient> connect(const std::string& name, std::string& why_not);
-  ~ControlClient();
-  ControlClient(const ControlClient&) = delete;
-  ControlClient& operator=(const ControlClient&) = delete;
-
-  int fd() const { return fd_; }
-  // Who listens: SO_PEERCRED as of its listen().
-  const PeerCredentials& server() const { return server_; }
-  // Sends "drain\n"; the error text on failure.
-  std::optional<std::string> send_drain_request();
-  // Reads what is available and appends the complete replies. False once the server
-  // closed the connection (or it broke: the reason in closed_why).
-  bool read_replies(std::vector<Reply>& out, std::string& closed_why);
-
- private:
-  ControlClient(int fd, PeerCredentials server) : fd_(fd), server_(server) {}
-
-  int fd_;
-  PeerCredentials server_;
-  LineBuffer in_;
+  RefusalSummary refusals_;
+  std::string last_refusal_;
 };
 
 }  // namespace lameduck

@@ -1,15 +1,16 @@
-#include "control.h"
+#include "control_server.h"
 
+#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstddef>
 #include <cstring>
 
+#include "control_client.h"
+#include "control_socket.h"
 #include "log.h"
 #include "text.h"
 
@@ -23,40 +24,36 @@ constexpr Millis kCloseTimeout{5000};
 // Only the kubelet's hook (and the odd operator) connects; more than this is a runaway.
 constexpr std::size_t kMaxClients = 16;
 
-socklen_t abstract_address(const std::string& name, sockaddr_un& addr) {
-  addr = {};
-  addr.sun_family = AF_UNIX;
-  std::size_t n = std::min(name.size(), sizeof addr.sun_path - 1);
-  std::memcpy(addr.sun_path + 1, name.data(), n);  // sun_path[0] == '\0': abstract
-  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
-}
-
-std::optional<PeerCredentials> peer_credentials(int fd) {
-  ucred cred{};
-  socklen_t size = sizeof cred;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &size) != 0) return std::nullopt;
-  return PeerCredentials{cred.pid, cred.uid, cred.gid};
-}
-
-std::optional<std::uint64_t> namespace_inode(const std::string& path, int& error) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    error = errno;
-    return std::nullopt;
+// 16 hex digits from getrandom: a name no other process can guess and bind first.
+std::string random_suffix() {
+  std::uint64_t bits = 0;
+  if (::getrandom(&bits, sizeof bits, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof bits)) {
+    bits = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()) ^
+           (static_cast<std::uint64_t>(::getpid()) << 32);
   }
-  return static_cast<std::uint64_t>(st.st_ino);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (auto& c : out) {
+    c = kHex[bits & 0xf];
+    bits >>= 4;
+  }
+  return out;
+}
+
+// Binds and listens on the abstract name; the errno on failure.
+int listen_on(const UniqueFd& fd, const std::string& name) {
+  sockaddr_un addr;
+  socklen_t size = abstract_address(name, addr);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), size) != 0) return errno;
+  if (::listen(fd.get(), 8) != 0) return errno;
+  return 0;
+}
+
+UniqueFd new_socket() {
+  return UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 }
 
 }  // namespace
-
-std::optional<std::uint64_t> own_pid_namespace(std::string& why_not) {
-  int error = 0;
-  auto inode = namespace_inode("/proc/self/ns/pid", error);
-  if (!inode) why_not = std::string("cannot read /proc/self/ns/pid: ") + std::strerror(error);
-  return inode;
-}
-
-// ---- server -----------------------------------------------------------------------------
 
 std::unique_ptr<ControlServer> ControlServer::open_for_pid1() {
   // Only a real PID 1 listens: with shareProcessNamespace every container shares one PID
@@ -88,28 +85,33 @@ std::unique_ptr<ControlServer> ControlServer::open_for_pid1() {
 
 std::unique_ptr<ControlServer> ControlServer::open(const std::string& name,
                                                    std::uint64_t pid_namespace) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
+  UniqueFd fd = new_socket();
+  if (!fd) {
     spdlog::warn("no preStop control socket: socket failed: {}", std::strerror(errno));
     return nullptr;
   }
-  sockaddr_un addr;
-  socklen_t size = abstract_address(name, addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), size) != 0 || ::listen(fd, 8) != 0) {
-    int error = errno;
-    ::close(fd);
-    spdlog::warn("no preStop control socket: cannot listen on @{}: {}{}", name,
-                 std::strerror(error),
-                 error == EADDRINUSE ? " (another process holds the name)" : "");
+  std::string bound = name;
+  int error = listen_on(fd, bound);
+  if (error == EADDRINUSE) {
+    // Someone bound the predictable name first (any process in the Pod's network
+    // namespace can): move to a name nobody can guess; the hook finds it by its owner.
+    fd = new_socket();
+    bound = name + "/" + random_suffix();
+    error = fd ? listen_on(fd, bound) : errno;
+    if (error == 0) {
+      spdlog::warn(
+          "preStop control socket: @{} is taken by another process (a sidecar?); listening on "
+          "@{} instead, where lameduck prestop finds it",
+          name, bound);
+    }
+  }
+  if (error != 0) {
+    spdlog::warn("no preStop control socket: cannot listen on @{}: {}", bound,
+                 std::strerror(error));
     return nullptr;
   }
-  spdlog::debug("listening for preStop hooks on @{}", name);
-  return std::unique_ptr<ControlServer>(new ControlServer(fd, pid_namespace));
-}
-
-ControlServer::~ControlServer() {
-  for (auto& client : clients_) ::close(client.fd);
-  ::close(fd_);
+  spdlog::debug("listening for preStop hooks on @{}", bound);
+  return std::unique_ptr<ControlServer>(new ControlServer(std::move(fd), bound, pid_namespace));
 }
 
 std::optional<std::string> ControlServer::check_peer(const PeerCredentials& peer) const {
@@ -127,10 +129,30 @@ std::optional<std::string> ControlServer::check_peer(const PeerCredentials& peer
   return refuse_client(peer, geteuid(), ns, unreadable_why);
 }
 
+void ControlServer::refuse(UniqueFd fd, const PeerCredentials& peer, const std::string& why,
+                           TimePoint now) {
+  std::string what =
+      "from pid " + std::to_string(peer.pid) + " uid " + std::to_string(peer.uid) + ": " + why;
+  if (refusals_.on_refused(now)) {
+    spdlog::warn("refused a preStop control connection {}", what);
+  } else {
+    last_refusal_ = std::move(what);
+  }
+  auto line = format_reply(ReplyKind::refused, why);
+  [[maybe_unused]] auto sent = ::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL);
+}
+
+void ControlServer::log_refusal_summary(TimePoint now) {
+  if (int more = refusals_.take(now); more > 0) {
+    spdlog::warn("refused {} more preStop control connection{} in the last {} (last {})", more,
+                 more == 1 ? "" : "s", format_duration(refusals_.window()), last_refusal_);
+  }
+}
+
 void ControlServer::accept_clients(TimePoint now) {
   for (;;) {
-    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
+    UniqueFd fd(::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         spdlog::warn("preStop control socket: accept failed: {}", std::strerror(errno));
@@ -138,10 +160,9 @@ void ControlServer::accept_clients(TimePoint now) {
       return;
     }
     Client client;
-    client.fd = fd;
     client.deadline = now + kRequestTimeout;
     std::optional<std::string> refusal;
-    if (auto peer = peer_credentials(fd)) {
+    if (auto peer = peer_credentials(fd.get())) {
       client.peer = *peer;
       refusal = check_peer(*peer);
     } else {
@@ -149,15 +170,12 @@ void ControlServer::accept_clients(TimePoint now) {
     }
     if (!refusal && clients_.size() >= kMaxClients) refusal = "too many connections";
     if (refusal) {
-      spdlog::warn("refused a preStop control connection from pid {} uid {}: {}", client.peer.pid,
-                   client.peer.uid, *refusal);
-      auto line = format_reply(ReplyKind::refused, *refusal);
-      [[maybe_unused]] auto sent = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
-      ::close(fd);
+      refuse(std::move(fd), client.peer, *refusal, now);
       continue;
     }
     spdlog::debug("preStop control connection from pid {} uid {}", client.peer.pid,
                   client.peer.uid);
+    client.fd = std::move(fd);
     clients_.push_back(std::move(client));
   }
 }
@@ -165,7 +183,7 @@ void ControlServer::accept_clients(TimePoint now) {
 void ControlServer::read_from(Client& client, TimePoint now) {
   char buffer[512];
   for (;;) {
-    ssize_t n = ::recv(client.fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    ssize_t n = ::recv(client.fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n <= 0) {
@@ -204,7 +222,7 @@ void ControlServer::send_to(Client& client, std::string_view bytes) {
 void ControlServer::flush(Client& client) {
   while (!client.out.empty() && !client.dead) {
     ssize_t n =
-        ::send(client.fd, client.out.data(), client.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ::send(client.fd.get(), client.out.data(), client.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n < 0) {
@@ -218,50 +236,47 @@ void ControlServer::flush(Client& client) {
 }
 
 void ControlServer::drop_finished() {
-  auto finished = [](const Client& c) {
+  std::erase_if(clients_, [](const Client& c) {
     return c.dead || (c.state == State::closing && c.out.empty());
-  };
-  for (auto& client : clients_) {
-    if (finished(client)) ::close(client.fd);
-  }
-  std::erase_if(clients_, finished);
+  });
 }
 
 void ControlServer::add_fds(std::vector<pollfd>& fds) {
   drop_finished();
-  fds.push_back({fd_, POLLIN, 0});
+  fds.push_back({fd_.get(), POLLIN, 0});
   for (const auto& client : clients_) {
     short events = POLLIN;
     if (!client.out.empty()) events |= POLLOUT;
-    fds.push_back({client.fd, events, 0});
+    fds.push_back({client.fd.get(), events, 0});
   }
 }
 
 std::optional<TimePoint> ControlServer::next_timeout() const {
-  std::optional<TimePoint> earliest;
+  std::optional<TimePoint> next = refusals_.due();
   for (const auto& client : clients_) {
     if (client.state != State::reading && client.state != State::closing) continue;
-    if (!earliest || client.deadline < *earliest) earliest = client.deadline;
+    next = earliest(next, client.deadline);
   }
-  return earliest;
+  return next;
 }
 
 void ControlServer::on_ready(std::span<const pollfd> fds, TimePoint now) {
   bool listener_ready = false;
   for (const auto& p : fds) {
     if (p.revents == 0) continue;
-    if (p.fd == fd_) {
+    if (p.fd == fd_.get()) {
       listener_ready = true;
       continue;
     }
     // Matched by descriptor: clients may have been told "done" since add_fds.
     auto it = std::find_if(clients_.begin(), clients_.end(),
-                           [&](const Client& c) { return c.fd == p.fd; });
+                           [&](const Client& c) { return c.fd.get() == p.fd; });
     if (it == clients_.end() || it->dead) continue;
     if ((p.revents & POLLOUT) != 0) flush(*it);
     if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) read_from(*it, now);
   }
   if (listener_ready) accept_clients(now);
+  log_refusal_summary(now);
   for (auto& client : clients_) {
     bool timed = client.state == State::reading || client.state == State::closing;
     if (timed && !client.dead && now >= client.deadline) {
@@ -298,68 +313,6 @@ void ControlServer::report_drained(std::string_view how) {
     client.state = State::closing;
     client.deadline = now + kCloseTimeout;
     send_to(client, format_reply(ReplyKind::done, how));
-  }
-}
-
-// ---- client -----------------------------------------------------------------------------
-
-std::unique_ptr<ControlClient> ControlClient::connect(const std::string& name,
-                                                      std::string& why_not) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    why_not = std::string("socket failed: ") + std::strerror(errno);
-    return nullptr;
-  }
-  sockaddr_un addr;
-  socklen_t size = abstract_address(name, addr);
-  int rc;
-  do {
-    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), size);
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) {
-    // EAGAIN: the listen backlog is full, which a live lameduck never lets happen.
-    why_not = std::string("connect to @") + name + ": " + std::strerror(errno);
-    ::close(fd);
-    return nullptr;
-  }
-  auto server = peer_credentials(fd);
-  if (!server) {
-    why_not = std::string("SO_PEERCRED failed: ") + std::strerror(errno);
-    ::close(fd);
-    return nullptr;
-  }
-  return std::unique_ptr<ControlClient>(new ControlClient(fd, *server));
-}
-
-ControlClient::~ControlClient() {
-  ::close(fd_);
-}
-
-std::optional<std::string> ControlClient::send_drain_request() {
-  for (;;) {
-    ssize_t n = ::send(fd_, kDrainRequest.data(), kDrainRequest.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    // A fresh connection's buffer always takes these six bytes at once.
-    if (n == static_cast<ssize_t>(kDrainRequest.size())) return std::nullopt;
-    return std::string("send failed: ") + (n < 0 ? std::strerror(errno) : "short write");
-  }
-}
-
-bool ControlClient::read_replies(std::vector<Reply>& out, std::string& closed_why) {
-  char buffer[512];
-  for (;;) {
-    ssize_t n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-    if (n <= 0) {
-      closed_why = n == 0 ? "" : std::strerror(errno);
-      return false;
-    }
-    if (!in_.append(std::string_view(buffer, static_cast<std::size_t>(n)))) {
-      closed_why = "reply line too long";
-      return false;
-    }
-    while (auto line = in_.next_line()) out.push_back(parse_reply(*line));
   }
 }
 
