@@ -6,7 +6,7 @@
 
 namespace lameduck {
 
-WatchSetup setup_endpoint_watch(const ApiOptions& api) {
+WatchSetup setup_endpoint_watch(const ApiOptions& api, Millis delay) {
   WatchSetup setup;
   KubeConfig config = resolve_kube_config(api);
   std::string problems;
@@ -29,6 +29,8 @@ WatchSetup setup_endpoint_watch(const ApiOptions& api) {
   params.config = std::move(config);
   params.identity = resolve_identity(api);
   params.services = api.services;
+  params.answer_within = delay;
+  params.narrow = !api.watch_namespace;
   spdlog::debug("EndpointSlice wait armed: {}", describe_identity(params.identity));
   setup.watcher = std::make_unique<SliceWatcher>(std::move(params));
   return setup;

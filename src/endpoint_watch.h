@@ -17,6 +17,7 @@ struct WatchSetup {
 };
 
 // Resolves identity and API access (logging what was used) without contacting the API.
-WatchSetup setup_endpoint_watch(const ApiOptions& api);
+// delay: the drain's --delay, the time the API gets for a first answer (retries included).
+WatchSetup setup_endpoint_watch(const ApiOptions& api, Millis delay);
 
 }  // namespace lameduck

@@ -1,52 +1,129 @@
 #include "endpoints_cmd.h"
 
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "event_loop.h"
+#include "http.h"
+#include "kube_api.h"
 #include "kube_config.h"
 #include "log.h"
 #include "signals.h"
-#include "slice_watch.h"
+#include "small_file.h"
 #include "text.h"
 
 namespace lameduck {
 namespace {
 
 constexpr Millis kOverallTimeout{15000};
+constexpr Millis kRequestTimeout{5000};
+constexpr int kMaxRetries = 2;
+constexpr int kMaxPages = 8;
 
-// The watcher as the loop's source: its outcome is read from its state.
-class ListSource final : public LoopSource {
- public:
-  explicit ListSource(SliceWatcher& watcher) : watcher_(watcher) {}
-  void add_fds(std::vector<pollfd>& fds) override { watcher_.add_fds(fds); }
-  std::optional<TimePoint> next_timeout() const override { return watcher_.next_timeout(); }
-  void on_ready(std::span<const pollfd> fds, TimePoint now) override {
-    watcher_.on_ready(fds, now);
-  }
-
- private:
-  SliceWatcher& watcher_;
-};
-
-// Drives the watcher's one list to its end; SIGINT, SIGTERM or SIGHUP stop it at once
-// (they are blocked for the whole process, so only this loop can see them): the reason.
-std::string list_once(SliceWatcher& watcher, SignalFd& signals) {
-  EventLoop loop(signals);
-  ListSource source(watcher);
-  LoopSource* sources[] = {&source};
-  auto give_up = Clock::now() + kOverallTimeout;
-  watcher.start(Clock::now());
-  while (watcher.state() == SliceWatcher::State::watching && Clock::now() < give_up) {
-    auto woke = loop.wait(sources, give_up);
-    for (const auto& info : woke.signals) {
-      int sig = static_cast<int>(info.ssi_signo);
-      if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
-        return "interrupted by " + signal_name(sig);
-    }
-    loop.dispatch(sources, woke.now);
+// SIGINT, SIGTERM or SIGHUP (blocked for the whole process, so only this loop sees them)
+// end the command at once: the reason.
+std::string interrupted(const EventLoop::Wakeup& woke) {
+  for (const auto& info : woke.signals) {
+    int sig = static_cast<int>(info.ssi_signo);
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+      return "interrupted by " + signal_name(sig);
   }
   return {};
+}
+
+// Runs one request to its end; nullopt at give_up, or when interrupted (`stop` says why).
+std::optional<HttpResult> get(EventLoop& loop, HttpClient& http, const std::string& url,
+                              const HttpOptions& options, TimePoint give_up, std::string& stop) {
+  std::optional<HttpResult> result;
+  HttpRequest request(url, options, nullptr, [&result](const HttpResult& r) { result = r; });
+  http.start(request);
+  LoopSource* sources[] = {&http};
+  while (!result && Clock::now() < give_up) {
+    auto woke = loop.wait(sources, give_up);
+    stop = interrupted(woke);
+    if (!stop.empty()) break;
+    loop.dispatch(sources, woke.now);
+  }
+  if (!result) http.cancel(request);
+  return result;
+}
+
+// Waits until `until` unless interrupted: the reason.
+std::string pause(EventLoop& loop, TimePoint until) {
+  while (Clock::now() < until) {
+    if (auto why = interrupted(loop.wait({}, until)); !why.empty()) return why;
+  }
+  return {};
+}
+
+struct Listed {
+  std::vector<Route> routes;
+  std::string error;  // empty: routes is the answer
+};
+
+// One consistent list of the namespace's slices (all pages), a couple of retries on 5xx,
+// 429 and timeouts: where the Pod is routable right now. Not a watcher: nothing follows.
+Listed list_routes_once(const KubeConfig& config, const ResolvedIdentity& identity,
+                        const std::vector<std::string>& services, SignalFd& signals) {
+  EventLoop loop(signals);
+  const auto& pod = identity.pod;
+  auto give_up = Clock::now() + kOverallTimeout;
+  SliceSelector selector{config.api_server, pod.namespace_name, services};
+  SmallFile ca = read_small_file("the CA", config.ca_file, kMaxCaBytes);
+  if (!ca.ok()) return {{}, ca.error};
+  auto ca_pem = std::make_shared<const std::string>(std::move(ca.data));
+  HttpClient http;
+  std::map<std::string, EndpointSlice> slices;
+  std::string next;
+  int pages = 0;
+  int retries = 0;
+  for (;;) {
+    HttpOptions options;
+    options.ca_pem = ca_pem;
+    std::string error;
+    options.bearer_token = read_bearer_token(config.token_file, error);
+    if (!error.empty()) return {{}, error};
+    options.connect_timeout_ms = static_cast<long>(kRequestTimeout.count());
+    options.total_timeout_ms = static_cast<long>(kRequestTimeout.count());
+    std::string stop;
+    auto result = get(loop, http, list_url(selector, next), options, give_up, stop);
+    if (!stop.empty()) return {{}, stop};
+    if (!result) {
+      return {{}, "no answer from the API server within " + format_duration(kOverallTimeout)};
+    }
+    auto outcome =
+        classify(std::move(*result), "listing EndpointSlices", config, pod.namespace_name);
+    switch (outcome.kind) {
+      case ApiOutcome::Kind::fatal: return {{}, outcome.why};
+      case ApiOutcome::Kind::retry:
+      case ApiOutcome::Kind::expired: {
+        if (++retries > kMaxRetries) return {{}, outcome.why + " (gave up after retries)"};
+        slices.clear();
+        next.clear();
+        pages = 0;
+        auto wait = std::max(outcome.after, Millis(200 << retries));
+        if (auto why = pause(loop, std::min(Clock::now() + wait, give_up)); !why.empty()) {
+          return {{}, why};
+        }
+        continue;
+      }
+      case ApiOutcome::Kind::ok: break;
+    }
+    auto page = parse_slice_list(outcome.body, pod);
+    if (!page.error.empty()) return {{}, "malformed EndpointSlice list: " + page.error};
+    for (auto& slice : page.items) {
+      std::string name = slice.name;
+      slices[name] = std::move(slice);
+    }
+    if (page.continue_token.empty()) return {routes_to_pod(slices, pod, services), {}};
+    if (++pages >= kMaxPages) {
+      return {{},
+              "the EndpointSlice list has more than " + std::to_string(kMaxPages) +
+                  " pages; narrow it with --service"};
+    }
+    next = page.continue_token;
+  }
 }
 
 }  // namespace
@@ -63,19 +140,9 @@ int run_endpoints(const EndpointsOptions& options, SignalFd& signals) {
   } else if (identity.pod.namespace_name.empty()) {
     error = "cannot tell the Pod's namespace: set POD_NAMESPACE or --namespace";
   } else {
-    SliceWatchParams params{config, identity, options.api.services};
-    SliceWatcher watcher(params);
-    watcher.set_list_only(true);
-    if (auto interrupted = list_once(watcher, signals); !interrupted.empty()) {
-      error = interrupted;
-    } else if (watcher.state() == SliceWatcher::State::failed) {
-      error = watcher.failure();
-    } else if (watcher.state() == SliceWatcher::State::watching) {
-      error = "no answer from the API server within " + format_duration(kOverallTimeout);
-    } else {
-      routes = watcher.routes();
-    }
-    watcher.stop();
+    auto listed = list_routes_once(config, identity, options.api.services, signals);
+    error = listed.error;
+    routes = std::move(listed.routes);
   }
   int code = !error.empty() ? 2 : routes.empty() ? 1 : 0;
 

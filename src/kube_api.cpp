@@ -1,15 +1,13 @@
 #include "kube_api.h"
 
-#include <cctype>
-#include <fstream>
-#include <sstream>
-
 #include "bounded_json.h"
+#include "text.h"
 
 namespace lameduck {
 namespace {
 
 constexpr std::size_t kMaxStatusSnippet = 120;
+constexpr std::size_t kMaxStatusMessage = 300;
 
 std::string collection_url(const SliceSelector& selector) {
   std::string url = selector.api_server + "/apis/discovery.k8s.io/v1/namespaces/" +
@@ -61,34 +59,16 @@ std::string watch_url(const SliceSelector& selector, const std::string& resource
   return url;
 }
 
-std::string read_token(const std::string& path, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
-    error = "cannot read the token " + path;
-    return {};
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string token = buffer.str();
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
-    token.pop_back();
-  }
-  if (token.empty()) error = "the token file " + path + " is empty";
-  return token;
-}
-
 std::string status_message(std::string_view body) {
   auto parsed = parse_bounded(
       body, JsonBounds{}, [](JsonPath p) { return path_is(p, {"message"}); }, nullptr);
   if (parsed.ok() && parsed.value.is_object()) {
     auto it = parsed.value.find("message");
-    if (it != parsed.value.end() && it->is_string()) return it->get<std::string>();
+    if (it != parsed.value.end() && it->is_string()) {
+      return clean_text(it->get<std::string>(), kMaxStatusMessage);
+    }
   }
-  std::string snippet(body.substr(0, kMaxStatusSnippet));
-  for (char& c : snippet) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return snippet;
+  return clean_text(body, kMaxStatusSnippet);
 }
 
 ApiOutcome classify(HttpResult result, std::string_view what, const KubeConfig& config,

@@ -1,6 +1,6 @@
 // The Kubernetes API as lameduck uses it: the EndpointSlice URLs, the bearer token, and
-// what an HTTP result means for the watch (ok, retry, expired, fatal). No I/O but reading
-// the token file; no curl (http.h hides it).
+// what an HTTP result means for the watch (ok, retry, expired, fatal). No I/O, no curl
+// (http.h hides it). Token and CA files: small_file.h.
 #pragma once
 
 #include <string>
@@ -33,10 +33,7 @@ std::string list_url(const SliceSelector& selector, const std::string& continue_
 // A watch from resource_version, with bookmarks, ended by the server after a while.
 std::string watch_url(const SliceSelector& selector, const std::string& resource_version);
 
-// The token, whitespace-trimmed; error says why when it cannot be used.
-std::string read_token(const std::string& path, std::string& error);
-
-// The "message" of a Kubernetes Status body, or the body's start (one line).
+// The "message" of a Kubernetes Status body, or the body's start: clean text (text.h).
 std::string status_message(std::string_view body);
 
 // What a finished request means for the protocol.

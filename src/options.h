@@ -35,6 +35,7 @@ struct ApiOptions {
   std::string api_server;
   std::string token_file;
   std::string ca_file;
+  bool watch_namespace = false;  // --debug-watch-namespace: no narrow watch
 };
 
 // Options shared by the PID-1 mode and `prestop`: the wait itself.
@@ -89,5 +90,8 @@ std::string short_usage();
 
 // True when running in a Pod (KUBERNETES_SERVICE_HOST is set).
 bool in_kubernetes();
+
+// --delay, or its default: 15s in a Pod, 0 elsewhere.
+Millis fallback_delay(const WaitOptions& wait);
 
 }  // namespace lameduck

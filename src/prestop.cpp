@@ -147,7 +147,7 @@ class HookEffects final : public DrainEffects {
 
 // Step 2: the wait itself, as PID 1 would do it: EndpointSlices + settle, or --delay.
 int wait_here(const PrestopOptions& options, EventLoop& loop, Timeline& timeline) {
-  WatchSetup watch = setup_endpoint_watch(options.wait.api);
+  WatchSetup watch = setup_endpoint_watch(options.wait.api, fallback_delay(options.wait));
   HookEffects effects(timeline);
   DrainRunner runner(drain_config(options.wait, watch.wait_endpoints), {watch.watcher.get()},
                      effects, timeline);

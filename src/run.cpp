@@ -16,7 +16,7 @@ namespace lameduck {
 
 DrainConfig drain_config(const WaitOptions& wait, bool wait_endpoints) {
   DrainConfig config;
-  config.delay = wait.delay.value_or(in_kubernetes() ? Millis(15000) : Millis(0));
+  config.delay = fallback_delay(wait);
   config.settle = wait.settle;
   config.max_delay = wait.max_delay;
   config.wait_endpoints = wait_endpoints;
@@ -36,7 +36,7 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   }
 
   // 2. The drain: EndpointSlices when the API can be used (no connection until SIGTERM).
-  WatchSetup watch = setup_endpoint_watch(options.wait.api);
+  WatchSetup watch = setup_endpoint_watch(options.wait.api, fallback_delay(options.wait));
   SupervisorConfig config;
   config.drain = drain_config(options.wait, watch.wait_endpoints);
   config.drain.kill_after = options.kill_after;

@@ -172,7 +172,7 @@ void SliceSync::on_event(const WatchEvent& event, TimePoint now) {
   }
 }
 
-void SliceSync::on_malformed_event(const std::string& why, TimePoint now) {
+void SliceSync::on_failure(const std::string& why, TimePoint now) {
   if (state_ != State::running) return;
   fail(why, now);
 }

@@ -65,7 +65,8 @@ class SliceSync {
   void on_watch_answered() { answered_ = true; }
   // One event of the watch stream; the slices are evaluated by end_batch().
   void on_event(const WatchEvent& event, TimePoint now);
-  void on_malformed_event(const std::string& why, TimePoint now);
+  // Anything else that makes the API unusable (a malformed event, an unreadable token).
+  void on_failure(const std::string& why, TimePoint now);
   // After a round's events: is the Pod still routable?
   void end_batch(TimePoint now);
   // The stream ended, not cancelled by us.

@@ -1,15 +1,18 @@
-// The EndpointSlice wait: list (following pagination), then watch from the list's
-// resourceVersion until the Pod is routable in no Service. 410 Gone relists; a broken
-// stream re-watches with backoff; anything unrecoverable is one clear line and `failed`,
-// and the drain falls back to --delay.
+// The EndpointSlice wait as the event loop drives it: the I/O around SliceSync (the
+// protocol, slice_sync.h). It makes the requests SliceSync asks for over HttpClient, cuts
+// the watch stream into lines, parses them (endpoints.h) and hands over the outcomes
+// (kube_api.h). Per round of the loop it parses for at most kRoundBudget and evaluates the
+// slices once, so a flood of events cannot starve the loop: the rest waits in a bounded
+// backlog for the next round.
 #pragma once
 
 #include <memory>
-#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
 
-#include "endpoints.h"
 #include "http.h"
 #include "kube_config.h"
+#include "slice_sync.h"
 #include "wait_source.h"
 
 namespace lameduck {
@@ -19,8 +22,16 @@ struct SliceWatchParams {
   ResolvedIdentity identity;
   std::vector<std::string> services;
   Millis request_timeout{5000};  // a list, or a watch's response headers
-  int max_retries = 4;           // consecutive failed watches/5xx before giving up
+  Millis answer_within{15000};   // --delay: the API's time for a first complete list
+  bool narrow = true;            // false: --debug-watch-namespace (today's wide watch)
 };
+
+// Parsing watch events in one round of the loop stops after this long.
+inline constexpr Millis kRoundBudget{20};
+// Watch bytes received but not parsed yet; more is a stream lameduck cannot keep up with.
+inline constexpr std::size_t kMaxBacklog = 16u << 20;
+// One watch event (a line); real ones are a few KiB, a slice of 1,000 endpoints ~400 KiB.
+inline constexpr std::size_t kMaxEventLine = 4u << 20;
 
 class SliceWatcher final : public WaitSource {
  public:
@@ -33,56 +44,29 @@ class SliceWatcher final : public WaitSource {
   std::optional<TimePoint> next_timeout() const override;
   std::optional<WaitOutcome> on_ready(std::span<const pollfd> fds, TimePoint now) override;
 
-  // For `lameduck endpoints`: list once, then stop (state idle = routable, gone, failed).
-  enum class State { idle, watching, gone, failed };
-  State state() const { return state_; }
-  void set_list_only(bool list_only) { list_only_ = list_only; }
-  const std::vector<Route>& routes() const { return routes_; }
-  const std::string& failure() const { return failure_; }
-
  private:
   void step(std::span<const pollfd> fds, TimePoint now);
-  void list(const std::string& continue_token);
-  void watch();
-  void send(const std::string& url, bool streaming, long total_timeout_ms);
-  void on_list_done(const HttpResult& result);
-  bool on_watch_chunk(std::string_view data);
-  void read_lines(std::string_view data);
+  void act();
+  void send(const SliceSync::Request& request);
   void drop_request();
-  void on_watch_done(const HttpResult& result);
-  void relist_after_expiry();
-  void on_event(const nlohmann::json& event);
-  void evaluate(const char* after);
-  void retry(const std::string& why, long retry_after_ms = 0);
-  void fail(const std::string& why);
-  std::string http_failure(const char* what, const HttpResult& result) const;
-  std::string slices_url() const;
-  long long elapsed() const;
+  bool on_chunk(std::string_view data);
+  void on_done(const HttpResult& result);
+  // Parses whole lines from the backlog until `until` (nullopt: all of them).
+  void read_events(std::optional<TimePoint> until);
+  bool backlog_has_line() const;
+  std::optional<WaitOutcome> outcome();
 
   SliceWatchParams params_;
-  State state_ = State::idle;
-  std::optional<WaitOutcome> outcome_;  // found, not yet returned by start() or on_ready()
-  bool list_only_ = false;
+  std::optional<SliceSync> sync_;
   std::shared_ptr<const std::string> ca_pem_;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<HttpRequest> request_;
-  bool request_is_watch_ = false;
-  bool in_write_ = false;     // inside curl's write callback: requests must not be touched
-  bool abort_write_ = false;  // end the current transfer when the callback returns
-  bool relist_next_ = false;  // then list again (410 Gone in the stream)
-  TimePoint request_started_{};
-  TimePoint started_{};
-  std::optional<TimePoint> retry_at_;
-  int retries_ = 0;
-  int relists_ = 0;              // consecutive 410s with no watch event in between
-  bool watch_progress_ = false;  // the current watch delivered an event
-  int requests_ = 0;
-  std::map<std::string, EndpointSlice> slices_;
-  std::map<std::string, EndpointSlice> listing_;  // pages of a list in progress
-  std::string resource_version_;
-  std::string line_buffer_;
-  std::vector<Route> routes_;
-  std::string failure_;
+  std::optional<SliceSync::Request::Kind> kind_;  // of request_
+  bool aborting_ = false;    // our write callback ended the transfer: ignore its result
+  std::string backlog_;      // watch bytes not parsed yet
+  std::size_t scanned_ = 0;  // backlog_ bytes known to hold no newline
+  TimePoint round_until_{};
+  bool reported_ = false;
 };
 
 }  // namespace lameduck
