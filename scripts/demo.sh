@@ -2,7 +2,7 @@
 # lameduck's zero-downtime demo, from a fresh Debian 12 (bookworm) machine:
 #
 #   sudo scripts/demo.sh                 # install packages, build, run (a few minutes)
-#   sudo scripts/demo.sh --sweep         # the lag sweep instead (about 30 minutes)
+#   sudo scripts/demo.sh --sweep         # the lag sweep instead (30 min; with --jobs 3 about 11)
 #   scripts/demo.sh --pods 5 --lag 3s    # options go to demo/run.py (see --help)
 #
 # 1. installs what is missing with apt-get (build tools, lameduck's dev packages,
