@@ -1112,3 +1112,22 @@ def test_relist_after_410_is_narrow_too(echo_app, fake_api):
     assert relist["query"]["labelSelector"] == "kubernetes.io/service-name=web", relist
     t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
     expect_stop_after(echo, ld, t_change, SETTLE, "narrow relist")
+
+
+def test_a_flood_of_new_slices_neither_starves_the_loop_nor_passes_max_delay(echo_app, fake_api):
+    """Issue 14, item 5: thousands of ADDED events (the wide watch sees every Service):
+    signals are still forwarded at once, and --max-delay is kept. (The fake API sends
+    events slower than the issue's flood: this checks the behaviour, not the old bug.)"""
+    fake_api.set_slices([web_slice()])
+    ld, echo = start(echo_app, fake_api, max_delay="4s", extra=["--debug-watch-namespace"])
+    t0 = sigterm(ld, fake_api)
+    flood = [make_slice(f"flood{i:05d}-aaaaa", f"flood{i:05d}",
+                        [endpoint(f"10.8.{i // 250}.{i % 250}", pod=f"f{i}")])
+             for i in range(3000)]
+    fake_api.set_slices([web_slice(), *flood])
+    t_hup = ld.signal(signal.SIGHUP)
+    got = echo.wait_signal(signal.SIGHUP, timeout=5)
+    assert got.t - t_hup < 0.5 + SLACK, ld.stderr()[-2000:]
+    stop = echo.wait_signal(signal.SIGTERM, timeout=4 + SLACK + 10)
+    assert stop.t < t0 + 4.0 + SLACK, ld.stderr()[-2000:]
+    assert ld.wait().code == CHILD_EXIT
