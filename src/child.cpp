@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "exit_status.h"
 #include "unique_fd.h"
@@ -89,6 +90,15 @@ std::optional<SpawnError> Child::spawn(const std::vector<std::string>& args, con
 int Child::signal(int sig, bool group) const {
   if (pid_ <= 0) return ESRCH;
   return ::kill(group ? -pid_ : pid_, sig) == 0 ? 0 : errno;
+}
+
+bool Child::stopped() const {
+  if (pid_ <= 0) return false;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  auto close = stat.rfind(')');  // the command name may hold spaces and parentheses
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'T';
 }
 
 int become_subreaper() {

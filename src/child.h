@@ -26,6 +26,8 @@ class Child {
   pid_t pid() const { return pid_; }
   // Sends sig to the app, or to its process group when group is true. Returns errno or 0.
   int signal(int sig, bool group) const;
+  // True while the app is in a job-control stop (state T in /proc/<pid>/stat).
+  bool stopped() const;
 
  private:
   pid_t pid_ = -1;

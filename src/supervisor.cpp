@@ -31,10 +31,9 @@ int Supervisor::run() {
   LoopSource* sources[] = {&runner_, control_};
   while (!child_status_) {
     auto woke = loop_.wait(sources, std::nullopt);
-    for (const auto& info : woke.signals) {
-      on_signal(info);
-      if (child_status_) break;
-    }
+    // Every signal of the batch, also those read with the app's SIGCHLD: they still go to
+    // what is left of its process group (--group).
+    for (const auto& info : woke.signals) on_signal(info);
     if (child_status_) break;
     loop_.dispatch(sources, woke.now);
     take_drain_requests();
@@ -97,6 +96,9 @@ void Supervisor::send_stop(std::string_view why) {
   // The stop signal is decided once, at parse time: --signal, or the TERM of
   // --rewrite TERM:X (options.cpp), so the app gets what a plain forward would give.
   int error = child_.signal(config_.stop_signal, config_.group);
+  // A stopped app (SIGSTOP, Ctrl-Z) acts on the stop signal only once it runs again; like
+  // systemd, continue it, but only when it is stopped, so a running app gets no SIGCONT.
+  if (error == 0 && child_.stopped()) child_.signal(SIGCONT, config_.group);
   timeline_.info("{}: sent {} to {} {}{}", why, signal_name(config_.stop_signal),
                  config_.group ? "process group" : "pid", child_.pid(),
                  error == 0 ? "" : std::string(" (failed: ") + std::strerror(error) + ")");
