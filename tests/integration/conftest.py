@@ -15,8 +15,21 @@ from typing import Optional, Sequence
 
 import pytest
 
+from support.env import LAMEDUCK_BIN, SIGECHO_BIN, is_foreign
 from support.lameduck_proc import Lameduck
+from support.qemu_limits import reason_for
 from support.sigecho import Sigecho
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under qemu-user (LAMEDUCK_BIN for another architecture) skip what the emulator
+    cannot do, with the reason (support/qemu_limits.py)."""
+    if not is_foreign(LAMEDUCK_BIN):
+        return
+    for item in items:
+        reason = reason_for(item.nodeid, is_foreign(SIGECHO_BIN))
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=f"qemu-user: {reason}"))
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ PID namespace, so lameduck is PID 1 with no libc, no /etc, no /proc and no CA bu
 drain and the EndpointSlice wait (TLS to the fake API server) must still work.
 
 Runs only when LAMEDUCK_BIN is statically linked (scripts/test.sh runs the suite against
-build-static/lameduck) and SIGECHO_STATIC_BIN is set (ctest sets it)."""
+build-static/lameduck) and SIGECHO_STATIC_BIN is set (ctest sets it). For the arm64 binary
+under qemu-user (LDTEST_EMULATOR), the root also holds the (static) emulator, which runs
+both lameduck and sigecho: the kernel cannot start an arm64 program there by itself."""
 
 from __future__ import annotations
 
@@ -20,13 +22,20 @@ from pathlib import Path
 import pytest
 
 from fakeapi.slices import endpoint, slice
-from support.env import LAMEDUCK_BIN, base_env, kill_marked
+from support.env import LAMEDUCK_BIN, base_env, emulated, kill_marked
 from support.procfs import descendants_of
 from support.sigecho import SigechoLog
 from support.wait import SLACK, wait_for
 
 SIGECHO_STATIC = os.environ.get("SIGECHO_STATIC_BIN", "")
 POD_IP = "127.0.0.9"
+# The emulator's path inside the root, when the binaries are for another architecture.
+EMULATOR_IN_ROOT = "/emulator"
+
+
+def in_root(binary: str, path: str) -> list[str]:
+    """The command that runs binary, copied to path in the root."""
+    return [EMULATOR_IN_ROOT, path] if emulated(binary) else [path]
 
 
 def has_interpreter(path: str) -> bool:
@@ -62,8 +71,9 @@ class EmptyRoot:
         self.marker = uuid.uuid4().hex
         env = base_env(LDTEST_RUN_ID=self.marker)
         self.stderr_path = root.parent / "lameduck.stderr"
-        argv = ["unshare", "--mount", "--pid", "--fork", "chroot", str(root), "/lameduck",
-                *args, "--", "/sigecho", "--log", "/echo.log", "--exit-on", "TERM:0"]
+        argv = ["unshare", "--mount", "--pid", "--fork", "chroot", str(root),
+                *in_root(LAMEDUCK_BIN, "/lameduck"), *args, "--",
+                *in_root(SIGECHO_STATIC, "/sigecho"), "--log", "/echo.log", "--exit-on", "TERM:0"]
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=err,
@@ -74,7 +84,8 @@ class EmptyRoot:
 
     def _find(self) -> int:
         for stat in descendants_of(self.proc.pid):
-            if stat.comm == "lameduck":
+            if stat.comm == "lameduck" or (emulated(LAMEDUCK_BIN) and _argv(stat.pid)[1:2] == [
+                    "/lameduck"]):
                 return stat.pid
         assert self.proc.poll() is None, f"exited early:\n{self.stderr()}"
         return 0
@@ -91,6 +102,13 @@ class EmptyRoot:
             return self.proc.wait(timeout=timeout)
         finally:
             kill_marked(self.marker)
+
+
+def _argv(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    except OSError:
+        return []
 
 
 class Root:
@@ -117,6 +135,11 @@ def empty_root(tmp_path):
     path.mkdir()
     shutil.copy(LAMEDUCK_BIN, path / "lameduck")
     shutil.copy(SIGECHO_STATIC, path / "sigecho")
+    emulator = emulated(LAMEDUCK_BIN) or emulated(SIGECHO_STATIC)
+    if emulator:
+        shutil.copy(shutil.which(emulator[0]) or emulator[0], path / EMULATOR_IN_ROOT.lstrip("/"))
+        assert not has_interpreter(str(path / EMULATOR_IN_ROOT.lstrip("/"))), \
+            f"{emulator[0]} must be static to run in the empty root"
     root = Root(path)
     yield root
     for run in root.runs:
@@ -125,7 +148,10 @@ def empty_root(tmp_path):
 
 def test_nothing_else_is_in_the_root(empty_root):
     run = empty_root.start(["--delay", "0"])
-    assert sorted(p.name for p in run.root.iterdir()) == ["echo.log", "lameduck", "sigecho"]
+    expected = ["echo.log", "lameduck", "sigecho"]
+    if emulated(LAMEDUCK_BIN) or emulated(SIGECHO_STATIC):
+        expected.insert(1, EMULATOR_IN_ROOT.lstrip("/"))
+    assert sorted(p.name for p in run.root.iterdir()) == expected
     os.kill(run.pid, signal.SIGTERM)
     assert run.wait(10) == 0
 

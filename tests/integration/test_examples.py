@@ -28,7 +28,8 @@ from typing import Iterator, Optional
 
 import pytest
 
-from support.env import LAMEDUCK_BIN, ROOT, base_env, require_binaries
+from support.env import (LAMEDUCK_BIN, ROOT, base_env, emulated, lameduck_argv,
+                         require_binaries)
 
 try:
     import yaml
@@ -289,7 +290,7 @@ def known_env_names() -> set[str]:
     require_binaries()
     names: set[str] = set()
     for args in (["--help"], ["prestop", "--help"], ["endpoints", "--help"]):
-        r = subprocess.run([LAMEDUCK_BIN, *args], capture_output=True, text=True, timeout=30,
+        r = subprocess.run(lameduck_argv(*args), capture_output=True, text=True, timeout=30,
                            env=base_env(), stdin=subprocess.DEVNULL)
         names.update(re.findall(r"Env:(LAMEDUCK_[A-Z0-9_]+)", r.stdout))
     assert "LAMEDUCK_MAX_DELAY" in names, "lameduck --help does not name its variables"
@@ -301,8 +302,8 @@ def check_argv(argv: list[str]) -> Optional[list[str]]:
     if argv and argv[0] in SUBCOMMANDS_WITHOUT_CHECK:
         return None
     if argv and argv[0] == "prestop":
-        return [LAMEDUCK_BIN, "prestop", "--check", *argv[1:]]
-    return [LAMEDUCK_BIN, "--check", *argv]
+        return lameduck_argv("prestop", "--check", *argv[1:])
+    return lameduck_argv("--check", *argv)
 
 
 # --------------------------------------------------------------------------------------
@@ -454,12 +455,12 @@ def test_inject_example_install_runs(tmp_path):
     volume = tmp_path / command[2].lstrip("/")
     volume.mkdir(parents=True)
     for _ in range(2):  # a second run (the Pod restarts) must do no harm
-        r = subprocess.run([LAMEDUCK_BIN, "install", str(volume)], capture_output=True,
+        r = subprocess.run(lameduck_argv("install", str(volume)), capture_output=True,
                            text=True, timeout=30, env=base_env(), stdin=subprocess.DEVNULL)
         assert r.returncode == 0, r.stderr
     app = spec["containers"][0]
     copy = volume / "lameduck"
-    r = subprocess.run([str(copy), "--check", *app["command"][1:]], capture_output=True,
-                       text=True, timeout=30, stdin=subprocess.DEVNULL,
+    r = subprocess.run([*emulated(LAMEDUCK_BIN), str(copy), "--check", *app["command"][1:]],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
                        env=base_env(**lameduck_env(container_env(app))))
     assert r.returncode == 0, r.stderr

@@ -12,12 +12,17 @@ import threading
 import time
 from pathlib import Path
 
-from support.env import LAMEDUCK_BIN, base_env
+from support.env import LAMEDUCK_BIN, base_env, emulated
 from support.lameduck_proc import run_lameduck
 
 
 def installed(directory: Path) -> Path:
     return directory / "lameduck"
+
+
+def copy_argv(binary: Path, *args: str) -> list[str]:
+    """Runs a copy of LAMEDUCK_BIN (under the emulator, as LAMEDUCK_BIN would be)."""
+    return [*emulated(LAMEDUCK_BIN), str(binary), *args]
 
 
 def test_copies_the_running_binary_with_mode_0755(tmp_path):
@@ -33,7 +38,7 @@ def test_copies_the_running_binary_with_mode_0755(tmp_path):
 
 def test_the_copy_runs(tmp_path):
     assert run_lameduck(["install", str(tmp_path)]).code == 0
-    r = subprocess.run([str(installed(tmp_path)), "version"], capture_output=True, text=True,
+    r = subprocess.run(copy_argv(installed(tmp_path), "version"), capture_output=True, text=True,
                        timeout=30, env=base_env(), stdin=subprocess.DEVNULL)
     assert r.returncode == 0 and r.stdout.startswith("lameduck "), r
 
@@ -80,10 +85,10 @@ def test_replaces_a_binary_that_is_running(tmp_path):
         f.write(b"\0older build")  # trailing bytes: still the same program, other content
     dest = tmp_path / "shared"
     dest.mkdir()
-    r = subprocess.run([str(old), "install", str(dest)], capture_output=True, text=True,
+    r = subprocess.run(copy_argv(old, "install", str(dest)), capture_output=True, text=True,
                        timeout=30, env=base_env(), stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
-    running = subprocess.Popen([str(installed(dest)), "--delay", "0", "--", "sleep", "30"],
+    running = subprocess.Popen(copy_argv(installed(dest), "--delay", "0", "--", "sleep", "30"),
                                env=base_env(), stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -125,8 +130,8 @@ def test_readers_never_see_a_partial_file(tmp_path):
     thread.start()
     try:
         for i in range(6):
-            binary = str(other) if i % 2 == 0 else LAMEDUCK_BIN
-            r = subprocess.run([binary, "install", str(dest)], capture_output=True, text=True,
+            binary = other if i % 2 == 0 else Path(LAMEDUCK_BIN)
+            r = subprocess.run(copy_argv(binary, "install", str(dest)), capture_output=True, text=True,
                                timeout=30, env=base_env(), stdin=subprocess.DEVNULL)
             assert r.returncode == 0, r.stderr
             assert "installed" in r.stderr

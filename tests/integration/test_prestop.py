@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 import pytest
 
 from fakeapi.slices import endpoint, slice, terminating
-from support.env import (LAMEDUCK_BIN, PYTHON, SANITIZER_REPORT, base_env, pid1_prefix,
+from support.env import (PYTHON, SANITIZER_REPORT, base_env, lameduck_argv, pid1_prefix,
                          require_binaries)
 from support.lameduck_proc import Lameduck
 from support.procfs import children_of
@@ -44,7 +44,7 @@ def slack() -> float:
     cost = 0.0
     for _ in range(2):
         started = time.monotonic()
-        subprocess.run([LAMEDUCK_BIN, "prestop", "--check"], env=base_env(), capture_output=True,
+        subprocess.run(lameduck_argv("prestop", "--check"), env=base_env(), capture_output=True,
                        timeout=60, stdin=subprocess.DEVNULL)
         cost = max(cost, time.monotonic() - started)
     return SLACK + 4 * cost
@@ -83,7 +83,7 @@ class Hook:
                  target: Optional[int] = None, user: Optional[int] = None,
                  env: Optional[dict] = None):
         require_binaries()
-        argv = [LAMEDUCK_BIN, "prestop", *args]
+        argv = lameduck_argv("prestop", *args)
         if user is not None:
             argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
         if target is not None:

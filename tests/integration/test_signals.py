@@ -6,6 +6,7 @@ every signal below reaches the child as itself."""
 
 import os
 import pty
+import shutil
 import signal
 import sys
 import time
@@ -13,8 +14,8 @@ import uuid
 
 import pytest
 
-from support.env import (LAMEDUCK_BIN, MARKER_VAR, MODES, base_env, kill_marked, require_binaries,
-                         require_mode)
+from support.env import (MARKER_VAR, MODES, base_env, kill_marked, lameduck_argv,
+                         require_binaries, require_mode)
 from support.lameduck_proc import Lameduck
 from support.procfs import proc_stat
 from support.sigecho import Sigecho
@@ -312,7 +313,8 @@ def test_app_gets_the_terminal(tmp_path, sigecho):
     pid, master = pty.fork()
     if pid == 0:  # the child: session leader with the pty as its controlling terminal
         try:
-            os.execve(LAMEDUCK_BIN, [LAMEDUCK_BIN, "--", *echo.command()], env)
+            argv = lameduck_argv("--", *echo.command())
+            os.execve(shutil.which(argv[0]) or argv[0], argv, env)
         finally:
             os._exit(127)
     try:

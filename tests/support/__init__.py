@@ -6,6 +6,9 @@
 * ``support.env``: the binaries (``LAMEDUCK_BIN``, ``SIGECHO_BIN``), ``base_env()`` (no
   KUBERNETES_*/LAMEDUCK_*/POD_*), PID namespaces (``pid1_prefix``, ``MODES``),
   sanitizers, ``kill_marked(marker)`` for processes started with ``LDTEST_RUN_ID=<marker>``;
+  ``lameduck_argv(*args)`` / ``emulated(path)``: binaries for another architecture under
+  the emulator named by ``LDTEST_EMULATOR`` (qemu-user);
+* ``support.qemu_limits``: the tests qemu-user cannot support, and why;
 * ``support.lameduck_proc``: ``Lameduck`` (a running lameduck), ``run_lameduck(args)``
   (one-shot runs to the end), ``Result``;
 * ``support.sigecho``: ``Sigecho`` / ``SigechoLog``, the signal-echo child's log.

@@ -3,7 +3,9 @@ and the marker that finds every process a test started. Importable without pytes
 (demo/ uses ``PYTHON``).
 
 Binaries: ``LAMEDUCK_BIN`` and ``SIGECHO_BIN`` (ctest sets them), else build/lameduck and
-build/tests/sigecho. A sanitizer build is detected; LeakSanitizer is turned off only where
+build/tests/sigecho. Binaries for another architecture (the arm64 static build) run under
+the user-mode emulator named by ``LDTEST_EMULATOR`` (e.g. qemu-aarch64-static, called
+explicitly: binfmt_misc may be absent): start lameduck with ``lameduck_argv()``. A sanitizer build is detected; LeakSanitizer is turned off only where
 it cannot work (it needs ptrace at exit, also as PID 1), see ``sanitizer_env()``.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -32,6 +35,46 @@ def _binary(var: str, default: Path) -> str:
 
 LAMEDUCK_BIN = _binary("LAMEDUCK_BIN", ROOT / "build" / "lameduck")
 SIGECHO_BIN = _binary("SIGECHO_BIN", ROOT / "build" / "tests" / "sigecho")
+
+# The user-mode emulator for binaries of another architecture (qemu-aarch64-static).
+EMULATOR = tuple(shlex.split(os.environ.get("LDTEST_EMULATOR", "")))
+_ELF_MACHINES = {"x86_64": 62, "aarch64": 183, "riscv64": 243}
+
+
+@functools.lru_cache(maxsize=None)
+def is_foreign(path: str) -> bool:
+    """True when path is an ELF executable for another architecture than this machine's."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        return False
+    if header[:4] != b"\x7fELF":
+        return False
+    machine = int.from_bytes(header[18:20], "little")
+    return machine != _ELF_MACHINES.get(os.uname().machine, machine)
+
+
+def emulated(path: str) -> list[str]:
+    """The command prefix that runs path here: the emulator for a foreign binary."""
+    if not is_foreign(path):
+        return []
+    assert EMULATOR, f"{path} is for another architecture: set LDTEST_EMULATOR"
+    program = shutil.which(EMULATOR[0])
+    assert program, f"LDTEST_EMULATOR: {EMULATOR[0]} not found"
+    return [os.path.realpath(program), *EMULATOR[1:]]
+
+
+def lameduck_argv(*args: str) -> list[str]:
+    """The command line that runs lameduck with these arguments (under the emulator when
+    LAMEDUCK_BIN is for another architecture)."""
+    return [*emulated(LAMEDUCK_BIN), LAMEDUCK_BIN, *args]
+
+
+def process_image(path: str) -> str:
+    """What /proc/PID/exe shows for a process started as lameduck_argv() starts path."""
+    prefix = emulated(path)
+    return prefix[0] if prefix else os.path.realpath(path)
 
 # The interpreter for Python helper processes (Debian's, which has the packages CI installs).
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .env import (LAMEDUCK_BIN, MARKER_VAR, base_env, check_sanitizers, kill_marked,
-                  pid1_prefix, require_binaries, require_mode)
+                  lameduck_argv, pid1_prefix, process_image, require_binaries, require_mode)
 from .procfs import ProcStat, alive, children_of, descendants_of, exe, proc_stat, proc_status, \
     sigbit, signal_mask
 from .wait import TIMEOUT, wait_for
@@ -62,7 +62,7 @@ def run_lameduck(args: Sequence[str], env: Optional[dict] = None, timeout: float
     full_env[MARKER_VAR] = marker
     started = time.monotonic()
     try:
-        r = subprocess.run([*prefix, LAMEDUCK_BIN, *args], env=full_env, capture_output=True,
+        r = subprocess.run([*prefix, *lameduck_argv(*args)], env=full_env, capture_output=True,
                            text=True, timeout=timeout, stdin=subprocess.DEVNULL,
                            start_new_session=True)
     except subprocess.TimeoutExpired as e:
@@ -135,7 +135,7 @@ class Lameduck:
     # -- lifecycle ---------------------------------------------------------------------
 
     def argv(self) -> list[str]:
-        own = [LAMEDUCK_BIN, *self.args, *(["--", *self.command] if self.command else [])]
+        own = lameduck_argv(*self.args, *(["--", *self.command] if self.command else []))
         if self.mode == "pid1":
             return [*pid1_prefix(), *own]
         if self.mode == "reaper":
@@ -173,7 +173,7 @@ class Lameduck:
         return self
 
     def _find_lameduck(self) -> int:
-        want = os.path.realpath(LAMEDUCK_BIN)
+        want = process_image(LAMEDUCK_BIN)
         for child in children_of(self.launcher_pid):
             if exe(child) == want:
                 return child

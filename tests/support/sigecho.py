@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from .env import SIGECHO_BIN
+from .env import SIGECHO_BIN, emulated
 from .procfs import alive, listens_for_signals
 from .wait import TIMEOUT, wait_for
 
@@ -107,7 +107,7 @@ class Sigecho:
         self.lameduck = lameduck
 
     def command(self, *args: str) -> list[str]:
-        return [SIGECHO_BIN, "--log", str(self.log_path), *args]
+        return [*emulated(SIGECHO_BIN), SIGECHO_BIN, "--log", str(self.log_path), *args]
 
     def read(self) -> SigechoLog:
         try:
