@@ -11,6 +11,7 @@
 #include "exit_status.h"
 #include "install.h"
 #include "kube_config.h"
+#include "licenses.h"
 #include "log.h"
 #include "options.h"
 #include "prestop.h"
@@ -45,6 +46,7 @@ int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
   switch (cli.subcommand) {
     case Subcommand::help: std::fputs(cli.help_text.c_str(), stdout); return 0;
     case Subcommand::version: std::puts("lameduck " LAMEDUCK_VERSION); return 0;
+    case Subcommand::licenses: std::fputs(license_notices(), stdout); return 0;
     case Subcommand::run:
       setup_logging(cli.run.wait.log);
       // Parse-only: manifests are checked where the image's COMMAND does not exist.

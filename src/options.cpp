@@ -21,7 +21,7 @@ constexpr const char* kShortUsage =
     "  lameduck prestop [OPTIONS]                for lifecycle.preStop.exec: wait, then exit 0\n"
     "  lameduck endpoints [OPTIONS]              print where this Pod is routable right now\n"
     "  lameduck install DIR                      copy this binary into DIR (for an initContainer)\n"
-    "  lameduck version                          print the version\n";
+    "  lameduck version [--licenses]             print the version (and the licenses)\n";
 
 constexpr const char* kRunUsageTail =
     "\nEvery option can also be set by the environment variable shown (the flag wins).\n"
@@ -298,7 +298,11 @@ void dispatch_subcommand(const std::string& name, std::vector<std::string> args,
   if (name == "prestop") return parse_prestop(std::move(args), out);
   if (name == "endpoints") return parse_endpoints(std::move(args), out);
   if (name == "install") return parse_install(std::move(args), out);
-  if (!args.empty()) throw UsageError("version takes no arguments");
+  if (args.size() == 1 && args.front() == "--licenses") {
+    out.subcommand = Subcommand::licenses;
+    return;
+  }
+  if (!args.empty()) throw UsageError("version takes no arguments but --licenses");
   out.subcommand = Subcommand::version;
 }
 

@@ -71,7 +71,7 @@ struct EndpointsOptions {
   bool json = false;
 };
 
-enum class Subcommand { run, prestop, endpoints, install, version, help };
+enum class Subcommand { run, prestop, endpoints, install, version, licenses, help };
 
 struct ParsedCommandLine {
   Subcommand subcommand = Subcommand::run;

@@ -1,0 +1,10 @@
+// `lameduck version --licenses`: the license of lameduck and the notices of everything the
+// static binary carries (curl, mbedTLS, libstdc++, glibc, CLI11, spdlog, fmt, nlohmann-json).
+#pragma once
+
+namespace lameduck {
+
+// The notices, as printed on stdout.
+const char* license_notices();
+
+}  // namespace lameduck
