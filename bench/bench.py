@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """lameduck benchmarks: the measurements behind bench/RESULTS.md.
 
 Run through bench/run.sh, which builds lameduck and the native helper and installs the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Peak memory (VmHWM) of one drain against a hostile or just big API (issue 14, item 4).
 
     PYTHONPATH=tests /usr/bin/python3 bench/drain_memory.py build/lameduck

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """lameduck benchmarks, the measuring half: configuration, the inits under test, one
 ``measure_*`` function per section (see bench/README.md) and the machine's description.
 ``bench.py`` runs them; ``report.py`` turns their results into RESULTS.md."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """lameduck benchmarks, the reporting half: RESULTS.md from what measure.py measured.
 
 ``report`` puts together one function per section (header, results, drain precision,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # lameduck benchmarks: one command that builds, installs the peers, measures and reports.
 #
 #   bench/run.sh                 full run (~4 min of measuring on 2 cores + builds), writes bench/RESULTS.md

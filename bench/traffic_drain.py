@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The cost of one traffic-aware drain (issue 11): lameduck's CPU time and system calls.
 
 A drain here: lameduck runs in a network namespace of its own (the "Pod", 10.99.0.1) with

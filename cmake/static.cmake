@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fully static build of lameduck (glibc; amd64 or arm64, native or cross). Included by
 # CMakeLists.txt when LAMEDUCK_STATIC=ON; normally driven by scripts/build-static.sh, which
 # builds the minimal static libcurl + mbedTLS from Debian's sources for the target and

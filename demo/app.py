@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A deliberately naive web app: the "container" of every demo Pod.
 
 * HTTP/1.1 with keep-alive (ThreadingHTTPServer, one thread per connection);

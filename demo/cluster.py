@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One configuration's "cluster": Pods, the fake API, HAProxy with its controller, the
 load generator and the "kubelet" that rolls the Pods; then its measurement.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The demo's kube-proxy: EndpointSlices in, HAProxy servers out, *late*.
 
 It lists and watches ``discovery.k8s.io/v1`` EndpointSlices of one Service over HTTPS

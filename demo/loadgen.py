@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Steady HTTP load with keep-alive, recording every request.
 
 A dispatcher thread releases one request every 1/rate seconds (open loop: a slow or

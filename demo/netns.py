@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The demo's network: real TCP between network namespaces, nothing on the host's network.
 
 One configuration's cluster gets a "node" namespace and one namespace per Pod::

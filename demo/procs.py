@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Process and timing helpers of the demo: every process it starts is tracked and stopped,
 even on errors and Ctrl-C; durations in lameduck's syntax; polling with a deadline."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The demo's output: the table, results.md, rollout.png (gnuplot) and summary.json."""
 
 import json

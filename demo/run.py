@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """lameduck's zero-downtime demo: a rolling update behind a real load balancer.
 
 On loopback only, for each configuration in turn, it builds a small "cluster":

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The lag sweep: every configuration, for every load balancer lag and traffic mode.
 
 Modes (how the traffic reaches the Pods):

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the fully static lameduck binary (glibc; amd64 or arm64; <= 2.5 MB stripped).
 #
 #   scripts/build-static.sh                 -> build-static/lameduck        (amd64)
@@ -34,7 +35,7 @@ CURL_DEBVER=7.88.1-10+deb12u15
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'build-static: error: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-0}"; }
+usage() { sed -n '3,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-0}"; }
 
 HOST_ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 ARCH=$HOST_ARCH

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Check that BINARY is a fully static executable of at most 2.5 MB (2,621,440 bytes), and
 # (with --arch) that it is built for that architecture.
 #   scripts/check-static.sh build-static/lameduck

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # lameduck's zero-downtime demo, from a fresh Debian 12 (bookworm) machine:
 #
 #   sudo scripts/demo.sh                 # install packages, build, run (a few minutes)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # lameduck's whole test suite, from a fresh Debian 12 (bookworm) machine, as root:
 #
 #   sudo scripts/test.sh

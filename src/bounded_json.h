@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // JSON from outside (API bodies, watch events), parsed with bounds: a nesting depth
 // checked before anything is built, and only the parts the caller asks to keep. The rest
 // is skipped as it streams past (SAX), so a 16 MiB body of `[[[…]]]` or of slices the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The app lameduck runs: spawning it pristine, signalling it, and reaping.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The preStop control socket, the hook's side: finding PID 1's socket and talking to it.
 // Protocol: control_protocol.h.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The preStop control protocol and its peer checks, as pure functions. `lameduck prestop`
 // asks a lameduck PID 1 to drain over an abstract Unix socket; control.cpp does the I/O.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The preStop control socket, PID 1's listening side: a ControlChannel in the supervisor's
 // poll loop. An abstract Unix socket, so it needs no writable filesystem
 // (readOnlyRootFilesystem, scratch images). Protocol: control_protocol.h.

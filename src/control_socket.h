@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What both ends of the preStop control socket need: abstract addresses, SO_PEERCRED and
 // PID namespaces.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The drain policy as a pure state machine: fed events and the current time, it returns
 // the actions to take and the next deadline. No I/O here; supervisor.cpp does that.
 #pragma once

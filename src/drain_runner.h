@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Drives one drain, the same way for PID 1 (supervisor.cpp) and the preStop hook waiting
 // on its own (prestop.cpp): it owns the Drain, runs the wait sources the Drain asks for,
 // feeds it what they find, carries out its actions and logs each phase once, on the

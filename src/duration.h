@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Time: the one clock lameduck measures with, and durations on the command line
 // ("500ms", "15s", "2m", "1h", or bare seconds "1.5").
 #pragma once

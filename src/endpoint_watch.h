@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Building the EndpointSlice watcher from the options: in-cluster config, Pod identity,
 // and whether to wait on the API at all.
 #pragma once

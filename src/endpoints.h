@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // EndpointSlices and the one question that matters: does any Service still route new
 // traffic to this Pod? Pure functions over parsed slices (SPEC.md, "Endpoint semantics").
 #pragma once

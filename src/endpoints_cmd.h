@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `lameduck endpoints`: what a user runs with `kubectl exec` to debug identity and RBAC.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The event loop: every lameduck loop (PID 1's run and leftover waits, the preStop hook's
 // two waits, `lameduck endpoints`) is rounds of EventLoop::wait and dispatch: one poll()
 // over the signalfd and its sources' descriptors, until one is ready or the earliest

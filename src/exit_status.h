@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How a child's wait status becomes lameduck's own exit code.
 #pragma once
 

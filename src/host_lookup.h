@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A host name in --api-server is resolved on a thread of its own, never in the loop:
 // getaddrinfo() has no timeout and no file descriptor, and a DNS server that never
 // answers (CoreDNS draining itself at the very moment the Pod drains) would otherwise

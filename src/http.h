@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HTTPS to the API server on libcurl's multi interface, driven by the supervisor's poll():
 // curl tells us its sockets and timer through callbacks; we never block in curl.
 #pragma once

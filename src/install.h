@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `lameduck install DIR`: copy the running binary into DIR (an emptyDir shared with the
 // app container), for images that cannot be rebuilt and have no cp (distroless, scratch).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "kube_api.h"
 
 #include "bounded_json.h"

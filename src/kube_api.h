@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Kubernetes API as lameduck uses it: the EndpointSlice URLs, the bearer token, and
 // what an HTTP result means for the watch (ok, retry, expired, fatal). No I/O, no curl
 // (http.h hides it). Token and CA files: small_file.h.

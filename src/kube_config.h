@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where the API is and who this Pod is: flags, then the downward API and in-cluster
 // files, then the machine itself. Nothing here talks to the API.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Logging: stderr only (stdout belongs to the app), one line per event, text or JSON.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // lameduck: a PID 1 that keeps the app serving after SIGTERM until the Pod is out of
 // rotation. main() blocks signals, parses, and dispatches; errors become exit codes.
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The command line (CLI11): one options struct per subcommand, every option also read
 // from LAMEDUCK_<NAME>. Parsing is pure: it returns options or throws UsageError.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Processes left behind once the app has exited: daemons it started and re-parented
 // orphans. tini and dumb-init leave them to the kernel's SIGKILL; lameduck gives them the
 // stop signal and --orphan-grace first.

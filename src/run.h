@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `lameduck [OPTIONS] -- COMMAND`: setup (may fail with 125/126/127), then the run loop.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Owns lameduck's signal state: every signal is blocked for the life of the process and
 // read from a signalfd. That includes the fault signals (SEGV, BUS, FPE, ILL, TRAP, SYS,
 // ABRT), so a `kill -SEGV` is read and forwarded: a real fault still kills lameduck at

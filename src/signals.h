@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Signal names and the forwarding policy: what is forwarded, and how it is rewritten.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The EndpointSlice protocol as a pure state machine: list (following pages), then watch
 // from the list's resourceVersion until the Pod is routable in no Service. It is fed the
 // outcomes of requests (kube_api.h) and parsed watch events (endpoints.h) with the time,

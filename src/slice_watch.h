@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The EndpointSlice wait as the event loop drives it: the I/O around SliceSync (the
 // protocol, slice_sync.h). It makes the requests SliceSync asks for over HttpClient, cuts
 // the watch stream into lines, parses them (endpoints.h) and hands over the outcomes

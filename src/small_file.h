@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The small files lameduck reads from outside: the ServiceAccount token and the CA bundle
 // (a mounted volume, or whatever --token-file and --ca-file name). A FIFO there would
 // block open() for good and a huge file would eat the Pod's memory, so these are opened

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The run phase: one event loop over the signalfd, the drain (its wait sources) and the
 // control socket. Once the child runs, only its exit ends this.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Text that lameduck did not write (API bodies and Status messages, watch events, file
 // contents, environment and command-line values, control-socket requests) is cleaned
 // once, where it comes in, so that no log line can be forged and no JSON output breaks.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one owner of a file descriptor: closed exactly once, movable, never copied.
 #pragma once
 

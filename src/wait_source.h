@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A wait the drain makes besides its deadlines (drain.h, WaitKind), as the event loop
 // drives it: idle until start(), then polled with the loop's other sources until it finds
 // its outcome or is stopped. It reports only through what start() and on_ready() return:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ldbench: the small native helpers of the lameduck benchmarks (bench/run.sh).
  *
  * Drivers (run by bench.py; each starts the init under test as PID 1 of a new PID and

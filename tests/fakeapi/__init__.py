@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fake Kubernetes API server for lameduck's tests; see README.md.
 
 Tests use ``fakeapi.harness.FakeApi`` (or the ``fakeapi.fixtures``) and the builders in

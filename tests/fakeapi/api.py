@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The HTTPS API port: TLS server, bearer tokens, request log, routing, list and get.
 
 Watches are served by ``watch.py``, faults acted out by ``faults.py``, kubectl's discovery

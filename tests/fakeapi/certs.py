@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The CA, the serving certificate (made by the ``openssl`` CLI) and the service-account
 files (token, namespace) in the server's directory."""
 

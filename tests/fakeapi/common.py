@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What every part of the server shares: the resource's names, tunables, logging, and
 JSON as the apiserver writes it."""
 

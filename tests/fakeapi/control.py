@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The control API: plain HTTP on a second port, JSON, no auth. Tests change slices,
 queue faults, swap tokens, compact the history and read the request log through it."""
 

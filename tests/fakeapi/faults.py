@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Faults (queued by the control API, acted out by the API port) and the request log.
 
 A fault is a JSON object ``{"kind": K, "on": T, "count": N, ...}`` (README.md, "Faults").

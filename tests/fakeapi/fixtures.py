@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """pytest fixtures for tests that need a fake Kubernetes API server.
 
 The repository's root conftest.py loads this module as a plugin (``pytest_plugins``), so

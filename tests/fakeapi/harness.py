@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``FakeApi``: run the server (``python3 -m fakeapi``) as a subprocess and drive it from a test.
 
     from fakeapi.harness import FakeApi

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What only kubectl needs: discovery documents and server-side Table output.
 
 lameduck never asks for these; they exist so that kubectl (v1.32) works against the fake,

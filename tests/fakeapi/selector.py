@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Label and field selectors, parsed and matched as the apiserver does for EndpointSlices."""
 
 import re

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``main``: make the files, start the API and control servers, write ready.json, run
 until SIGTERM/SIGINT. Run it as ``PYTHONPATH=tests /usr/bin/python3 -m fakeapi --help``."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Builders for EndpointSlice JSON shaped exactly like the Kubernetes API serves it.
 
 The endpoint-slice controller (``endpointslice-controller.k8s.io``) writes slices that look

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``v1 Status`` objects (the body of every API error) and the exception that carries one."""
 
 from .common import GROUP, RESOURCE

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The object store: EndpointSlices, the global resourceVersion and the event history
 that watches replay."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Watches: a chunked stream of JSON event lines, replayed from the store's history and
 then live, filtered like the apiserver's watch cache."""
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* sigecho: the child the integration tests run under lameduck. It records what really
  * happens to it, with CLOCK_MONOTONIC timestamps the tests compare against their own:
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures of lameduck's integration tests; the helpers live in tests/support (see its
 __init__.py), the fake API server in tests/fakeapi. pytest.ini puts tests/ on sys.path.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What comes from outside cannot freeze, crash or fool PID 1 (issue 14 items 2, 3, 8):
 
 * the token and CA files: a FIFO, a directory or a huge file is refused at once (it

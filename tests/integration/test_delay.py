@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The drain: after SIGTERM the app keeps serving for --delay, then gets the stop signal.
 
 Times are CLOCK_MONOTONIC on both sides: t0 is taken just before the test sends SIGTERM,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The zero-downtime proof, short: demo/run.py rolls Pods behind HAProxy and counts errors.
 
 One run of ``demo/run.py`` with 2 Pods, 100 requests/s and a 1 s load balancer lag,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The static binary in an empty root (issue 5): chroot into a directory that holds only
 lameduck, a statically linked sigecho and the ServiceAccount files, inside a new mount and
 PID namespace, so lameduck is PID 1 with no libc, no /etc, no /proc and no CA bundle. The

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The EndpointSlice wait, end to end: lameduck (mostly as PID 1 of a PID namespace) against
 the fake Kubernetes API in tests/fakeapi.
 

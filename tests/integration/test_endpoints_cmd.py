@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`lameduck endpoints`: where this Pod is routable right now, against the fake API.
 
 Exit codes: 0 routable, 1 not routable, 2 could not tell. Text output for people, `-o json`

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The files in examples/ cannot rot: every lameduck invocation in them is checked against
 the real binary's option parser, and every YAML file (and YAML block in the guides) parses.
 

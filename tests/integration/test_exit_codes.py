@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Exit status: the child's code, 128+N for signal N, and lameduck's own 125/126/127."""
 
 import os

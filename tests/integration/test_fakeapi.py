@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Tests of the fake Kubernetes API server (tests/fakeapi) against real clients.
 
 kubectl checks that the fake speaks the real wire format (discovery, lists, Table output,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`lameduck install DIR` (issue 13): the initContainer copies the running binary into an
 emptyDir, atomically (temporary file in DIR, fsync, rename, mode 0755), refuses a DIR that
 does not exist, and a second run does no harm."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Leftovers: when the app has exited, processes it left behind (a daemon in its own
 session) get the stop signal and --orphan-grace to exit, then SIGKILL. As PID 1 and as a
 child subreaper alike."""

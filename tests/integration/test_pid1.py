@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """PID-1 duties in a real PID namespace (unshare --pid --fork --mount-proc), and the
 child-subreaper equivalent when lameduck is not PID 1."""
 

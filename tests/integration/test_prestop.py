@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`lameduck prestop`: alone (its own wait), and together with a lameduck PID 1 (one wait,
 asked over the abstract control socket, with peer checks).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Signal forwarding: what the child really receives, from whom.
 
 With the default --delay 0 (no KUBERNETES_SERVICE_HOST), SIGTERM starts a drain that ends at

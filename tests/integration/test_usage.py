@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Bad usage: exit 125 and one line on stderr that names the problem; --check; json logs."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers for lameduck's integration tests (and demo/, bench/), imported by module:
 
 * ``support.wait``: ``SLACK``, ``TIMEOUT``, ``EPSILON``, ``wait_for(predicate, timeout)``;

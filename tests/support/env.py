@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The binaries under test, the environment they run in (PID namespaces, sanitizers),
 and the marker that finds every process a test started. Importable without pytest
 (demo/ uses ``PYTHON``).

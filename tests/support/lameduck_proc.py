@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Running lameduck: ``run_lameduck`` for one-shot runs, ``Lameduck`` for a process the
 test signals and watches.
 

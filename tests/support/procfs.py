@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reading /proc: process stat lines, parents and children, signal masks, executables.
 
 Used by the tests and by demo/ and bench/ (which put tests/ on sys.path).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the integration tests cannot check when lameduck runs under qemu-user (the arm64
 static binary on an amd64 machine, ``LDTEST_EMULATOR=qemu-aarch64-static``), and why.
 

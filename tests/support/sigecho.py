@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sigecho, the signal-echo test child: its log lines (ready, signal, exit, with
 CLOCK_MONOTONIC times, the clock of ``time.monotonic()``) and waiting for them."""
 

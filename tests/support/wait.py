@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Timing knobs and ``wait_for``: upper bounds for a busy machine, polling with a deadline."""
 
 from __future__ import annotations

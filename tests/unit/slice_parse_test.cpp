@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The wire format of lists and watch events, parsed with bounds (endpoints.h, bounded_json.h).
 #include <doctest/doctest.h>
 

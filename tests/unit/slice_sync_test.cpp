@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The list/watch/relist state machine (slice_sync.h), fed canned API answers.
 #include "slice_sync.h"
 
