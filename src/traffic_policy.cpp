@@ -1,0 +1,227 @@
+#include "traffic_policy.h"
+
+#include <algorithm>
+#include <tuple>
+
+namespace lameduck {
+namespace {
+
+// A connection by its two ends, whichever side of it a socket is: both sockets of a
+// connection inside the namespace (loopback, or to the Pod's own IP) give the same key.
+struct ConnectionKey {
+  IpAddress server;
+  std::uint16_t server_port;
+  IpAddress client;
+  std::uint16_t client_port;
+  auto operator<=>(const ConnectionKey&) const = default;
+};
+
+enum class Side { server, internal_client, outbound };
+
+Side side_of(const SocketSample& s, const std::set<std::uint16_t>& server_ports) {
+  if (server_ports.contains(s.local_port)) return Side::server;
+  // The client end of a connection to one of our own listeners.
+  if (server_ports.contains(s.peer_port) && (s.peer.is_loopback() || s.peer == s.local)) {
+    return Side::internal_client;
+  }
+  return Side::outbound;
+}
+
+ConnectionKey key_of(const SocketSample& s, Side side) {
+  if (side == Side::server) return {s.local, s.local_port, s.peer, s.peer_port};
+  return {s.peer, s.peer_port, s.local, s.local_port};
+}
+
+}  // namespace
+
+bool can_receive(TcpState state) {
+  switch (state) {
+    case TcpState::established:
+    case TcpState::syn_recv:
+    case TcpState::new_syn_recv:
+    case TcpState::fin_wait1:
+    case TcpState::fin_wait2: return true;
+    default: return false;
+  }
+}
+
+TrafficPolicy::TrafficPolicy(TrafficPolicyConfig config) : config_(std::move(config)) {}
+
+std::optional<TimePoint> TrafficPolicy::quiet_until() const {
+  if (!quiet_since_) return std::nullopt;
+  return *quiet_since_ + config_.quiet;
+}
+
+bool TrafficPolicy::ignored(const IpAddress& client, const IpAddress& server) const {
+  if (client.is_loopback() || client == server) return true;
+  return std::any_of(config_.ignore.begin(), config_.ignore.end(),
+                     [&](const Cidr& c) { return c.contains(client); });
+}
+
+void TrafficPolicy::note(std::vector<PeerEvent>& events, TimePoint at, const IpAddress& ip,
+                         std::uint64_t connections, std::uint64_t bytes, LookResult& result,
+                         std::uint16_t port) {
+  events.push_back({at, ip, connections, bytes});
+  result.last_peer = ip;
+  result.last_port = port;
+}
+
+void TrafficPolicy::prune(TimePoint now) {
+  auto window = std::max(config_.quiet, Millis(1000)) + Millis(1000);
+  std::erase_if(events_, [&](const PeerEvent& e) { return e.at + window < now; });
+  std::erase_if(anonymous_, [&](const auto& a) { return a.first + window < now; });
+}
+
+LookResult TrafficPolicy::observe(const TrafficLook& look) {
+  LookResult result;
+  prune(look.at);
+  bool need_sockets = config_.wait_pooled;
+  if (!look.passive_opens || (need_sockets && !look.sockets)) {
+    // Blind for this look: it counts as traffic, and the next readable look is compared
+    // with the last readable one.
+    result.error = look.error.empty() ? "look failed" : look.error;
+    quiet_since_ = look.at;
+    anonymous_.emplace_back(look.at, 1);
+    return result;
+  }
+
+  std::set<std::uint16_t> listening;
+  if (look.sockets) {
+    for (const auto& s : *look.sockets) {
+      if (s.state == TcpState::listen) listening.insert(s.local_port);
+    }
+  }
+  std::set<std::uint16_t> server_ports = listening;
+  server_ports.insert(config_.ports.begin(), config_.ports.end());
+  ports_ = config_.ports.empty() ? listening : config_.ports;
+
+  // This look's sockets by cookie, and which connections they are.
+  std::map<std::uint64_t, Known> now_known;
+  std::set<ConnectionKey> keys;
+  std::map<ConnectionKey, const Known*> new_keys;
+  std::set<ConnectionKey> old_keys;
+  for (const auto& [cookie, known] : sockets_) {
+    Side side = side_of(known.socket, server_ports);
+    if (side != Side::outbound) old_keys.insert(key_of(known.socket, side));
+  }
+  if (look.sockets) {
+    for (const auto& s : *look.sockets) {
+      if (s.state == TcpState::listen) continue;
+      Side side = side_of(s, server_ports);
+      if (side == Side::outbound) continue;
+      ConnectionKey key = key_of(s, side);
+      Known known{
+          s, side == Side::server && ports_.contains(s.local_port) && !ignored(s.peer, s.local)};
+      auto [it, inserted] = now_known.emplace(s.cookie, known);
+      if (!inserted) continue;
+      keys.insert(key);
+      if (!old_keys.contains(key)) {
+        // Keep the counted view when both ends of one connection are listed.
+        auto [slot, fresh] = new_keys.emplace(key, &it->second);
+        if (!fresh && it->second.counted) slot->second = &it->second;
+      }
+    }
+  }
+
+  if (!baseline_) {
+    baseline_ = true;
+    quiet_since_ = look.at;
+    passive_opens_ = look.passive_opens;
+    sockets_ = std::move(now_known);
+    return result;
+  }
+
+  // New connections: the counter, minus those seen and ignored.
+  std::uint64_t seen_counted = 0, seen_ignored = 0;
+  for (const auto& [key, known] : new_keys) {
+    if (known->counted) {
+      ++seen_counted;
+      note(events_, look.at, key.client, 1, 0, result, key.client_port);
+    } else {
+      ++seen_ignored;
+    }
+  }
+  std::uint64_t delta = 0;
+  if (*look.passive_opens >= *passive_opens_) {
+    delta = *look.passive_opens - *passive_opens_;
+  } else {
+    ++result.uncertain;  // a counter never goes back; something is wrong: count it
+  }
+  std::uint64_t by_counter = delta > seen_ignored ? delta - seen_ignored : 0;
+  result.new_connections = std::max(seen_counted, by_counter);
+  result.unattributed = result.new_connections - seen_counted;
+
+  if (config_.wait_pooled && look.sockets) {
+    for (const auto& [cookie, known] : now_known) {
+      if (!known.counted) continue;
+      const auto& s = known.socket;
+      auto before = sockets_.find(cookie);
+      std::uint64_t bytes = 0;
+      bool unknown = false;
+      if (before == sockets_.end()) {
+        bytes = s.bytes_received.value_or(0);
+      } else if (const auto& b = before->second.socket; b.bytes_received && s.bytes_received) {
+        if (*s.bytes_received >= *b.bytes_received) {
+          bytes = *s.bytes_received - *b.bytes_received;
+        } else {
+          unknown = true;
+        }
+      } else if (b.bytes_received && can_receive(b.state)) {
+        unknown = true;  // closed by the app (TIME_WAIT) after bytes we did not see
+      }
+      if (unknown) ++result.uncertain;
+      if (bytes > 0 || unknown) {
+        result.bytes += bytes;
+        note(events_, look.at, s.peer, 0, bytes, result, s.peer_port);
+      }
+    }
+    for (const auto& [cookie, known] : sockets_) {
+      if (!known.counted || now_known.contains(cookie) || !can_receive(known.socket.state)) {
+        continue;
+      }
+      // Gone while it could still receive: what arrived since the last look is unknown.
+      ++result.uncertain;
+      note(events_, look.at, known.socket.peer, 0, 0, result, known.socket.peer_port);
+    }
+  }
+
+  open_.clear();
+  for (const auto& [cookie, known] : now_known) {
+    if (known.counted && can_receive(known.socket.state)) ++open_[known.socket.peer];
+  }
+  if (result.unattributed > 0) anonymous_.emplace_back(look.at, result.unattributed);
+  if (result.active()) quiet_since_ = look.at;
+  passive_opens_ = look.passive_opens;
+  if (look.sockets) sockets_ = std::move(now_known);
+  return result;
+}
+
+std::vector<PeerTraffic> TrafficPolicy::active_peers(TimePoint since) const {
+  std::map<IpAddress, PeerTraffic> peers;
+  for (const auto& e : events_) {
+    if (e.at < since) continue;
+    auto& p = peers[e.ip];
+    p.ip = e.ip;
+    p.connections += e.connections;
+    p.bytes += e.bytes;
+  }
+  std::vector<PeerTraffic> out;
+  for (auto& [ip, p] : peers) {
+    if (auto it = open_.find(ip); it != open_.end()) p.open = it->second;
+    out.push_back(p);
+  }
+  std::sort(out.begin(), out.end(), [](const PeerTraffic& a, const PeerTraffic& b) {
+    return std::tie(b.bytes, b.connections) < std::tie(a.bytes, a.connections);
+  });
+  return out;
+}
+
+std::uint64_t TrafficPolicy::anonymous_since(TimePoint since) const {
+  std::uint64_t n = 0;
+  for (const auto& [at, count] : anonymous_) {
+    if (at >= since) n += count;
+  }
+  return n;
+}
+
+}  // namespace lameduck
