@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -66,10 +67,17 @@ const CLI::Validator& trimmed() {
 
 // Durations and signals are read as text and converted after parsing, so every mistake
 // gets one message in our words rather than a CLI11 type error.
+struct RawTraffic {
+  bool wait = true, wait_pooled = true;
+  std::string quiet = "2s";
+  std::vector<std::string> ignore_peers, ports;
+};
+
 struct RawWait {
   std::string delay, settle = "5s", max_delay = "25s";
   bool wait_endpoints = false;
   CLI::Option* wait_endpoints_opt = nullptr;
+  RawTraffic traffic;
 };
 
 std::string env_name(const std::string& flag) {
@@ -88,7 +96,8 @@ std::string value_name(const std::string& flag) {
       {"rewrite", "FROM:TO"},     {"service", "NAME"},          {"pod-ip", "IP"},
       {"pod-name", "NAME"},       {"namespace", "NAME"},        {"api-server", "URL"},
       {"token-file", "FILE"},     {"ca-file", "FILE"},          {"log-format", "FORMAT"},
-      {"log-level", "LEVEL"},
+      {"log-level", "LEVEL"},     {"quiet", "DURATION"},        {"ignore-peer", "CIDR"},
+      {"port", "PORT"},
   };
   auto it = names.find(flag);
   return it == names.end() ? "VALUE" : it->second;
@@ -145,10 +154,40 @@ void add_api_options(CLI::App& app, ApiOptions& api) {
       ->group("");
 }
 
+CLI::Option* add_switch(CLI::App& app, const std::string& name, bool& value,
+                        const std::string& help) {
+  return app.add_flag("--" + name + ",!--no-" + name, value, help)
+      ->envname(env_name(name))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
+// Which connections count as traffic: for the wait, and for `lameduck endpoints`' report.
+void add_traffic_scope_options(CLI::App& app, RawTraffic& raw) {
+  add_list(app, "ignore-peer", raw.ignore_peers,
+           "traffic from this address or CIDR never holds the drain (repeatable; default: "
+           "the node's IP from HOST_IP; loopback is always ignored)");
+  add_list(app, "port", raw.ports,
+           "a local TCP port of the app's (repeatable; default: every port the app's "
+           "processes listen on)");
+}
+
+void add_traffic_options(CLI::App& app, RawTraffic& raw) {
+  add_switch(app, "wait-traffic", raw.wait,
+             "after the EndpointSlices (or from SIGTERM without them), wait until the Pod "
+             "had no new traffic for --quiet (default: on)");
+  add(app, "quiet", raw.quiet,
+      "no new connection and no byte received on the app's connections for this long "
+      "means out of rotation (2s)");
+  add_traffic_scope_options(app, raw);
+  add_switch(app, "wait-pooled", raw.wait_pooled,
+             "requests on already open (keep-alive) connections count as traffic too; off: "
+             "only new connections do (default: on)");
+}
+
 void add_wait_options(CLI::App& app, RawWait& raw, ApiOptions& api) {
   add(app, "delay", raw.delay,
-      "fixed wait after SIGTERM when EndpointSlices are not used or not readable "
-      "(default: 15s in a Pod, 0 elsewhere)");
+      "when EndpointSlices are not used or not readable: the longest traffic wait, or "
+      "with --no-wait-traffic a fixed wait (default: 15s in a Pod, 0 elsewhere)");
   raw.wait_endpoints_opt =
       app.add_flag("--wait-endpoints,!--no-wait-endpoints", raw.wait_endpoints,
                    "wait until the Pod IP left every EndpointSlice (default: on when "
@@ -156,8 +195,11 @@ void add_wait_options(CLI::App& app, RawWait& raw, ApiOptions& api) {
           ->envname(env_name("wait-endpoints"))
           ->transform(trimmed())
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  add(app, "settle", raw.settle, "extra wait after the Pod IP left every EndpointSlice (5s)");
+  add(app, "settle", raw.settle,
+      "minimum wait after the Pod IP left every EndpointSlice; the traffic wait may "
+      "make it longer (5s)");
   add(app, "max-delay", raw.max_delay, "hard cap on the whole wait (25s)");
+  add_traffic_options(app, raw.traffic);
   add_api_options(app, api);
 }
 
@@ -177,7 +219,31 @@ int to_signal(const std::string& flag, const std::string& text) {
   return *sig;
 }
 
+void finish_traffic(const RawTraffic& raw, TrafficOptions& traffic) {
+  traffic.wait = raw.wait;
+  traffic.wait_pooled = raw.wait_pooled;
+  traffic.quiet = to_duration("quiet", raw.quiet);
+  for (const auto& text : raw.ignore_peers) {
+    auto cidr = parse_cidr(text);
+    if (!cidr) {
+      throw UsageError("--ignore-peer: invalid address or CIDR '" + text +
+                       "' (e.g. 10.0.0.7, 10.0.0.0/8, fd00::/64)");
+    }
+    traffic.ignore_peers.push_back(*cidr);
+  }
+  for (const auto& text : raw.ports) {
+    int port = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() || port < 1 ||
+        port > 65535) {
+      throw UsageError("--port: invalid TCP port '" + text + "' (1 to 65535)");
+    }
+    traffic.ports.insert(static_cast<std::uint16_t>(port));
+  }
+}
+
 void finish_wait(const RawWait& raw, WaitOptions& wait) {
+  finish_traffic(raw.traffic, wait.traffic);
   if (!raw.delay.empty()) wait.delay = to_duration("delay", raw.delay);
   wait.settle = to_duration("settle", raw.settle);
   wait.max_delay = to_duration("max-delay", raw.max_delay);
@@ -266,13 +332,16 @@ void parse_endpoints(std::vector<std::string> args, ParsedCommandLine& out) {
       "routable, 1: not routable, 2: could not tell.",
       "lameduck endpoints"};
   std::string format = "text", level = "warn", output = "text";
+  RawTraffic traffic;
   add_api_options(app, out.endpoints.api);
+  add_traffic_scope_options(app, traffic);
   add_log_options(app, format, level);
   app.add_option("-o,--output", output, "text or json")->check(CLI::IsMember({"text", "json"}));
   std::reverse(args.begin(), args.end());
   if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
   finish_api(out.endpoints.api);
   finish_log(format, level, out.endpoints.log);
+  finish_traffic(traffic, out.endpoints.traffic);
   out.endpoints.json = output == "json";
   out.subcommand = Subcommand::endpoints;
 }

@@ -11,6 +11,7 @@
 
 #include "drain.h"
 #include "install.h"
+#include "net_address.h"
 #include "signals.h"
 
 namespace lameduck {
@@ -39,11 +40,22 @@ struct ApiOptions {
   bool watch_namespace = false;  // --debug-watch-namespace: no narrow watch
 };
 
+// The traffic wait: after the slices (or from the start without them), until the Pod had
+// no new traffic for `quiet`.
+struct TrafficOptions {
+  bool wait = true;
+  Millis quiet{2000};
+  std::vector<Cidr> ignore_peers;  // empty: HOST_IP (loopback is always ignored)
+  std::set<std::uint16_t> ports;   // empty: every TCP port the app listens on
+  bool wait_pooled = true;         // bytes on open connections count too
+};
+
 // Options shared by the PID-1 mode and `prestop`: the wait itself.
 struct WaitOptions {
   std::optional<Millis> delay;  // unset: 15s in a Pod, else 0
   Millis settle{5000};
   Millis max_delay{25000};
+  TrafficOptions traffic;
   ApiOptions api;
   LogOptions log;
 };
@@ -68,6 +80,7 @@ struct PrestopOptions {
 
 struct EndpointsOptions {
   ApiOptions api;
+  TrafficOptions traffic;  // which ports and peers the traffic report counts
   LogOptions log;
   bool json = false;
 };

@@ -69,8 +69,9 @@ long long TrafficWait::t(TimePoint now) const {
   return std::chrono::duration_cast<Millis>(now - zero_).count();
 }
 
-TrafficStatus TrafficWait::start(TimePoint now, TimePoint zero, const std::string& bounds) {
+void TrafficWait::start(TimePoint now, TimePoint zero) {
   running_ = true;
+  quiet_ = false;
   zero_ = zero;
   window_start_ = now;
   window_ = {};
@@ -103,15 +104,14 @@ TrafficStatus TrafficWait::start(TimePoint now, TimePoint zero, const std::strin
   for (const auto& c : params_.ignore) ignored += ", " + format_cidr(c);
   spdlog::info(
       "t=+{}ms waiting for traffic to stop: {} quiet on port(s) {} ({}), ignoring {} "
-      "({}){}{}",
+      "({})",
       t(now), format_duration(params_.quiet), port_list(policy_.ports()), ports_from, ignored,
-      params_.ignore_from, bounds.empty() ? "" : "; ", bounds);
+      params_.ignore_from);
   if (!first.error.empty()) {
     warned_ = first.error;
     spdlog::warn("t=+{}ms traffic: {}; every look that cannot be read counts as traffic", t(now),
                  first.error);
   }
-  return {*policy_.quiet_since(), now};
 }
 
 void TrafficWait::stop(TimePoint now, bool quiet_reached) {
@@ -127,22 +127,33 @@ void TrafficWait::stop(TimePoint now, bool quiet_reached) {
 }
 
 std::optional<TimePoint> TrafficWait::next_look() const {
-  if (!running_) return std::nullopt;
+  if (!running_ || quiet_) return std::nullopt;
   TimePoint next = last_look_ + kTrafficLookInterval;
-  // Look exactly when the quiet period would be complete, so it ends on a look.
+  // Look exactly when the wait could end, so that it ends on a look.
   if (auto until = policy_.quiet_until(); until && *until > last_look_ && *until < next) {
     next = *until;
   }
   return next;
 }
 
-std::optional<TrafficStatus> TrafficWait::on_timer(TimePoint now) {
+std::optional<TrafficQuiet> TrafficWait::on_timer(TimePoint now) {
   auto due = next_look();
   if (!due || now < *due) return std::nullopt;
   return look(now);
 }
 
-TrafficStatus TrafficWait::look(TimePoint now) {
+std::optional<TrafficQuiet> TrafficWait::check(TimePoint now) {
+  auto until = policy_.quiet_until();
+  if (quiet_ || !until || now < *until) return std::nullopt;
+  quiet_ = true;
+  auto quiet_for = std::chrono::duration_cast<Millis>(now - *policy_.quiet_since());
+  // Rounded down to the look interval, so "quiet for 2s" reads as configured.
+  quiet_for -= quiet_for % kTrafficLookInterval;
+  return TrafficQuiet{"quiet for " + format_duration(quiet_for) + " since t=+" +
+                      std::to_string(t(*policy_.quiet_since())) + "ms"};
+}
+
+std::optional<TrafficQuiet> TrafficWait::look(TimePoint now) {
   TrafficLook sample = take_look(diag_, now);
   LookResult r = policy_.observe(sample);
   last_look_ = now;
@@ -160,7 +171,7 @@ TrafficStatus TrafficWait::look(TimePoint now) {
     window_.last_port = r.last_port;
   }
   if (now - window_start_ >= Millis(1000)) log_traffic(now);
-  return {*policy_.quiet_since(), now};
+  return check(now);
 }
 
 void TrafficWait::log_traffic(TimePoint now) {

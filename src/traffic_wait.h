@@ -29,20 +29,19 @@ struct TrafficWaitParams {
   bool wait_pooled = true;
 };
 
-// What the drain needs after each look: since when it has been quiet, as seen by a look
-// taken at `looked_at` (the quiet period counts only what a look confirmed).
-struct TrafficStatus {
-  TimePoint quiet_since;
-  TimePoint looked_at;
+// The wait's one finding: quiet for --quiet, confirmed by a look. `why` is for the
+// timeline: "quiet for 2s since t=+7400ms".
+struct TrafficQuiet {
+  std::string why;
 };
 
 class TrafficWait {
  public:
   explicit TrafficWait(TrafficWaitParams params);
 
-  // Opens the probe and takes the first look (the baseline). `zero` is the timeline's
-  // start (t=+0ms); `bounds` completes the announcement, e.g. "at least until t=+6012ms".
-  TrafficStatus start(TimePoint now, TimePoint zero, const std::string& bounds);
+  // Opens the probe and takes the first look (the baseline): the wait reports quiet no
+  // earlier than --quiet from now. `zero` is the timeline's start (t=+0ms).
+  void start(TimePoint now, TimePoint zero);
   // Closes the probe. When the wait ended before the quiet period (a cap, a signal), the
   // log names the peers still sending: waiting on them ran out, not their traffic.
   void stop(TimePoint now, bool quiet_reached);
@@ -50,15 +49,16 @@ class TrafficWait {
 
   // When the next look is due (nullopt when not running).
   std::optional<TimePoint> next_look() const;
-  // Takes the look when it is due; nullopt when it was not.
-  std::optional<TrafficStatus> on_timer(TimePoint now);
+  // Takes the look when it is due; returns the finding once, when a look confirms it.
+  std::optional<TrafficQuiet> on_timer(TimePoint now);
 
   // "10.0.3.7 (2 open connections, 4 KiB in the last 2s), 3 connections from unseen peers"
   std::string still_active(TimePoint now) const;
   const TrafficPolicy& policy() const { return policy_; }
 
  private:
-  TrafficStatus look(TimePoint now);
+  std::optional<TrafficQuiet> look(TimePoint now);
+  std::optional<TrafficQuiet> check(TimePoint now);
   long long t(TimePoint now) const;
   void log_traffic(TimePoint now);
 
@@ -66,6 +66,7 @@ class TrafficWait {
   TrafficPolicy policy_;
   SockDiagSocket diag_;
   bool running_ = false;
+  bool quiet_ = false;  // reported
   TimePoint zero_{};
   TimePoint last_look_{};
   // Accumulated since the last "traffic:" line.

@@ -173,4 +173,62 @@ TEST_CASE("help has no CLI11 noise") {
   CHECK(help.find("--wait-endpoints, --no-wait-endpoints") != std::string::npos);
   CHECK(help.find("--subreaper, --no-subreaper") != std::string::npos);
   CHECK(short_usage().find("lameduck [OPTIONS] -- COMMAND") != std::string::npos);
+TEST_CASE("traffic wait options: defaults") {
+  auto a = parse({"--", "x"});
+  CHECK(a.run.wait.traffic.wait);
+  CHECK(a.run.wait.traffic.quiet == Millis(2000));
+  CHECK(a.run.wait.traffic.ignore_peers.empty());
+  CHECK(a.run.wait.traffic.ports.empty());
+  CHECK(a.run.wait.traffic.wait_pooled);
+}
+
+TEST_CASE("traffic wait options: flags") {
+  auto a = parse({"--no-wait-traffic", "--quiet", "500ms", "--ignore-peer", "10.0.0.0/8",
+                  "--ignore-peer", "192.168.1.7,fd00::/64", "--port", "8080", "--port", "9090,8080",
+                  "--no-wait-pooled", "--", "x"});
+  const auto& t = a.run.wait.traffic;
+  CHECK_FALSE(t.wait);
+  CHECK(t.quiet == Millis(500));
+  REQUIRE(t.ignore_peers.size() == 3);
+  CHECK(format_cidr(t.ignore_peers[0]) == "10.0.0.0/8");
+  CHECK(format_cidr(t.ignore_peers[1]) == "192.168.1.7/32");
+  CHECK(format_cidr(t.ignore_peers[2]) == "fd00::/64");
+  CHECK(t.ports == std::set<std::uint16_t>{8080, 9090});
+  CHECK_FALSE(t.wait_pooled);
+  auto p = parse({"prestop", "--quiet", "3s", "--port", "80"});
+  CHECK(p.prestop.wait.traffic.quiet == Millis(3000));
+  CHECK(p.prestop.wait.traffic.ports == std::set<std::uint16_t>{80});
+  auto e = parse({"endpoints", "--port", "80", "--ignore-peer", "10.1.1.1"});
+  CHECK(e.endpoints.traffic.ports == std::set<std::uint16_t>{80});
+  CHECK(e.endpoints.traffic.ignore_peers.size() == 1);
+}
+
+TEST_CASE("traffic wait options: from the environment") {
+  setenv("LAMEDUCK_WAIT_TRAFFIC", "false", 1);
+  setenv("LAMEDUCK_QUIET", "4s", 1);
+  setenv("LAMEDUCK_IGNORE_PEER", "10.0.0.1,10.0.0.2", 1);
+  setenv("LAMEDUCK_PORT", "81", 1);
+  setenv("LAMEDUCK_WAIT_POOLED", "0", 1);
+  auto a = parse({"--", "x"});
+  unsetenv("LAMEDUCK_WAIT_TRAFFIC");
+  unsetenv("LAMEDUCK_QUIET");
+  unsetenv("LAMEDUCK_IGNORE_PEER");
+  unsetenv("LAMEDUCK_PORT");
+  unsetenv("LAMEDUCK_WAIT_POOLED");
+  const auto& t = a.run.wait.traffic;
+  CHECK_FALSE(t.wait);
+  CHECK(t.quiet == Millis(4000));
+  CHECK(t.ignore_peers.size() == 2);
+  CHECK(t.ports == std::set<std::uint16_t>{81});
+  CHECK_FALSE(t.wait_pooled);
+}
+
+TEST_CASE("traffic wait options: mistakes are one clear line") {
+  CHECK(error_of({"--quiet", "soon", "--", "x"}).find("--quiet: invalid duration") !=
+        std::string::npos);
+  CHECK(error_of({"--ignore-peer", "10.0.0.0/40", "--", "x"}) ==
+        "--ignore-peer: invalid address or CIDR '10.0.0.0/40' (e.g. 10.0.0.7, 10.0.0.0/8, "
+        "fd00::/64)");
+  CHECK(error_of({"--port", "0", "--", "x"}) == "--port: invalid TCP port '0' (1 to 65535)");
+  CHECK(error_of({"--port", "http", "--", "x"}) == "--port: invalid TCP port 'http' (1 to 65535)");
 }

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Real TCP for the traffic-wait tests (test_traffic.py): an app and its clients.
+
+    tcp_peer.py serve PORT...      the app: prints "ready", answers every line with "ok";
+                                   a line "CLOSE" is answered, then the app closes the
+                                   connection first (an HTTP probe with Connection: close);
+                                   on SIGTERM prints "stop <CLOCK_MONOTONIC>" and exits 0
+    tcp_peer.py MODE HOST PORT [--interval S] [--duration S] [--source IP] [--hold]
+        short   a new connection per request, closed by the client at once
+        probe   a new connection per request from --source, closed by the app first
+        pooled  one connection, a request every --interval (keep-alive)
+      Requests go on for --duration seconds (-1: until killed); each prints
+      "sent <CLOCK_MONOTONIC>". --hold keeps a pooled connection open, idle, afterwards.
+"""
+
+import argparse
+import signal
+import socket
+import sys
+import threading
+import time
+
+
+def say(text):
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def serve(ports):
+    def on_term(_sig, _frame):
+        say(f"stop {time.monotonic():.6f}")
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+    def handle(conn):
+        with conn:
+            buffered = b""
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buffered += data
+                while b"\n" in buffered:
+                    line, buffered = buffered.split(b"\n", 1)
+                    try:
+                        conn.sendall(b"ok\n")
+                    except OSError:
+                        return
+                    if line == b"CLOSE":
+                        return
+
+    def accept_loop(listener):
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    for port in ports:
+        listener = socket.socket(socket.AF_INET6)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        listener.bind(("::", port))
+        listener.listen(128)
+        threading.Thread(target=accept_loop, args=(listener,), daemon=True).start()
+    say("ready")
+    while True:
+        signal.pause()
+
+
+def request(conn, line):
+    conn.sendall(line + b"\n")
+    got = b""
+    while not got.endswith(b"\n"):
+        data = conn.recv(100)
+        if not data:
+            break
+        got += data
+
+
+def client(args):
+    end = None if args.duration < 0 else time.monotonic() + args.duration
+    pooled = None
+    while end is None or time.monotonic() < end:
+        try:
+            if args.mode == "pooled":
+                if pooled is None:
+                    pooled = socket.create_connection((args.host, args.port), timeout=5)
+                request(pooled, b"REQ" + b"x" * 200)
+            else:
+                source = (args.source, 0) if args.source else None
+                with socket.create_connection((args.host, args.port), timeout=5,
+                                              source_address=source) as conn:
+                    if args.mode == "probe":
+                        request(conn, b"CLOSE")
+                        conn.recv(100)  # the app's FIN
+                    else:
+                        request(conn, b"REQ")
+            say(f"sent {time.monotonic():.6f}")
+        except OSError as e:
+            say(f"error {time.monotonic():.6f} {e}")
+            pooled = None
+        time.sleep(args.interval)
+    if pooled is not None and args.hold:
+        while True:
+            time.sleep(60)
+
+
+def main():
+    if sys.argv[1] == "serve":
+        serve([int(p) for p in sys.argv[2:]])
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["short", "probe", "pooled"])
+    parser.add_argument("host")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--interval", type=float, default=0.1)
+    parser.add_argument("--duration", type=float, default=-1)
+    parser.add_argument("--source")
+    parser.add_argument("--hold", action="store_true")
+    client(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
