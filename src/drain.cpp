@@ -14,6 +14,7 @@ const char* phase_name(DrainPhase phase) {
     case DrainPhase::waiting_endpoints: return "waiting-endpoints";
     case DrainPhase::waiting_delay: return "waiting-delay";
     case DrainPhase::settling: return "settling";
+    case DrainPhase::waiting_traffic: return "waiting-traffic";
     case DrainPhase::drained: return "drained";
     case DrainPhase::stopping: return "stopping";
     case DrainPhase::killed: return "killed";
@@ -23,7 +24,7 @@ const char* phase_name(DrainPhase phase) {
 
 bool Drain::waiting() const {
   return phase_ == DrainPhase::waiting_endpoints || phase_ == DrainPhase::waiting_delay ||
-         phase_ == DrainPhase::settling;
+         phase_ == DrainPhase::settling || phase_ == DrainPhase::waiting_traffic;
 }
 
 void Drain::begin(TimePoint now, std::vector<DrainAction>& out) {
@@ -31,27 +32,42 @@ void Drain::begin(TimePoint now, std::vector<DrainAction>& out) {
   if (config_.wait_endpoints && config_.max_delay.count() > 0) {
     phase_ = DrainPhase::waiting_endpoints;
     deadline_ = cap();
-    deadline_why_ = "max-delay " + format_duration(config_.max_delay) + " reached";
+    deadline_why_ = max_delay_why();
     out.push_back(
         {.kind = Kind::start_wait, .why = "watching EndpointSlices", .wait = WaitKind::endpoints});
     return;
   }
-  phase_ = DrainPhase::waiting_delay;
   auto wait = std::min(config_.delay, config_.max_delay);
+  if (config_.wait_traffic && wait.count() > 0) {
+    // Without the API, --delay caps the traffic wait instead of being the wait.
+    start_traffic(now, now + wait, "delay " + format_duration(wait) + " over", out);
+    return;
+  }
+  phase_ = DrainPhase::waiting_delay;
   wait_until(now + wait, now, "delay " + format_duration(wait) + " over", out);
+}
+
+void Drain::start_traffic(TimePoint now, TimePoint until, std::string why,
+                          std::vector<DrainAction>& out) {
+  phase_ = DrainPhase::waiting_traffic;
+  out.push_back(
+      {.kind = Kind::start_wait, .why = "waiting for traffic to stop", .wait = WaitKind::traffic});
+  wait_until(until, now, std::move(why), out);
 }
 
 void Drain::wait_until(TimePoint when, TimePoint now, std::string why,
                        std::vector<DrainAction>& out) {
   deadline_ = std::min(when, cap());
-  deadline_why_ = when > cap() ? "max-delay " + format_duration(config_.max_delay) + " reached"
-                               : std::move(why);
+  deadline_why_ = when > cap() ? max_delay_why() : std::move(why);
   if (*deadline_ <= now) finish_wait(now, deadline_why_, out);
 }
 
 void Drain::finish_wait(TimePoint now, std::string why, std::vector<DrainAction>& out) {
   if (phase_ == DrainPhase::waiting_endpoints) {
     out.push_back({.kind = Kind::stop_wait, .why = why, .wait = WaitKind::endpoints});
+  }
+  if (phase_ == DrainPhase::waiting_traffic) {
+    out.push_back({.kind = Kind::stop_wait, .why = why, .wait = WaitKind::traffic});
   }
   out.push_back({Kind::report_drained, why});
   if (!stop_requested_) {
@@ -114,6 +130,15 @@ std::vector<DrainAction> Drain::on_wait(WaitKind wait, const WaitOutcome& outcom
   switch (wait) {
     case WaitKind::endpoints:
       return outcome.kind == WaitOutcome::Kind::done ? on_endpoints_gone(now) : on_api_failed(now);
+    case WaitKind::traffic: {
+      // The traffic wait never fails: what it cannot see counts as traffic, so it runs to
+      // the cap (traffic_policy.h).
+      std::vector<DrainAction> out;
+      if (phase_ == DrainPhase::waiting_traffic && outcome.kind == WaitOutcome::Kind::done) {
+        finish_wait(now, outcome.reason, out);
+      }
+      return out;
+    }
   }
   return {};
 }
@@ -124,8 +149,19 @@ std::vector<DrainAction> Drain::on_endpoints_gone(TimePoint now) {
   out.push_back({.kind = Kind::stop_wait,
                  .why = "Pod IP left every EndpointSlice",
                  .wait = WaitKind::endpoints});
+  if (config_.wait_traffic) {
+    // The wait must end no earlier than the settle and with --quiet of quiet: watching
+    // from settle - quiet on gives both (traffic before that cannot change the end).
+    TimePoint watch_from = now + config_.settle - std::min(config_.quiet, config_.settle);
+    if (watch_from <= now) {
+      start_traffic(now, cap(), max_delay_why(), out);
+      return out;
+    }
+  }
   phase_ = DrainPhase::settling;
-  wait_until(now + config_.settle, now, "settle " + format_duration(config_.settle) + " over", out);
+  wait_until(now + config_.settle -
+                 (config_.wait_traffic ? std::min(config_.quiet, config_.settle) : Millis(0)),
+             now, "settle " + format_duration(config_.settle) + " over", out);
   return out;
 }
 
@@ -134,10 +170,14 @@ std::vector<DrainAction> Drain::on_api_failed(TimePoint now) {
   if (phase_ != DrainPhase::waiting_endpoints) return out;
   out.push_back(
       {.kind = Kind::stop_wait, .why = "EndpointSlice API failed", .wait = WaitKind::endpoints});
-  phase_ = DrainPhase::waiting_delay;
   // The fallback counts from the drain's start: the drain as a whole lasts --delay.
-  wait_until(started_ + config_.delay, now,
-             "fallback delay " + format_duration(config_.delay) + " over", out);
+  std::string why = "fallback delay " + format_duration(config_.delay) + " over";
+  if (config_.wait_traffic && started_ + config_.delay > now) {
+    start_traffic(now, started_ + config_.delay, std::move(why), out);
+    return out;
+  }
+  phase_ = DrainPhase::waiting_delay;
+  wait_until(started_ + config_.delay, now, std::move(why), out);
   return out;
 }
 
@@ -148,6 +188,8 @@ std::vector<DrainAction> Drain::on_tick(TimePoint now) {
     phase_ = DrainPhase::killed;
     deadline_.reset();
     out.push_back({Kind::send_kill, deadline_why_});
+  } else if (phase_ == DrainPhase::settling && config_.wait_traffic && now < cap()) {
+    start_traffic(now, cap(), max_delay_why(), out);
   } else if (waiting()) {
     finish_wait(now, deadline_why_, out);
   }

@@ -19,6 +19,10 @@ struct DrainConfig {
   Millis max_delay{25000};
   std::optional<Millis> kill_after;  // SIGKILL this long after the stop signal
   bool wait_endpoints = false;
+  // After the slices (no earlier than --settle), or from the start without them (capped
+  // by --delay): until the Pod had no new traffic for `quiet`.
+  bool wait_traffic = false;
+  Millis quiet{2000};
 };
 
 enum class DrainPhase {
@@ -26,6 +30,7 @@ enum class DrainPhase {
   waiting_endpoints,  // watching EndpointSlices
   waiting_delay,      // fixed delay (configured, or API fallback)
   settling,           // Pod IP is out of rotation; consumers catch up
+  waiting_traffic,    // until no new traffic for --quiet
   drained,            // preStop drain done; the kubelet's SIGTERM is forwarded at once
   stopping,           // stop signal sent
   killed,             // --kill-after fired
@@ -39,13 +44,14 @@ const char* phase_name(DrainPhase phase);
 // actions and what on_wait does with its outcomes; a WaitSource; its set-up in wait_setup.
 enum class WaitKind {
   endpoints,  // until the Pod IP left every EndpointSlice (SliceWatcher)
+  traffic,    // until the Pod had no new traffic for --quiet (TrafficWait)
 };
-inline constexpr std::size_t kWaitKinds = 1;
+inline constexpr std::size_t kWaitKinds = 2;
 
 // What a wait source found out, once per start: its wait is over, or it cannot tell.
 struct WaitOutcome {
   enum class Kind {
-    done,    // endpoints: the Pod IP left every EndpointSlice
+    done,    // endpoints: the Pod IP left every EndpointSlice; traffic: quiet
     failed,  // the source cannot tell (endpoints: the API is unusable; the drain uses --delay)
   };
   Kind kind;
@@ -94,10 +100,15 @@ class Drain {
   std::vector<DrainAction> on_endpoints_gone(TimePoint now);
   std::vector<DrainAction> on_api_failed(TimePoint now);
   void begin(TimePoint now, std::vector<DrainAction>& out);
+  void start_traffic(TimePoint now, TimePoint until, std::string why,
+                     std::vector<DrainAction>& out);
   void finish_wait(TimePoint now, std::string why, std::vector<DrainAction>& out);
   void wait_until(TimePoint when, TimePoint now, std::string why, std::vector<DrainAction>& out);
   bool waiting() const;
   TimePoint cap() const { return started_ + config_.max_delay; }
+  std::string max_delay_why() const {
+    return "max-delay " + format_duration(config_.max_delay) + " reached";
+  }
 
   DrainConfig config_;
   DrainPhase phase_ = DrainPhase::serving;

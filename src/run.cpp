@@ -12,6 +12,7 @@
 #include "exit_status.h"
 #include "log.h"
 #include "supervisor.h"
+#include "traffic_wait.h"
 
 namespace lameduck {
 
@@ -41,6 +42,8 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   SupervisorConfig config;
   config.drain = drain_config(options.wait, watch.wait_endpoints);
   config.drain.kill_after = options.kill_after;
+  config.drain.wait_traffic = options.wait.traffic.wait;
+  config.drain.quiet = options.wait.traffic.quiet;
   config.stop_signal = options.stop_signal;
   config.rewrite = options.rewrite;
   config.group = options.group;
@@ -68,7 +71,12 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   // app keeps its own working directory, and the options resolved their files already.
   if (::chdir("/") != 0) spdlog::debug("chdir / failed: {}", std::strerror(errno));
 
-  Supervisor supervisor(std::move(config), signals, child, watch.watcher.get(), control.get());
+  // 5. The traffic wait: nothing opened until the drain needs it.
+  auto traffic = setup_traffic_wait(options.wait.traffic, child.pid());
+  if (!traffic) config.drain.wait_traffic = false;
+
+  Supervisor supervisor(std::move(config), signals, child, watch.watcher.get(), control.get(),
+                        traffic.get());
   return supervisor.run();
 }
 

@@ -106,7 +106,12 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
   }
   if (look.sockets) {
     for (const auto& s : *look.sockets) {
-      if (s.state == TcpState::listen) continue;
+      // A handshake in progress is not accepted yet, so not in PassiveOpens: it is
+      // counted, and attributed, at the next look.
+      if (s.state == TcpState::listen || s.state == TcpState::syn_recv ||
+          s.state == TcpState::new_syn_recv) {
+        continue;
+      }
       Side side = side_of(s, server_ports);
       if (side == Side::outbound) continue;
       ConnectionKey key = key_of(s, side);

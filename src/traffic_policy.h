@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "drain.h"
+#include "duration.h"
 #include "net_address.h"
 
 namespace lameduck {

@@ -4,6 +4,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 
 #include "orphans.h"
 
@@ -31,6 +32,18 @@ TrafficPolicyConfig policy_config(const TrafficWaitParams& params) {
 }
 
 }  // namespace
+
+std::unique_ptr<TrafficWait> setup_traffic_wait(const TrafficOptions& options,
+                                                std::optional<pid_t> app) {
+  if (!options.wait) return nullptr;
+  TrafficWaitParams params;
+  params.quiet = options.quiet;
+  params.ignore = ignored_peers(options.ignore_peers, std::getenv("HOST_IP"), params.ignore_from);
+  params.ports = options.ports;
+  params.app = app;
+  params.wait_pooled = options.wait_pooled;
+  return std::make_unique<TrafficWait>(std::move(params));
+}
 
 std::string format_bytes(std::uint64_t bytes) {
   char text[32];
@@ -69,10 +82,9 @@ long long TrafficWait::t(TimePoint now) const {
   return std::chrono::duration_cast<Millis>(now - zero_).count();
 }
 
-void TrafficWait::start(TimePoint now, TimePoint zero) {
+std::optional<WaitOutcome> TrafficWait::start(TimePoint now) {
   running_ = true;
   quiet_ = false;
-  zero_ = zero;
   window_start_ = now;
   window_ = {};
   TrafficLook first = take_look(diag_, now);
@@ -112,13 +124,15 @@ void TrafficWait::start(TimePoint now, TimePoint zero) {
     spdlog::warn("t=+{}ms traffic: {}; every look that cannot be read counts as traffic", t(now),
                  first.error);
   }
+  return std::nullopt;
 }
 
-void TrafficWait::stop(TimePoint now, bool quiet_reached) {
+void TrafficWait::stop() {
   if (!running_) return;
   running_ = false;
   diag_.close();
-  if (!quiet_reached) {
+  auto now = Clock::now();
+  if (!quiet_) {
     auto active = still_active(now);
     if (!active.empty()) {
       spdlog::info("t=+{}ms traffic still active when the wait ended: {}", t(now), active);
@@ -126,7 +140,7 @@ void TrafficWait::stop(TimePoint now, bool quiet_reached) {
   }
 }
 
-std::optional<TimePoint> TrafficWait::next_look() const {
+std::optional<TimePoint> TrafficWait::next_timeout() const {
   if (!running_ || quiet_) return std::nullopt;
   TimePoint next = last_look_ + kTrafficLookInterval;
   // Look exactly when the wait could end, so that it ends on a look.
@@ -136,24 +150,25 @@ std::optional<TimePoint> TrafficWait::next_look() const {
   return next;
 }
 
-std::optional<TrafficQuiet> TrafficWait::on_timer(TimePoint now) {
-  auto due = next_look();
+std::optional<WaitOutcome> TrafficWait::on_ready(std::span<const pollfd>, TimePoint now) {
+  auto due = next_timeout();
   if (!due || now < *due) return std::nullopt;
   return look(now);
 }
 
-std::optional<TrafficQuiet> TrafficWait::check(TimePoint now) {
+std::optional<WaitOutcome> TrafficWait::check(TimePoint now) {
   auto until = policy_.quiet_until();
   if (quiet_ || !until || now < *until) return std::nullopt;
   quiet_ = true;
   auto quiet_for = std::chrono::duration_cast<Millis>(now - *policy_.quiet_since());
   // Rounded down to the look interval, so "quiet for 2s" reads as configured.
   quiet_for -= quiet_for % kTrafficLookInterval;
-  return TrafficQuiet{"quiet for " + format_duration(quiet_for) + " since t=+" +
-                      std::to_string(t(*policy_.quiet_since())) + "ms"};
+  return WaitOutcome{WaitOutcome::Kind::done, "quiet for " + format_duration(quiet_for) +
+                                                  " since t=+" +
+                                                  std::to_string(t(*policy_.quiet_since())) + "ms"};
 }
 
-std::optional<TrafficQuiet> TrafficWait::look(TimePoint now) {
+std::optional<WaitOutcome> TrafficWait::look(TimePoint now) {
   TrafficLook sample = take_look(diag_, now);
   LookResult r = policy_.observe(sample);
   last_look_ = now;

@@ -6,13 +6,16 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "options.h"
 #include "traffic_policy.h"
 #include "traffic_probe.h"
+#include "wait_source.h"
 
 namespace lameduck {
 
@@ -29,36 +32,33 @@ struct TrafficWaitParams {
   bool wait_pooled = true;
 };
 
-// The wait's one finding: quiet for --quiet, confirmed by a look. `why` is for the
-// timeline: "quiet for 2s since t=+7400ms".
-struct TrafficQuiet {
-  std::string why;
-};
-
-class TrafficWait {
+class TrafficWait final : public WaitSource {
  public:
   explicit TrafficWait(TrafficWaitParams params);
 
+  // The timeline's t=+0ms (the drain's start), for the lines this wait writes.
+  void set_zero(TimePoint zero) { zero_ = zero; }
   // Opens the probe and takes the first look (the baseline): the wait reports quiet no
-  // earlier than --quiet from now. `zero` is the timeline's start (t=+0ms).
-  void start(TimePoint now, TimePoint zero);
+  // earlier than --quiet from now. Never an outcome at once.
+  std::optional<WaitOutcome> start(TimePoint now) override;
   // Closes the probe. When the wait ended before the quiet period (a cap, a signal), the
   // log names the peers still sending: waiting on them ran out, not their traffic.
-  void stop(TimePoint now, bool quiet_reached);
+  void stop() override;
+  void add_fds(std::vector<pollfd>&) override {}
+  // When the next look is due (nullopt when not running): a timer, no descriptor.
+  std::optional<TimePoint> next_timeout() const override;
+  // Takes the look when it is due; the outcome (done: quiet, with the timeline's words)
+  // once, when a look confirms it.
+  std::optional<WaitOutcome> on_ready(std::span<const pollfd> fds, TimePoint now) override;
   bool running() const { return running_; }
-
-  // When the next look is due (nullopt when not running).
-  std::optional<TimePoint> next_look() const;
-  // Takes the look when it is due; returns the finding once, when a look confirms it.
-  std::optional<TrafficQuiet> on_timer(TimePoint now);
 
   // "10.0.3.7 (2 open connections, 4 KiB in the last 2s), 3 connections from unseen peers"
   std::string still_active(TimePoint now) const;
   const TrafficPolicy& policy() const { return policy_; }
 
  private:
-  std::optional<TrafficQuiet> look(TimePoint now);
-  std::optional<TrafficQuiet> check(TimePoint now);
+  std::optional<WaitOutcome> look(TimePoint now);
+  std::optional<WaitOutcome> check(TimePoint now);
   long long t(TimePoint now) const;
   void log_traffic(TimePoint now);
 
@@ -74,6 +74,11 @@ class TrafficWait {
   LookResult window_;
   std::string warned_;  // the last look error logged, so a lasting one is logged once
 };
+
+// The traffic wait for the drain, from the options (reads HOST_IP); null with
+// --no-wait-traffic. `app`: whose listening ports are the app's (none: every port).
+std::unique_ptr<TrafficWait> setup_traffic_wait(const TrafficOptions& options,
+                                                std::optional<pid_t> app);
 
 // "512 B", "38 KiB", "1.2 MiB"
 std::string format_bytes(std::uint64_t bytes);

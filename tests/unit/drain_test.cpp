@@ -210,3 +210,152 @@ TEST_CASE("events out of phase are ignored") {
   CHECK(d.on_tick(t0).empty());
   CHECK(d.phase() == DrainPhase::serving);
 }
+
+namespace {
+
+const WaitOutcome quiet{WaitOutcome::Kind::done, "quiet for 2s since t=+7400ms"};
+
+DrainConfig with_traffic(DrainConfig c) {
+  c.wait_traffic = true;
+  c.quiet = 2s;
+  return c;
+}
+
+bool starts(const std::vector<DrainAction>& actions, WaitKind wait) {
+  for (const auto& a : actions) {
+    if (a.kind == Kind::start_wait && a.wait == wait) return true;
+  }
+  return false;
+}
+
+bool stops(const std::vector<DrainAction>& actions, WaitKind wait) {
+  for (const auto& a : actions) {
+    if (a.kind == Kind::stop_wait && a.wait == wait) return true;
+  }
+  return false;
+}
+
+std::string stop_why(const std::vector<DrainAction>& actions) {
+  for (const auto& a : actions) {
+    if (a.kind == Kind::send_stop) return a.why;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("traffic: after the slices, watched from settle - quiet, so never before settle") {
+  Drain d(with_traffic(endpoints()));
+  CHECK(starts(d.on_signal(SIGTERM, t0), WaitKind::endpoints));
+  auto a = d.on_wait(WaitKind::endpoints, gone, t0 + 1s);
+  CHECK(stops(a, WaitKind::endpoints));
+  CHECK_FALSE(starts(a, WaitKind::traffic));
+  CHECK(d.phase() == DrainPhase::settling);
+  CHECK(d.deadline() == t0 + 4s);  // gone + settle 5s - quiet 2s
+  a = d.on_tick(t0 + 4s);
+  CHECK(starts(a, WaitKind::traffic));
+  CHECK_FALSE(has(a, Kind::send_stop));
+  CHECK(d.phase() == DrainPhase::waiting_traffic);
+  CHECK(d.deadline() == t0 + 25s);
+  a = d.on_wait(WaitKind::traffic, quiet, t0 + 9400ms);
+  CHECK(stops(a, WaitKind::traffic));
+  CHECK(stop_why(a) == "quiet for 2s since t=+7400ms");
+  CHECK(d.phase() == DrainPhase::stopping);
+}
+
+TEST_CASE("traffic: a settle shorter than the quiet period starts the traffic wait at once") {
+  auto c = with_traffic(endpoints());
+  c.settle = 1s;
+  Drain d(c);
+  d.on_signal(SIGTERM, t0);
+  auto a = d.on_wait(WaitKind::endpoints, gone, t0 + 1s);
+  CHECK(starts(a, WaitKind::traffic));
+  CHECK(d.phase() == DrainPhase::waiting_traffic);
+}
+
+TEST_CASE("traffic: never after --max-delay; the cap is the reason") {
+  Drain d(with_traffic(endpoints()));
+  d.on_signal(SIGTERM, t0);
+  d.on_wait(WaitKind::endpoints, gone, t0 + 1s);
+  d.on_tick(t0 + 4s);
+  CHECK(d.on_tick(t0 + 24999ms).empty());
+  auto a = d.on_tick(t0 + 25s);
+  CHECK(stops(a, WaitKind::traffic));
+  CHECK(stop_why(a) == "max-delay 25s reached");
+  // A late report changes nothing.
+  CHECK(d.on_wait(WaitKind::traffic, quiet, t0 + 26s).empty());
+}
+
+TEST_CASE("traffic: slices gone close to the cap: the cap still holds") {
+  Drain d(with_traffic(endpoints()));
+  d.on_signal(SIGTERM, t0);
+  d.on_wait(WaitKind::endpoints, gone, t0 + 23s);
+  CHECK(d.phase() == DrainPhase::settling);
+  CHECK(d.deadline() == t0 + 25s);
+  auto a = d.on_tick(t0 + 25s);
+  CHECK_FALSE(starts(a, WaitKind::traffic));
+  CHECK(stop_why(a) == "max-delay 25s reached");
+}
+
+TEST_CASE("traffic: without the API it starts with the drain, capped by --delay") {
+  Drain d(with_traffic(fixed(15s)));
+  auto a = d.on_signal(SIGTERM, t0);
+  CHECK(starts(a, WaitKind::traffic));
+  CHECK(d.phase() == DrainPhase::waiting_traffic);
+  CHECK(d.deadline() == t0 + 15s);
+  a = d.on_tick(t0 + 15s);
+  CHECK(stops(a, WaitKind::traffic));
+  CHECK(stop_why(a) == "delay 15s over");
+}
+
+TEST_CASE("traffic: quiet ends the wait without the API too") {
+  Drain d(with_traffic(fixed(15s)));
+  d.on_signal(SIGTERM, t0);
+  auto a = d.on_wait(WaitKind::traffic, quiet, t0 + 2s);
+  CHECK(stop_why(a) == "quiet for 2s since t=+7400ms");
+}
+
+TEST_CASE("traffic: --delay 0 outside Kubernetes still forwards at once, like tini") {
+  Drain d(with_traffic(fixed(0ms)));
+  auto a = d.on_signal(SIGTERM, t0);
+  CHECK_FALSE(starts(a, WaitKind::traffic));
+  CHECK(has(a, Kind::send_stop));
+}
+
+TEST_CASE("traffic: after an API failure, capped by the fallback delay from the start") {
+  Drain d(with_traffic(endpoints()));
+  d.on_signal(SIGTERM, t0);
+  auto a = d.on_wait(WaitKind::endpoints, failed, t0 + 2s);
+  CHECK(stops(a, WaitKind::endpoints));
+  CHECK(starts(a, WaitKind::traffic));
+  CHECK(d.deadline() == t0 + 15s);
+  CHECK(stop_why(d.on_tick(t0 + 15s)) == "fallback delay 15s over");
+}
+
+TEST_CASE("traffic: an API failure after the fallback delay ends the wait at once") {
+  Drain d(with_traffic(endpoints()));
+  d.on_signal(SIGTERM, t0);
+  auto a = d.on_wait(WaitKind::endpoints, failed, t0 + 16s);
+  CHECK_FALSE(starts(a, WaitKind::traffic));
+  CHECK(has(a, Kind::send_stop));
+}
+
+TEST_CASE("traffic: a second SIGTERM or SIGINT skips it and stops the traffic wait") {
+  for (int sig : {SIGTERM, SIGINT}) {
+    Drain d(with_traffic(fixed(15s)));
+    d.on_signal(SIGTERM, t0);
+    auto a = d.on_signal(sig, t0 + 1s);
+    CHECK(stops(a, WaitKind::traffic));
+    CHECK(has(a, Kind::send_stop));
+  }
+}
+
+TEST_CASE("traffic: a preStop drain waits for the traffic, then releases the hook") {
+  Drain d(with_traffic(fixed(15s)));
+  auto a = d.on_prestop(t0);
+  CHECK(starts(a, WaitKind::traffic));
+  a = d.on_wait(WaitKind::traffic, quiet, t0 + 2s);
+  CHECK(has(a, Kind::report_drained));
+  CHECK_FALSE(has(a, Kind::send_stop));
+  CHECK(d.phase() == DrainPhase::drained);
+}

@@ -325,3 +325,17 @@ TEST_CASE("peers are listed by bytes, with their open connections") {
   CHECK(peers[1].connections == 1);
   CHECK(peers[1].open == 3);
 }
+
+TEST_CASE("a handshake in progress is attributed when accepted, not before") {
+  // Not yet in PassiveOpens: subtracting it now could hide a real connection.
+  auto p = policy();
+  Looks w;
+  p.observe(w.at(0));
+  w.opens += 1;  // a real connection, never seen
+  w.sockets.push_back(accepted(1, "192.168.1.10", 50000, 0));
+  w.sockets.back().state = TcpState::new_syn_recv;  // a probe's SYN
+  CHECK(p.observe(w.at(250)).new_connections == 1);
+  w.opens += 1;  // the probe accepted
+  w.sockets.back().state = TcpState::established;
+  CHECK_FALSE(p.observe(w.at(500)).active());
+}
