@@ -115,9 +115,15 @@ def kill_marked(marker: str) -> None:
 
 def base_env(**extra: str) -> dict[str, str]:
     """The test environment without anything that changes lameduck's defaults: no
-    KUBERNETES_* (so --delay defaults to 0), no LAMEDUCK_*, no Pod identity."""
+    KUBERNETES_* (so --delay defaults to 0), no LAMEDUCK_*, no Pod identity, and no
+    traffic wait."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LAMEDUCK_", "KUBERNETES_", "POD_", MARKER_VAR))}
+           if not k.startswith(("LAMEDUCK_", "KUBERNETES_", "POD_", "HOST_IP", MARKER_VAR))}
+    # These tests run in the machine's network namespace, where every other process's
+    # connections are real traffic to a traffic wait (on by default): its timing is not
+    # theirs to check. test_traffic.py tests it in network namespaces of its own; a test
+    # that wants it passes --wait-traffic (the flag wins over the variable).
+    env["LAMEDUCK_WAIT_TRAFFIC"] = "false"
     env.update(sanitizer_env())
     env.update(extra)
     return env
