@@ -95,17 +95,17 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
   server_ports.insert(config_.ports.begin(), config_.ports.end());
   ports_ = config_.ports.empty() ? listening : config_.ports;
 
-  // This look's sockets by cookie, and which connections they are.
-  std::map<std::uint64_t, Known> now_known;
-  std::set<ConnectionKey> keys;
+  // This look's sockets by cookie, and which connections they are: the live ones, and
+  // those destroyed since the last look (their final state).
+  std::map<std::uint64_t, Known> now_known, destroyed;
   std::map<ConnectionKey, const Known*> new_keys;
   std::set<ConnectionKey> old_keys;
   for (const auto& [cookie, known] : sockets_) {
     Side side = side_of(known.socket, server_ports);
     if (side != Side::outbound) old_keys.insert(key_of(known.socket, side));
   }
-  if (look.sockets) {
-    for (const auto& s : *look.sockets) {
+  auto classify = [&](const std::vector<SocketSample>& list, std::map<std::uint64_t, Known>& into) {
+    for (const auto& s : list) {
       // A handshake in progress is not accepted yet, so not in PassiveOpens: it is
       // counted, and attributed, at the next look.
       if (s.state == TcpState::listen || s.state == TcpState::syn_recv ||
@@ -117,16 +117,15 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
       ConnectionKey key = key_of(s, side);
       Known known{
           s, side == Side::server && ports_.contains(s.local_port) && !ignored(s.peer, s.local)};
-      auto [it, inserted] = now_known.emplace(s.cookie, known);
-      if (!inserted) continue;
-      keys.insert(key);
-      if (!old_keys.contains(key)) {
-        // Keep the counted view when both ends of one connection are listed.
-        auto [slot, fresh] = new_keys.emplace(key, &it->second);
-        if (!fresh && it->second.counted) slot->second = &it->second;
-      }
+      auto [it, inserted] = into.emplace(s.cookie, known);
+      if (!inserted || old_keys.contains(key)) continue;
+      // One connection, however many of its sockets are listed: counted if any view is.
+      auto [slot, fresh] = new_keys.emplace(key, &it->second);
+      if (!fresh && it->second.counted) slot->second = &it->second;
     }
-  }
+  };
+  if (look.sockets) classify(*look.sockets, now_known);
+  if (look.destroyed) classify(*look.destroyed, destroyed);
 
   if (!baseline_) {
     baseline_ = true;
@@ -136,42 +135,45 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
     return result;
   }
 
-  // New connections: the counter, minus those seen and ignored.
-  std::uint64_t seen_counted = 0, seen_ignored = 0;
+  // New connections: those seen, plus what the counter says was never seen. The backlog
+  // is counted minus seen since the baseline; a connection seen before the counter moved
+  // (accepted between the two reads) makes it negative for one look only.
+  std::int64_t seen = 0;
+  std::uint64_t seen_counted = 0;
   for (const auto& [key, known] : new_keys) {
+    ++seen;
     if (known->counted) {
       ++seen_counted;
       note(events_, look.at, key.client, 1, 0, result, key.client_port);
-    } else {
-      ++seen_ignored;
     }
   }
-  std::uint64_t delta = 0;
+  std::int64_t delta = 0;
   if (*look.passive_opens >= *passive_opens_) {
-    delta = *look.passive_opens - *passive_opens_;
+    delta = static_cast<std::int64_t>(*look.passive_opens - *passive_opens_);
   } else {
     ++result.uncertain;  // a counter never goes back; something is wrong: count it
   }
-  std::uint64_t by_counter = delta > seen_ignored ? delta - seen_ignored : 0;
-  result.new_connections = std::max(seen_counted, by_counter);
-  result.unattributed = result.new_connections - seen_counted;
+  std::int64_t before = std::max<std::int64_t>(backlog_, 0);
+  backlog_ = std::max(backlog_ + delta - seen, -seen);
+  result.unattributed = static_cast<std::uint64_t>(std::max<std::int64_t>(backlog_ - before, 0));
+  result.new_connections = seen_counted + result.unattributed;
 
   if (config_.wait_pooled && look.sockets) {
-    for (const auto& [cookie, known] : now_known) {
-      if (!known.counted) continue;
+    auto count_bytes = [&](const Known& known, bool gone) {
       const auto& s = known.socket;
-      auto before = sockets_.find(cookie);
+      auto before_it = sockets_.find(s.cookie);
       std::uint64_t bytes = 0;
       bool unknown = false;
-      if (before == sockets_.end()) {
+      if (before_it == sockets_.end()) {
         bytes = s.bytes_received.value_or(0);
-      } else if (const auto& b = before->second.socket; b.bytes_received && s.bytes_received) {
+      } else if (const auto& b = before_it->second.socket; b.bytes_received && s.bytes_received) {
         if (*s.bytes_received >= *b.bytes_received) {
           bytes = *s.bytes_received - *b.bytes_received;
         } else {
           unknown = true;
         }
-      } else if (b.bytes_received && can_receive(b.state)) {
+      } else if (b.bytes_received && can_receive(b.state) && !gone &&
+                 !destroyed.contains(s.cookie)) {
         unknown = true;  // closed by the app (TIME_WAIT) after bytes we did not see
       }
       if (unknown) ++result.uncertain;
@@ -179,12 +181,21 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
         result.bytes += bytes;
         note(events_, look.at, s.peer, 0, bytes, result, s.peer_port);
       }
+    };
+    for (const auto& [cookie, known] : now_known) {
+      // A socket that turned TIME_WAIT is also listed as destroyed, with its last bytes.
+      if (known.counted && !destroyed.contains(cookie)) count_bytes(known, false);
+    }
+    for (const auto& [cookie, known] : destroyed) {
+      if (known.counted) count_bytes(known, true);
     }
     for (const auto& [cookie, known] : sockets_) {
-      if (!known.counted || now_known.contains(cookie) || !can_receive(known.socket.state)) {
+      if (!known.counted || now_known.contains(cookie) || destroyed.contains(cookie) ||
+          !can_receive(known.socket.state)) {
         continue;
       }
-      // Gone while it could still receive: what arrived since the last look is unknown.
+      // Gone while it could still receive, and no word of how: what arrived since the
+      // last look is unknown.
       ++result.uncertain;
       note(events_, look.at, known.socket.peer, 0, 0, result, known.socket.peer_port);
     }

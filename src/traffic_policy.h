@@ -57,6 +57,9 @@ struct TrafficLook {
   TimePoint at;
   std::optional<std::uint64_t> passive_opens;        // Tcp PassiveOpens of the namespace
   std::optional<std::vector<SocketSample>> sockets;  // every TCP socket of the namespace
+  // The sockets destroyed since the last look, in their last state (sock_diag's destroy
+  // events); nullopt when they are not known (not subscribed, or events were lost).
+  std::optional<std::vector<SocketSample>> destroyed;
   std::string error;
 };
 
@@ -132,6 +135,7 @@ class TrafficPolicy {
   std::vector<PeerEvent> events_;  // counted traffic per peer, within the window
   std::vector<std::pair<TimePoint, std::uint64_t>> anonymous_;
   std::map<IpAddress, std::uint64_t> open_;  // counted connections per peer at the last look
+  std::int64_t backlog_ = 0;  // accepted (PassiveOpens) minus seen, since the baseline
   bool baseline_ = false;
 };
 

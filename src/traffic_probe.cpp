@@ -8,6 +8,7 @@
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,7 +37,99 @@ IpAddress address_of(int family, const __be32 (&raw)[4]) {
   return IpAddress::v6(bytes);
 }
 
+// One inet_diag_msg (a dump's answer or a destroy event) and its tcp_info.
+SocketSample parse_socket(nlmsghdr* h) {
+  auto* msg = static_cast<inet_diag_msg*>(NLMSG_DATA(h));
+  SocketSample s;
+  s.cookie = msg->id.idiag_cookie[0] | (std::uint64_t{msg->id.idiag_cookie[1]} << 32);
+  s.local = address_of(msg->idiag_family, msg->id.idiag_src);
+  s.peer = address_of(msg->idiag_family, msg->id.idiag_dst);
+  s.local_port = ntohs(msg->id.idiag_sport);
+  s.peer_port = ntohs(msg->id.idiag_dport);
+  s.state = static_cast<TcpState>(msg->idiag_state);
+  s.inode = msg->idiag_inode;
+  auto attributes = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *msg));
+  for (auto* a = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(msg) + NLMSG_ALIGN(sizeof *msg));
+       RTA_OK(a, attributes); a = RTA_NEXT(a, attributes)) {
+    // Older kernels send a shorter tcp_info: use the field only when it is there.
+    constexpr std::size_t kEnd =
+        offsetof(tcp_info, tcpi_bytes_received) + sizeof(tcp_info::tcpi_bytes_received);
+    if (a->rta_type == INET_DIAG_INFO && RTA_PAYLOAD(a) >= kEnd) {
+      std::uint64_t bytes;
+      std::memcpy(&bytes,
+                  static_cast<const char*>(RTA_DATA(a)) + offsetof(tcp_info, tcpi_bytes_received),
+                  sizeof bytes);
+      s.bytes_received = bytes;
+    }
+  }
+  return s;
+}
+
+bool is_socket_message(const nlmsghdr* h) {
+  return h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+         h->nlmsg_len >= NLMSG_LENGTH(sizeof(inet_diag_msg));
+}
+
 }  // namespace
+
+SockDiagEvents::~SockDiagEvents() {
+  close();
+}
+
+void SockDiagEvents::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool SockDiagEvents::subscribe(std::string& error) {
+  if (fd_ >= 0) return true;
+  fd_ = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
+  if (fd_ < 0) {
+    error = errno_text("sock_diag events socket");
+    return false;
+  }
+  // Room for a burst of closes between two looks; the kernel caps it at rmem_max.
+  int size = 4 << 20;
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  sockaddr_nl groups{};
+  groups.nl_family = AF_NETLINK;
+  groups.nl_groups =
+      (1U << (SKNLGRP_INET_TCP_DESTROY - 1)) | (1U << (SKNLGRP_INET6_TCP_DESTROY - 1));
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&groups), sizeof groups) < 0) {
+    error = errno_text("sock_diag destroy events");
+    close();
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::vector<SocketSample>> SockDiagEvents::drain() {
+  if (fd_ < 0) return std::nullopt;
+  std::vector<SocketSample> out;
+  alignas(nlmsghdr) static std::array<char, 32768> buffer;
+  bool lost = false;
+  for (;;) {
+    ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == ENOBUFS) {
+      lost = true;  // the kernel dropped events: this look cannot know every close
+      continue;
+    }
+    if (n <= 0) break;
+    auto left = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(h, left);
+         h = NLMSG_NEXT(h, left)) {
+      if (!is_socket_message(h)) continue;
+      if (out.size() >= kMaxSockets) {
+        lost = true;
+        continue;
+      }
+      out.push_back(parse_socket(h));
+    }
+  }
+  if (lost) return std::nullopt;
+  return out;
+}
 
 SockDiagSocket::~SockDiagSocket() {
   close();
@@ -105,39 +198,13 @@ bool SockDiagSocket::dump_family(int family, std::vector<SocketSample>& out, std
         error = errno_text("sock_diag dump");
         return false;
       }
-      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-          h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg)))
-        continue;
-      auto* msg = static_cast<inet_diag_msg*>(NLMSG_DATA(h));
-      SocketSample s;
-      s.cookie = msg->id.idiag_cookie[0] | (std::uint64_t{msg->id.idiag_cookie[1]} << 32);
-      s.local = address_of(msg->idiag_family, msg->id.idiag_src);
-      s.peer = address_of(msg->idiag_family, msg->id.idiag_dst);
-      s.local_port = ntohs(msg->id.idiag_sport);
-      s.peer_port = ntohs(msg->id.idiag_dport);
-      s.state = static_cast<TcpState>(msg->idiag_state);
-      s.inode = msg->idiag_inode;
-      auto attributes = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *msg));
-      for (auto* a =
-               reinterpret_cast<rtattr*>(reinterpret_cast<char*>(msg) + NLMSG_ALIGN(sizeof *msg));
-           RTA_OK(a, attributes); a = RTA_NEXT(a, attributes)) {
-        // Older kernels send a shorter tcp_info: use the field only when it is there.
-        constexpr std::size_t kEnd =
-            offsetof(tcp_info, tcpi_bytes_received) + sizeof(tcp_info::tcpi_bytes_received);
-        if (a->rta_type == INET_DIAG_INFO && RTA_PAYLOAD(a) >= kEnd) {
-          std::uint64_t bytes;
-          std::memcpy(
-              &bytes,
-              static_cast<const char*>(RTA_DATA(a)) + offsetof(tcp_info, tcpi_bytes_received),
-              sizeof bytes);
-          s.bytes_received = bytes;
-        }
-      }
+      if (!is_socket_message(h)) continue;
+      SocketSample sample = parse_socket(h);
       if (out.size() >= kMaxSockets) {
         error = "more than " + std::to_string(kMaxSockets) + " TCP sockets in the namespace";
         return false;
       }
-      out.push_back(s);
+      out.push_back(sample);
     }
   }
 }
@@ -183,12 +250,18 @@ std::optional<std::uint64_t> read_passive_opens(std::string& error) {
   return std::nullopt;
 }
 
-TrafficLook take_look(SockDiagSocket& diag, TimePoint now) {
+TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, TimePoint now) {
   TrafficLook look;
   look.at = now;
-  std::string counter_error, dump_error;
+  std::string counter_error, dump_error, events_error;
+  // Subscribed before the first counter read, so no close falls between two looks.
+  if (!events.subscribed() && !events.subscribe(events_error)) {
+    spdlog::debug("traffic: {}; short connections are counted without their peers", events_error);
+  }
   look.passive_opens = read_passive_opens(counter_error);
   look.sockets = diag.dump_tcp(dump_error);
+  // Last: a socket closed after the list is in the events, with its final bytes.
+  look.destroyed = events.drain();
   look.error = counter_error;
   if (!dump_error.empty()) look.error += (look.error.empty() ? "" : "; ") + dump_error;
   return look;

@@ -35,11 +35,33 @@ class SockDiagSocket {
   int fd_ = -1;
 };
 
+// Owns a NETLINK_SOCK_DIAG socket subscribed to the kernel's TCP destroy events (any user
+// may): every socket of the namespace that is freed, with its last state and tcp_info, so
+// connections that open and close between two looks are attributed to their peers.
+class SockDiagEvents {
+ public:
+  SockDiagEvents() = default;
+  ~SockDiagEvents();
+  SockDiagEvents(const SockDiagEvents&) = delete;
+  SockDiagEvents& operator=(const SockDiagEvents&) = delete;
+
+  bool subscribe(std::string& error);
+  bool subscribed() const { return fd_ >= 0; }
+  // Every socket destroyed since the last call; nullopt when not subscribed or when the
+  // kernel dropped events (the receive buffer overflowed).
+  std::optional<std::vector<SocketSample>> drain();
+  void close();
+
+ private:
+  int fd_ = -1;
+};
+
 // Tcp: PassiveOpens of this network namespace; nullopt with `error` when unreadable.
 std::optional<std::uint64_t> read_passive_opens(std::string& error);
 
-// One look: the counter first, then the sockets (see traffic_policy.h for why the order).
-TrafficLook take_look(SockDiagSocket& diag, TimePoint now);
+// One look: the counter first, then the sockets, then the destroy events since the last
+// look (traffic_policy.cpp explains why this order is safe).
+TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, TimePoint now);
 
 // The TCP ports the given processes listen on: their socket inodes (/proc/PID/fd) matched
 // with the listening sockets of `sockets`. nullopt with `why` when a process's descriptors

@@ -87,7 +87,7 @@ std::optional<WaitOutcome> TrafficWait::start(TimePoint now) {
   quiet_ = false;
   window_start_ = now;
   window_ = {};
-  TrafficLook first = take_look(diag_, now);
+  TrafficLook first = take_look(diag_, events_, now);
 
   // Which ports are the app's: --port, else what its processes listen on, else all.
   auto config = policy_config(params_);
@@ -131,6 +131,7 @@ void TrafficWait::stop() {
   if (!running_) return;
   running_ = false;
   diag_.close();
+  events_.close();
   auto now = Clock::now();
   if (!quiet_) {
     auto active = still_active(now);
@@ -169,7 +170,7 @@ std::optional<WaitOutcome> TrafficWait::check(TimePoint now) {
 }
 
 std::optional<WaitOutcome> TrafficWait::look(TimePoint now) {
-  TrafficLook sample = take_look(diag_, now);
+  TrafficLook sample = take_look(diag_, events_, now);
   LookResult r = policy_.observe(sample);
   last_look_ = now;
   if (!r.error.empty() && r.error != warned_) {

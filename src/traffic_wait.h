@@ -65,6 +65,7 @@ class TrafficWait final : public WaitSource {
   TrafficWaitParams params_;
   TrafficPolicy policy_;
   SockDiagSocket diag_;
+  SockDiagEvents events_;
   bool running_ = false;
   bool quiet_ = false;  // reported
   TimePoint zero_{};

@@ -66,8 +66,10 @@ def serve(ports):
         listener.listen(128)
         threading.Thread(target=accept_loop, args=(listener,), daemon=True).start()
     say("ready")
+    # Not signal.pause(): the kernel may hand SIGTERM to a connection's thread, and Python
+    # runs handlers only in the main thread, when it next runs Python code.
     while True:
-        signal.pause()
+        time.sleep(0.02)
 
 
 def request(conn, line):

@@ -196,7 +196,7 @@ def test_short_connections_between_two_looks_hold_the_wait(net, tmp_path, starte
     last = last_sent(c)
     log = pod.log()
     assert_within(stop, last + QUIET - 0.05, last + QUIET + LOOK + SLACK, "stop after last", log)
-    assert re.search(r"traffic: \d+ new connections? \(\d+ unseen\)", log), log
+    assert re.search(rf"traffic: \d+ new connections, \d+ B in the last .* \(last from {CLIENT_IP}:", log), log
     assert re.search(r"quiet for 1s since t=\+\d+ms: sent SIGTERM", log), log
 
 
@@ -220,20 +220,25 @@ def test_pooled_connection_sends_then_stops(net, tmp_path, started):
 
 
 def test_probes_from_the_node_ip_do_not_hold_the_wait(net, tmp_path, started):
-    """The kubelet's HTTP probes come from the node's IP (HOST_IP) on new connections that
-    the app closes first (Connection: close): ignored, even when shorter than a look."""
+    """The kubelet's probes come from the node's IP (HOST_IP), a new connection each, much
+    shorter than a look: ignored whichever end closes first (the app: TIME_WAIT in the
+    Pod; the probe: the Pod's socket is gone at once, seen by sock_diag's destroy events)."""
     pod = Pod(net, tmp_path, ["--delay", "5s", "--quiet", "1s"], env={"HOST_IP": NODE_IP})
     started.append(pod)
     c = client(net.cli, tmp_path, "probe", "probe", POD_IP, "--source", NODE_IP,
                "--interval", "0.05")
     started.append(c)
+    started.append(client(net.cli, tmp_path, "tcp-probe", "short", POD_IP, "--source", NODE_IP,
+                          "--interval", "0.05"))
     t0 = pod.sigterm()
     stop = pod.stopped_at()
     log = pod.log()
     assert len(re.findall(r"^sent", c.out(), re.M)) > 10, c.out()
     assert_within(stop - t0, QUIET, QUIET + LOOK + SLACK, "stop after SIGTERM", log)
     assert f"ignoring loopback, {NODE_IP}/32 (HOST_IP)" in log, log
-    assert "traffic:" not in log.replace("waiting for traffic", ""), log
+    # At most the first look's: a probe accepted after the baseline's counter read and
+    # closed before its list is counted (never seen) rather than risk hiding a real one.
+    assert len(re.findall(r"traffic: ", log)) <= 1, log
 
 
 def test_probes_count_when_the_node_ip_is_not_ignored(net, tmp_path, started):

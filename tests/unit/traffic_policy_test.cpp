@@ -41,7 +41,10 @@ SocketSample accepted(std::uint64_t cookie, const char* peer, std::uint16_t peer
 struct Looks {
   std::uint64_t opens = 0;
   std::vector<SocketSample> sockets{listener(8080)};
-  TrafficLook at(int ms) const { return {lameduck::TimePoint{} + Millis(ms), opens, sockets, ""}; }
+  std::optional<std::vector<SocketSample>> destroyed;  // since the last look
+  TrafficLook at(int ms) const {
+    return {lameduck::TimePoint{} + Millis(ms), opens, sockets, destroyed, ""};
+  }
 };
 
 TrafficPolicy policy(bool wait_pooled = true) {
@@ -204,24 +207,26 @@ TEST_CASE("--no-wait-pooled: bytes on open connections do not count, new connect
 
 TEST_CASE("--no-wait-pooled works without a socket list: every new connection counts") {
   auto p = policy(false);
-  p.observe({at(0), 10, std::nullopt, "sock_diag: Operation not permitted"});
-  auto r = p.observe({at(250), 12, std::nullopt, "sock_diag: Operation not permitted"});
+  p.observe({at(0), 10, std::nullopt, std::nullopt, "sock_diag: Operation not permitted"});
+  auto r =
+      p.observe({at(250), 12, std::nullopt, std::nullopt, "sock_diag: Operation not permitted"});
   CHECK(r.new_connections == 2);
   CHECK(r.unattributed == 2);
   CHECK(r.error.empty());
-  CHECK_FALSE(p.observe({at(500), 12, std::nullopt, ""}).active());
+  CHECK_FALSE(p.observe({at(500), 12, std::nullopt, std::nullopt, ""}).active());
 }
 
 TEST_CASE("a look that cannot be read counts as traffic") {
   auto p = policy();
   Looks w;
   p.observe(w.at(0));
-  auto r = p.observe({at(250), std::nullopt, w.sockets, "cannot read /proc/net/snmp: EACCES"});
+  auto r = p.observe(
+      {at(250), std::nullopt, w.sockets, std::nullopt, "cannot read /proc/net/snmp: EACCES"});
   CHECK(r.active());
   CHECK(r.error == "cannot read /proc/net/snmp: EACCES");
   CHECK(p.quiet_since() == at(250));
   // A socket list that cannot be read, with --wait-pooled, too.
-  CHECK(p.observe({at(500), w.opens, std::nullopt, "sock_diag failed"}).active());
+  CHECK(p.observe({at(500), w.opens, std::nullopt, std::nullopt, "sock_diag failed"}).active());
   CHECK(p.quiet_since() == at(500));
   CHECK(p.anonymous_since(at(0)) == 2);
   // The next readable look compares with the last readable one.
@@ -232,7 +237,7 @@ TEST_CASE("a look that cannot be read counts as traffic") {
 TEST_CASE("an always unreadable namespace is never quiet") {
   auto p = policy();
   for (int ms = 0; ms <= 30000; ms += 250) {
-    p.observe({at(ms), std::nullopt, std::nullopt, "no /proc"});
+    p.observe({at(ms), std::nullopt, std::nullopt, std::nullopt, "no /proc"});
   }
   CHECK(p.quiet_until() == at(32000));
 }
@@ -278,9 +283,9 @@ TEST_CASE("a counter that goes back, or bytes that shrink, count as traffic") {
   CHECK(p.observe(w.at(500)).uncertain == 1);
 }
 
-TEST_CASE("a connection seen before the counter moved still counts") {
+TEST_CASE("a connection seen before the counter moved counts once") {
   // The counter is read before the list: a connection accepted in between is in the list
-  // but not yet in the counter. It counts now, and the counter counts it again next look.
+  // but not yet in the counter. It counts now; the counter catches up next look.
   auto p = policy();
   Looks w;
   p.observe(w.at(0));
@@ -289,7 +294,68 @@ TEST_CASE("a connection seen before the counter moved still counts") {
   CHECK(r.new_connections == 1);
   CHECK(r.bytes == 50);
   w.opens += 1;
-  CHECK(p.observe(w.at(500)).new_connections == 1);
+  CHECK_FALSE(p.observe(w.at(500)).active());
+}
+
+TEST_CASE("an ignored probe seen early does not hide a real connection later") {
+  auto p = policy();
+  Looks w;
+  p.observe(w.at(0));
+  w.sockets.push_back(accepted(1, "192.168.1.10", 50000, 10));  // before the counter moved
+  CHECK_FALSE(p.observe(w.at(250)).active());
+  w.opens += 1;  // the probe
+  CHECK_FALSE(p.observe(w.at(500)).active());
+  w.opens += 1;  // a real one, never seen
+  CHECK(p.observe(w.at(750)).unattributed == 1);
+}
+
+TEST_CASE("destroyed sockets attribute short connections, whoever closed first") {
+  auto p = policy();
+  Looks w;
+  w.destroyed.emplace();
+  p.observe(w.at(0));
+  // The kubelet's probe: closed by the probe first, so no TIME_WAIT in the Pod.
+  auto probe = accepted(1, "192.168.1.10", 50000, 120);
+  probe.state = TcpState::close;
+  w.opens += 1;
+  w.destroyed = {probe};
+  CHECK_FALSE(p.observe(w.at(250)).active());
+  auto real = accepted(2, "10.0.3.7", 50001, 300);
+  real.state = TcpState::close;
+  w.opens += 1;
+  w.destroyed = {real};
+  auto r = p.observe(w.at(500));
+  CHECK(r.new_connections == 1);
+  CHECK(r.unattributed == 0);
+  CHECK(r.bytes == 300);
+  REQUIRE(r.last_peer);
+  CHECK(format_ip(*r.last_peer) == "10.0.3.7");
+}
+
+TEST_CASE("a pooled connection closed between looks: its last bytes come with it") {
+  auto p = policy();
+  Looks w;
+  w.destroyed.emplace();
+  w.sockets.push_back(accepted(1, "10.0.3.7", 41822, 1000));
+  p.observe(w.at(0));
+  auto last = w.sockets.back();
+  w.sockets.pop_back();
+  last.state = TcpState::close;
+  w.destroyed = {last};  // no byte since the last look: not traffic, not uncertain
+  CHECK_FALSE(p.observe(w.at(250)).active());
+  w.destroyed = std::vector<SocketSample>{};
+  w.sockets.push_back(accepted(2, "10.0.3.7", 41823, 1000));
+  p.observe(w.at(500));
+  last = w.sockets.back();
+  last.state = TcpState::time_wait;  // the app closed it: the full socket is destroyed
+  last.bytes_received.reset();
+  w.sockets.back() = last;
+  auto full = accepted(2, "10.0.3.7", 41823, 1500);
+  full.state = TcpState::close;
+  w.destroyed = {full};
+  auto r = p.observe(w.at(750));
+  CHECK(r.uncertain == 0);
+  CHECK(r.bytes == 500);
 }
 
 TEST_CASE("ignored probes do not hide a real connection in the same look") {
