@@ -15,7 +15,7 @@ namespace lameduck {
 
 struct DrainConfig {
   Millis delay{0};      // fixed wait when EndpointSlices are not used or not readable
-  Millis settle{5000};  // after the Pod IP left every slice
+  Millis settle{2000};  // at least this long after the Pod IP left every slice
   Millis max_delay{25000};
   std::optional<Millis> kill_after;  // SIGKILL this long after the stop signal
   bool wait_endpoints = false;

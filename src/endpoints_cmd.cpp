@@ -13,6 +13,7 @@
 #include "signals.h"
 #include "small_file.h"
 #include "text.h"
+#include "traffic_wait.h"
 
 namespace lameduck {
 namespace {
@@ -146,6 +147,8 @@ int run_endpoints(const EndpointsOptions& options, SignalFd& signals) {
     routes = std::move(listed.routes);
   }
   int code = !error.empty() ? 2 : routes.empty() ? 1 : 0;
+  // What the traffic wait would see now (one second; it does not change the exit code).
+  TrafficReport traffic = sample_traffic(options.traffic, Millis(1000));
 
   if (options.json) {
     nlohmann::json out;
@@ -167,6 +170,20 @@ int run_endpoints(const EndpointsOptions& options, SignalFd& signals) {
                                {"slice", clean_text(r.slice)},
                                {"address", clean_text(r.address)}});
     }
+    nlohmann::json peers = nlohmann::json::array();
+    for (const auto& p : traffic.peers) {
+      peers.push_back({{"ip", format_ip(p.ip)},
+                       {"new_connections", p.connections},
+                       {"bytes", p.bytes},
+                       {"open_connections", p.open}});
+    }
+    out["traffic"] = {{"seconds", static_cast<double>(traffic.period.count()) / 1000},
+                      {"ports", traffic.ports},
+                      {"new_connections", traffic.new_connections},
+                      {"unattributed", traffic.unattributed},
+                      {"bytes", traffic.bytes},
+                      {"peers", peers}};
+    if (!traffic.error.empty()) out["traffic"]["error"] = traffic.error;
     // Every string in it is clean already; replace is the guard that keeps it JSON.
     std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return code;
@@ -187,6 +204,7 @@ int run_endpoints(const EndpointsOptions& options, SignalFd& signals) {
     std::printf("  svc/%s  slice %s  %s\n", clean_text(r.service).c_str(),
                 clean_text(r.slice).c_str(), clean_text(r.address).c_str());
   }
+  std::printf("traffic:    %s\n", describe_traffic(traffic).c_str());
   return code;
 }
 

@@ -74,7 +74,7 @@ struct RawTraffic {
 };
 
 struct RawWait {
-  std::string delay, settle = "5s", max_delay = "25s";
+  std::string delay, settle, max_delay = "25s";
   bool wait_endpoints = false;
   CLI::Option* wait_endpoints_opt = nullptr;
   RawTraffic traffic;
@@ -197,7 +197,7 @@ void add_wait_options(CLI::App& app, RawWait& raw, ApiOptions& api) {
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   add(app, "settle", raw.settle,
       "minimum wait after the Pod IP left every EndpointSlice; the traffic wait may "
-      "make it longer (5s)");
+      "make it longer (2s; 5s with --no-wait-traffic)");
   add(app, "max-delay", raw.max_delay, "hard cap on the whole wait (25s)");
   add_traffic_options(app, raw.traffic);
   add_api_options(app, api);
@@ -245,7 +245,7 @@ void finish_traffic(const RawTraffic& raw, TrafficOptions& traffic) {
 void finish_wait(const RawWait& raw, WaitOptions& wait) {
   finish_traffic(raw.traffic, wait.traffic);
   if (!raw.delay.empty()) wait.delay = to_duration("delay", raw.delay);
-  wait.settle = to_duration("settle", raw.settle);
+  if (!raw.settle.empty()) wait.settle = to_duration("settle", raw.settle);
   wait.max_delay = to_duration("max-delay", raw.max_delay);
   if (raw.wait_endpoints_opt->count() > 0) wait.api.wait_endpoints = raw.wait_endpoints;
 }

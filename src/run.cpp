@@ -19,7 +19,9 @@ namespace lameduck {
 DrainConfig drain_config(const WaitOptions& wait, bool wait_endpoints) {
   DrainConfig config;
   config.delay = fallback_delay(wait);
-  config.settle = wait.settle;
+  // With the traffic wait the settle is only its floor: the traffic shows when the
+  // consumers caught up. Without it, the settle is the guess at their lag it always was.
+  config.settle = wait.settle.value_or(wait.traffic.wait ? Millis(2000) : Millis(5000));
   config.max_delay = wait.max_delay;
   config.wait_endpoints = wait_endpoints;
   return config;

@@ -1,5 +1,6 @@
 #include "traffic_wait.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <cinttypes>
@@ -43,6 +44,46 @@ std::unique_ptr<TrafficWait> setup_traffic_wait(const TrafficOptions& options,
   params.app = app;
   params.wait_pooled = options.wait_pooled;
   return std::make_unique<TrafficWait>(std::move(params));
+}
+
+TrafficReport sample_traffic(const TrafficOptions& options, Millis period) {
+  TrafficPolicyConfig config;
+  std::string from;
+  config.ignore = ignored_peers(options.ignore_peers, std::getenv("HOST_IP"), from);
+  config.ports = options.ports;
+  config.quiet = period;
+  TrafficPolicy policy(config);
+  SockDiagSocket diag;
+  SockDiagEvents events;
+  TrafficReport report;
+  report.period = period;
+  auto start = Clock::now();
+  auto first = take_look(diag, events, start);
+  report.error = first.error;
+  policy.observe(first);
+  // Not PID 1: a plain sleep is fine here.
+  ::poll(nullptr, 0, static_cast<int>(period.count()));
+  auto second = take_look(diag, events, Clock::now());
+  if (report.error.empty()) report.error = second.error;
+  auto r = policy.observe(second);
+  report.ports = policy.ports();
+  report.new_connections = r.new_connections;
+  report.unattributed = r.unattributed;
+  report.bytes = r.bytes;
+  report.peers = policy.active_peers(start);
+  return report;
+}
+
+std::string describe_traffic(const TrafficReport& report) {
+  std::string out = plural(report.new_connections, "new connection");
+  if (report.unattributed > 0) out += " (" + std::to_string(report.unattributed) + " unseen)";
+  out += ", " + format_bytes(report.bytes) + " in the last " + format_duration(report.period) +
+         " on port(s) " + port_list(report.ports);
+  std::string peers;
+  for (const auto& p : report.peers) peers += (peers.empty() ? "" : ", ") + format_ip(p.ip);
+  if (!peers.empty()) out += " (from " + peers + ")";
+  if (!report.error.empty()) out += "; " + report.error;
+  return out;
 }
 
 std::string format_bytes(std::uint64_t bytes) {

@@ -81,6 +81,22 @@ class TrafficWait final : public WaitSource {
 std::unique_ptr<TrafficWait> setup_traffic_wait(const TrafficOptions& options,
                                                 std::optional<pid_t> app);
 
+// What `lameduck endpoints` reports: the traffic of one `period`, measured as the wait
+// would (every listening port unless --port; loopback, HOST_IP or --ignore-peer ignored).
+struct TrafficReport {
+  Millis period{0};
+  std::set<std::uint16_t> ports;
+  std::uint64_t new_connections = 0;
+  std::uint64_t unattributed = 0;
+  std::uint64_t bytes = 0;
+  std::vector<PeerTraffic> peers;
+  std::string error;  // a look could not be read
+};
+TrafficReport sample_traffic(const TrafficOptions& options, Millis period);
+
+// "3 new connections, 12 KiB in the last 1s on port(s) 8080 (from 10.0.3.7, 10.0.3.9)"
+std::string describe_traffic(const TrafficReport& report);
+
 // "512 B", "38 KiB", "1.2 MiB"
 std::string format_bytes(std::uint64_t bytes);
 

@@ -17,6 +17,7 @@ EndpointSlice API (as outside Kubernetes), so the traffic wait starts at SIGTERM
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -348,3 +349,23 @@ def test_prestop_waits_for_the_traffic_too(net, tmp_path, started):
     assert_within(done, last + QUIET - 0.05, last + QUIET + LOOK + SLACK, "exit after last",
                   r.stderr)
     assert re.search(r"quiet for 1s since t=\+\d+ms: preStop hook exits 0", r.stderr), r.stderr
+
+
+def test_endpoints_reports_the_traffic(net, tmp_path, started):
+    """`lameduck endpoints` says what the traffic wait would see right now (one second)."""
+    app = Proc(["ip", "netns", "exec", net.pod, PYTHON, PEER, "serve", "8080"], tmp_path, "app")
+    started.append(app)
+    app.wait_out(r"^ready$")
+    started.append(client(net.cli, tmp_path, "pooled", "pooled", POD_IP, "--interval", "0.05"))
+    started.append(client(net.cli, tmp_path, "short", "short", POD_IP, "--interval", "0.1"))
+    r = subprocess.run(["ip", "netns", "exec", net.pod, LAMEDUCK, "endpoints", "-o", "json"],
+                       capture_output=True, text=True, timeout=30, env=env_for())
+    traffic = json.loads(r.stdout)["traffic"]
+    assert traffic["ports"] == [8080], r.stdout
+    assert traffic["new_connections"] >= 5, r.stdout
+    assert traffic["bytes"] > 1000, r.stdout
+    assert [p["ip"] for p in traffic["peers"]] == [CLIENT_IP], r.stdout
+    text = subprocess.run(["ip", "netns", "exec", net.pod, LAMEDUCK, "endpoints"],
+                          capture_output=True, text=True, timeout=30, env=env_for()).stdout
+    assert re.search(rf"^traffic: +\d+ new connections, \d+ KiB in the last 1s on port\(s\) 8080 "
+                     rf"\(from {CLIENT_IP}\)$", text, re.M), text

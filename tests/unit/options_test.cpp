@@ -175,6 +175,7 @@ TEST_CASE("help has no CLI11 noise") {
   CHECK(short_usage().find("lameduck [OPTIONS] -- COMMAND") != std::string::npos);
 TEST_CASE("traffic wait options: defaults") {
   auto a = parse({"--", "x"});
+  CHECK_FALSE(a.run.wait.settle.has_value());  // 2s, or 5s with --no-wait-traffic
   CHECK(a.run.wait.traffic.wait);
   CHECK(a.run.wait.traffic.quiet == Millis(2000));
   CHECK(a.run.wait.traffic.ignore_peers.empty());
