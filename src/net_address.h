@@ -18,7 +18,8 @@ struct IpAddress {
   static IpAddress v6(const std::uint8_t (&raw)[16]);
   bool is_v4() const;
   bool is_loopback() const;  // 127.0.0.0/8 or ::1
-  auto operator<=>(const IpAddress&) const = default;
+  bool operator==(const IpAddress&) const = default;
+  bool operator<(const IpAddress& other) const { return bytes < other.bytes; }
 };
 
 // "10.0.3.7", "fd00::1", "::ffff:10.0.3.7"; nullopt for anything else.
@@ -34,7 +35,7 @@ struct Cidr {
   IpAddress base;
   int prefix = 128;  // in IPv6 bits: an IPv4 /24 is stored as /120
   bool contains(const IpAddress& ip) const;
-  auto operator<=>(const Cidr&) const = default;
+  bool operator==(const Cidr&) const = default;
 };
 
 // "10.0.0.0/8", "fd00::/64", or a bare address (a single host). nullopt when malformed.

@@ -13,7 +13,10 @@ struct ConnectionKey {
   std::uint16_t server_port;
   IpAddress client;
   std::uint16_t client_port;
-  auto operator<=>(const ConnectionKey&) const = default;
+  bool operator<(const ConnectionKey& o) const {
+    return std::tie(server, server_port, client, client_port) <
+           std::tie(o.server, o.server_port, o.client, o.client_port);
+  }
 };
 
 enum class Side { server, internal_client, outbound };

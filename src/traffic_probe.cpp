@@ -116,7 +116,7 @@ std::optional<std::vector<SocketSample>> SockDiagEvents::drain() {
       continue;
     }
     if (n <= 0) break;
-    auto left = static_cast<int>(n);
+    auto left = static_cast<unsigned>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(h, left);
          h = NLMSG_NEXT(h, left)) {
       if (!is_socket_message(h)) continue;
@@ -188,7 +188,7 @@ bool SockDiagSocket::dump_family(int family, std::vector<SocketSample>& out, std
       error = n == 0 ? std::string("sock_diag: connection closed") : errno_text("sock_diag read");
       return false;
     }
-    auto left = static_cast<int>(n);
+    auto left = static_cast<unsigned>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(h, left);
          h = NLMSG_NEXT(h, left)) {
       if (h->nlmsg_type == NLMSG_DONE) return true;

@@ -90,7 +90,7 @@ std::string format_bytes(std::uint64_t bytes) {
   char text[32];
   if (bytes < 1024) {
     std::snprintf(text, sizeof text, "%" PRIu64 " B", bytes);
-  } else if (bytes < 1024 * 1024) {
+  } else if (bytes < std::uint64_t{1024} * 1024) {
     std::snprintf(text, sizeof text, "%.0f KiB", static_cast<double>(bytes) / 1024);
   } else {
     std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1024 * 1024));
