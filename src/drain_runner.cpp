@@ -134,7 +134,18 @@ void DrainRunner::log_phase(TimePoint now) {
     case DrainPhase::waiting_delay:
       timeline_.info("waiting {} before {}", left, effects_.after_wait(drain_.stop_requested()));
       break;
-    case DrainPhase::settling: timeline_.info("settling {} so consumers catch up", left); break;
+    case DrainPhase::settling:
+      if (config_.wait_traffic) {
+        // The traffic wait starts --quiet before the settle ends (Drain::on_endpoints_gone).
+        timeline_.info("settling: the traffic wait starts in {}", left);
+      } else {
+        timeline_.info("settling {} so consumers catch up", left);
+      }
+      break;
+    case DrainPhase::waiting_traffic:
+      timeline_.info("waiting at most {} before {}", left,
+                     effects_.after_wait(drain_.stop_requested()));
+      break;
     case DrainPhase::serving:
     case DrainPhase::drained:
     case DrainPhase::stopping:

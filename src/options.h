@@ -52,7 +52,7 @@ struct TrafficOptions {
 
 // Options shared by the PID-1 mode and `prestop`: the wait itself.
 struct WaitOptions {
-  std::optional<Millis> delay;  // unset: 15s in a Pod, else 0
+  std::optional<Millis> delay;   // unset: 15s in a Pod, else 0
   std::optional<Millis> settle;  // unset: 2s with the traffic wait, 5s without
   Millis max_delay{25000};
   TrafficOptions traffic;

@@ -24,6 +24,8 @@ DrainConfig drain_config(const WaitOptions& wait, bool wait_endpoints) {
   config.settle = wait.settle.value_or(wait.traffic.wait ? Millis(2000) : Millis(5000));
   config.max_delay = wait.max_delay;
   config.wait_endpoints = wait_endpoints;
+  config.wait_traffic = wait.traffic.wait;
+  config.quiet = wait.traffic.quiet;
   return config;
 }
 
@@ -44,8 +46,6 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   SupervisorConfig config;
   config.drain = drain_config(options.wait, watch.wait_endpoints);
   config.drain.kill_after = options.kill_after;
-  config.drain.wait_traffic = options.wait.traffic.wait;
-  config.drain.quiet = options.wait.traffic.quiet;
   config.stop_signal = options.stop_signal;
   config.rewrite = options.rewrite;
   config.group = options.group;
@@ -73,12 +73,14 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   // app keeps its own working directory, and the options resolved their files already.
   if (::chdir("/") != 0) spdlog::debug("chdir / failed: {}", std::strerror(errno));
 
-  // 5. The traffic wait: nothing opened until the drain needs it.
+  // 5. The traffic wait, on the app's ports: nothing is opened until the drain needs it.
   auto traffic = setup_traffic_wait(options.wait.traffic, child.pid());
-  if (!traffic) config.drain.wait_traffic = false;
 
-  Supervisor supervisor(std::move(config), signals, child, watch.watcher.get(), control.get(),
-                        traffic.get());
+  WaitSources waits{};
+  waits[static_cast<std::size_t>(WaitKind::endpoints)] = watch.watcher.get();
+  waits[static_cast<std::size_t>(WaitKind::traffic)] = traffic.get();
+  Supervisor supervisor(std::move(config), signals, child, waits, control.get());
+  if (traffic) traffic->set_timeline(supervisor.timeline());
   return supervisor.run();
 }
 

@@ -20,12 +20,12 @@ constexpr Millis kAfterKillWait{1000};
 
 }  // namespace
 
-Supervisor::Supervisor(SupervisorConfig config, SignalFd& signals, Child child, WaitSource* watcher,
+Supervisor::Supervisor(SupervisorConfig config, SignalFd& signals, Child child, WaitSources waits,
                        ControlChannel* control)
     : config_(std::move(config)),
       child_(child),
       control_(control),
-      runner_(config_.drain, {watcher}, *this, timeline_),
+      runner_(config_.drain, waits, *this, timeline_),
       loop_(signals) {}
 
 int Supervisor::run() {

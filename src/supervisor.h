@@ -30,11 +30,13 @@ struct SupervisorConfig {
 // The drain's effects as PID 1: signals to the app and answers to preStop hooks.
 class Supervisor final : private DrainEffects {
  public:
-  // watcher and control may be null.
-  Supervisor(SupervisorConfig config, SignalFd& signals, Child child, WaitSource* watcher,
+  // Any of the wait sources, and control, may be null.
+  Supervisor(SupervisorConfig config, SignalFd& signals, Child child, WaitSources waits,
              ControlChannel* control);
   // Runs until the app has exited and its leftovers are gone; returns lameduck's exit code.
   int run();
+  // The drain's timeline, for wait sources that write on it.
+  const Timeline& timeline() const { return timeline_; }
 
  private:
   void on_signal(const signalfd_siginfo& info);

@@ -119,8 +119,9 @@ std::vector<Cidr> ignored_peers(const std::vector<Cidr>& given, const char* host
 TrafficWait::TrafficWait(TrafficWaitParams params)
     : params_(std::move(params)), policy_(policy_config(params_)) {}
 
-long long TrafficWait::t(TimePoint now) const {
-  return std::chrono::duration_cast<Millis>(now - zero_).count();
+const Timeline& TrafficWait::timeline() const {
+  static const Timeline unstarted;  // lines without a stamp, should nobody have set one
+  return timeline_ != nullptr ? *timeline_ : unstarted;
 }
 
 std::optional<WaitOutcome> TrafficWait::start(TimePoint now) {
@@ -155,15 +156,14 @@ std::optional<WaitOutcome> TrafficWait::start(TimePoint now) {
 
   std::string ignored = "loopback";
   for (const auto& c : params_.ignore) ignored += ", " + format_cidr(c);
-  spdlog::info(
-      "t=+{}ms waiting for traffic to stop: {} quiet on port(s) {} ({}), ignoring {} "
+  timeline().info(
+      "waiting for traffic to stop: {} quiet on port(s) {} ({}), ignoring {} "
       "({})",
-      t(now), format_duration(params_.quiet), port_list(policy_.ports()), ports_from, ignored,
+      format_duration(params_.quiet), port_list(policy_.ports()), ports_from, ignored,
       params_.ignore_from);
   if (!first.error.empty()) {
     warned_ = first.error;
-    spdlog::warn("t=+{}ms traffic: {}; every look that cannot be read counts as traffic", t(now),
-                 first.error);
+    timeline().warn("traffic: {}; every look that cannot be read counts as traffic", first.error);
   }
   return std::nullopt;
 }
@@ -177,7 +177,7 @@ void TrafficWait::stop() {
   if (!quiet_) {
     auto active = still_active(now);
     if (!active.empty()) {
-      spdlog::info("t=+{}ms traffic still active when the wait ended: {}", t(now), active);
+      timeline().info("traffic still active when the wait ended: {}", active);
     }
   }
 }
@@ -216,7 +216,7 @@ std::optional<WaitOutcome> TrafficWait::look(TimePoint now) {
   last_look_ = now;
   if (!r.error.empty() && r.error != warned_) {
     warned_ = r.error;
-    spdlog::warn("t=+{}ms traffic: {}; counts as traffic", t(now), r.error);
+    timeline().warn("traffic: {}; counts as traffic", r.error);
   }
   window_.new_connections += r.new_connections;
   window_.unattributed += r.unattributed;
@@ -245,8 +245,7 @@ void TrafficWait::log_traffic(TimePoint now) {
     if (window_.last_peer) {
       from = " (last from " + format_endpoint(*window_.last_peer, window_.last_port) + ")";
     }
-    spdlog::info("t=+{}ms traffic: {} in the last {}{}", t(now), what, format_duration(period),
-                 from);
+    timeline().info("traffic: {} in the last {}{}", what, format_duration(period), from);
   }
   window_start_ = now;
   window_ = {};

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "log.h"
 #include "options.h"
 #include "traffic_policy.h"
 #include "traffic_probe.h"
@@ -36,8 +37,8 @@ class TrafficWait final : public WaitSource {
  public:
   explicit TrafficWait(TrafficWaitParams params);
 
-  // The timeline's t=+0ms (the drain's start), for the lines this wait writes.
-  void set_zero(TimePoint zero) { zero_ = zero; }
+  // The drain's timeline, for the lines this wait writes (set before start()).
+  void set_timeline(const Timeline& timeline) { timeline_ = &timeline; }
   // Opens the probe and takes the first look (the baseline): the wait reports quiet no
   // earlier than --quiet from now. Never an outcome at once.
   std::optional<WaitOutcome> start(TimePoint now) override;
@@ -59,7 +60,8 @@ class TrafficWait final : public WaitSource {
  private:
   std::optional<WaitOutcome> look(TimePoint now);
   std::optional<WaitOutcome> check(TimePoint now);
-  long long t(TimePoint now) const;
+  long long t(TimePoint when) const { return timeline().elapsed(when).count(); }
+  const Timeline& timeline() const;
   void log_traffic(TimePoint now);
 
   TrafficWaitParams params_;
@@ -68,7 +70,7 @@ class TrafficWait final : public WaitSource {
   SockDiagEvents events_;
   bool running_ = false;
   bool quiet_ = false;  // reported
-  TimePoint zero_{};
+  const Timeline* timeline_ = nullptr;
   TimePoint last_look_{};
   // Accumulated since the last "traffic:" line.
   TimePoint window_start_{};

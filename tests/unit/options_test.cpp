@@ -173,6 +173,10 @@ TEST_CASE("help has no CLI11 noise") {
   CHECK(help.find("--wait-endpoints, --no-wait-endpoints") != std::string::npos);
   CHECK(help.find("--subreaper, --no-subreaper") != std::string::npos);
   CHECK(short_usage().find("lameduck [OPTIONS] -- COMMAND") != std::string::npos);
+  CHECK(help.find("--wait-traffic, --no-wait-traffic") != std::string::npos);
+  CHECK(help.find("--wait-pooled, --no-wait-pooled") != std::string::npos);
+}
+
 TEST_CASE("traffic wait options: defaults") {
   auto a = parse({"--", "x"});
   CHECK_FALSE(a.run.wait.settle.has_value());  // 2s, or 5s with --no-wait-traffic
