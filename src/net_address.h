@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IP addresses and CIDR ranges as plain values, for --ignore-peer and the traffic wait's
 // attribution of connections to peers. IPv4 is kept as IPv4-mapped IPv6 (::ffff:a.b.c.d),
 // the form sock_diag reports for IPv4 peers of dual-stack sockets, so one compare covers both.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The traffic wait's decision, pure: fed one look at the Pod's network namespace after
 // another (the namespace's count of accepted TCP connections and a list of its TCP
 // sockets), it tells when traffic that counts was last seen. No I/O here: traffic_probe.*

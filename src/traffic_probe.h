@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Linux: what the traffic wait looks at, in the network namespace lameduck runs in (the
 // Pod's): the TCP PassiveOpens counter of /proc/net/snmp and a NETLINK_SOCK_DIAG dump of
 // every TCP socket with its tcp_info. Both are per network namespace and readable by any

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The traffic wait as a source of the drain's loop: from start() until stop() it takes a
 // look at the network namespace a few times a second (traffic_probe.h), feeds the pure
 // TrafficPolicy, and writes the timeline (at most one "traffic:" line a second). It has

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Real TCP for the traffic-wait tests (test_traffic.py): an app and its clients.
 
     tcp_peer.py serve PORT...      the app: prints "ready", answers every line with "ok";

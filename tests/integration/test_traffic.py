@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The traffic wait against real TCP between network namespaces (issue 11).
 
 Topology, created per module and removed after it::
