@@ -11,11 +11,9 @@
 #include "control_client.h"
 #include "drain.h"
 #include "drain_runner.h"
-#include "endpoint_watch.h"
 #include "event_loop.h"
 #include "log.h"
-#include "run.h"
-#include "traffic_wait.h"
+#include "wait_setup.h"
 
 namespace lameduck {
 namespace {
@@ -149,15 +147,11 @@ class HookEffects final : public DrainEffects {
 
 // Step 2: the wait itself, as PID 1 would do it: EndpointSlices + settle, or --delay.
 int wait_here(const PrestopOptions& options, EventLoop& loop, Timeline& timeline) {
-  WatchSetup watch = setup_endpoint_watch(options.wait.api, fallback_delay(options.wait));
   // PID 1 is not lameduck: every listening port of the namespace is the app's (or --port).
-  auto traffic = setup_traffic_wait(options.wait.traffic, std::nullopt);
-  if (traffic) traffic->set_timeline(timeline);
-  WaitSources waits{};
-  waits[static_cast<std::size_t>(WaitKind::endpoints)] = watch.watcher.get();
-  waits[static_cast<std::size_t>(WaitKind::traffic)] = traffic.get();
+  WaitSetup wait = setup_wait(options.wait, std::nullopt);
+  add_traffic_wait(wait, options.wait.traffic, std::nullopt, timeline);
   HookEffects effects(timeline);
-  DrainRunner runner(drain_config(options.wait, watch.wait_endpoints), waits, effects, timeline);
+  DrainRunner runner(wait.drain, wait.sources(), effects, timeline);
   runner.on_prestop();
   LoopSource* sources[] = {&runner};
   while (!effects.done()) {

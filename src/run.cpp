@@ -8,26 +8,12 @@
 
 #include "child.h"
 #include "control_server.h"
-#include "endpoint_watch.h"
 #include "exit_status.h"
 #include "log.h"
 #include "supervisor.h"
-#include "traffic_wait.h"
+#include "wait_setup.h"
 
 namespace lameduck {
-
-DrainConfig drain_config(const WaitOptions& wait, bool wait_endpoints) {
-  DrainConfig config;
-  config.delay = fallback_delay(wait);
-  // With the traffic wait the settle is only its floor: the traffic shows when the
-  // consumers caught up. Without it, the settle is the guess at their lag it always was.
-  config.settle = wait.settle.value_or(wait.traffic.wait ? Millis(2000) : Millis(5000));
-  config.max_delay = wait.max_delay;
-  config.wait_endpoints = wait_endpoints;
-  config.wait_traffic = wait.traffic.wait;
-  config.quiet = wait.traffic.quiet;
-  return config;
-}
 
 int run_command(const RunOptions& options, SignalFd& signals) {
   // 1. Adopt orphans when not PID 1, so they are reaped and not left to the host's init.
@@ -42,15 +28,9 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   }
 
   // 2. The drain: EndpointSlices when the API can be used (no connection until SIGTERM).
-  WatchSetup watch = setup_endpoint_watch(options.wait.api, fallback_delay(options.wait));
-  SupervisorConfig config;
-  config.drain = drain_config(options.wait, watch.wait_endpoints);
-  config.drain.kill_after = options.kill_after;
-  config.stop_signal = options.stop_signal;
-  config.rewrite = options.rewrite;
-  config.group = options.group;
-  config.success_codes = options.success_codes;
-  config.orphan_grace = options.orphan_grace;
+  //    Its timeline starts with the drain; the watcher and the supervisor log on it.
+  Timeline timeline;
+  WaitSetup wait = setup_wait(options.wait, options.kill_after);
 
   // 3. The preStop control socket: `lameduck prestop` in this container asks PID 1 to
   //    drain over it (only when lameduck is PID 1; a failure here only costs that).
@@ -74,13 +54,9 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   if (::chdir("/") != 0) spdlog::debug("chdir / failed: {}", std::strerror(errno));
 
   // 5. The traffic wait, on the app's ports: nothing is opened until the drain needs it.
-  auto traffic = setup_traffic_wait(options.wait.traffic, child.pid());
+  add_traffic_wait(wait, options.wait.traffic, child.pid(), timeline);
 
-  WaitSources waits{};
-  waits[static_cast<std::size_t>(WaitKind::endpoints)] = watch.watcher.get();
-  waits[static_cast<std::size_t>(WaitKind::traffic)] = traffic.get();
-  Supervisor supervisor(std::move(config), signals, child, waits, control.get());
-  if (traffic) traffic->set_timeline(supervisor.timeline());
+  Supervisor supervisor(options, wait, timeline, signals, child, control.get());
   return supervisor.run();
 }
 

@@ -20,12 +20,13 @@ constexpr Millis kAfterKillWait{1000};
 
 }  // namespace
 
-Supervisor::Supervisor(SupervisorConfig config, SignalFd& signals, Child child, WaitSources waits,
-                       ControlChannel* control)
-    : config_(std::move(config)),
+Supervisor::Supervisor(const RunOptions& options, const WaitSetup& wait, Timeline& timeline,
+                       SignalFd& signals, Child child, ControlChannel* control)
+    : options_(options),
       child_(child),
       control_(control),
-      runner_(config_.drain, waits, *this, timeline_),
+      timeline_(timeline),
+      runner_(wait.drain, wait.sources(), *this, timeline),
       loop_(signals) {}
 
 int Supervisor::run() {
@@ -42,7 +43,7 @@ int Supervisor::run() {
   runner_.stop_waits();
   if (control_ != nullptr) control_->report_drained("app exited");
   clean_up_leftovers();
-  int code = exit_code_from_status(*child_status_, config_.success_codes);
+  int code = exit_code_from_status(*child_status_, options_.success_codes);
   timeline_.info("exiting with {}", code);
   return code;
 }
@@ -77,12 +78,12 @@ void Supervisor::on_signal(const signalfd_siginfo& info) {
 }
 
 void Supervisor::forward(int sig) {
-  int target = config_.rewrite.apply(sig);
+  int target = options_.rewrite.apply(sig);
   if (target == 0) {
     spdlog::debug("{} dropped (--rewrite)", signal_name(sig));
     return;
   }
-  if (int error = child_.signal(target, config_.group); error != 0 && error != ESRCH) {
+  if (int error = child_.signal(target, options_.group); error != 0 && error != ESRCH) {
     spdlog::warn("forwarding {} to pid {} failed: {}", signal_name(target), child_.pid(),
                  std::strerror(error));
     return;
@@ -96,17 +97,17 @@ void Supervisor::forward(int sig) {
 void Supervisor::send_stop(std::string_view why) {
   // The stop signal is decided once, at parse time: --signal, or the TERM of
   // --rewrite TERM:X (options.cpp), so the app gets what a plain forward would give.
-  int error = child_.signal(config_.stop_signal, config_.group);
+  int error = child_.signal(options_.stop_signal, options_.group);
   // A stopped app (SIGSTOP, Ctrl-Z) acts on the stop signal only once it runs again; like
   // systemd, continue it, but only when it is stopped, so a running app gets no SIGCONT.
-  if (error == 0 && child_.stopped()) child_.signal(SIGCONT, config_.group);
-  timeline_.info("{}: sent {} to {} {}{}", why, signal_name(config_.stop_signal),
-                 config_.group ? "process group" : "pid", child_.pid(),
+  if (error == 0 && child_.stopped()) child_.signal(SIGCONT, options_.group);
+  timeline_.info("{}: sent {} to {} {}{}", why, signal_name(options_.stop_signal),
+                 options_.group ? "process group" : "pid", child_.pid(),
                  error == 0 ? "" : std::string(" (failed: ") + std::strerror(error) + ")");
 }
 
 void Supervisor::send_kill(std::string_view why) {
-  child_.signal(SIGKILL, config_.group);
+  child_.signal(SIGKILL, options_.group);
   timeline_.warn("{}: app still running, sent SIGKILL", why);
 }
 
@@ -127,7 +128,7 @@ void Supervisor::report_drained(std::string_view why) {
 }
 
 std::string Supervisor::after_wait(bool stopping) const {
-  return stopping ? "sending " + signal_name(config_.stop_signal)
+  return stopping ? "sending " + signal_name(options_.stop_signal)
                   : std::string("releasing the preStop hook");
 }
 
@@ -147,10 +148,10 @@ void Supervisor::on_reaped() {
 void Supervisor::clean_up_leftovers() {
   reap_exited();
   if (!has_children()) return;
-  int count = signal_leftovers(config_.stop_signal);
+  int count = signal_leftovers(options_.stop_signal);
   spdlog::info("app left {} process(es) behind: sent {}, waiting up to {}",
                count < 0 ? std::string("some") : std::to_string(count),
-               signal_name(config_.stop_signal), format_duration(config_.orphan_grace));
+               signal_name(options_.stop_signal), format_duration(options_.orphan_grace));
   // An impatient operator: SIGTERM or SIGINT cuts the grace short.
   bool skip_grace = false;
   auto wait_for_none = [this, &skip_grace](TimePoint until) {
@@ -163,13 +164,13 @@ void Supervisor::clean_up_leftovers() {
     }
     return true;
   };
-  if (wait_for_none(Clock::now() + config_.orphan_grace)) {
+  if (wait_for_none(Clock::now() + options_.orphan_grace)) {
     spdlog::info("leftover processes exited");
     return;
   }
   signal_leftovers(SIGKILL);
   spdlog::warn("leftover processes still running after {}: sent SIGKILL",
-               format_duration(config_.orphan_grace));
+               format_duration(options_.orphan_grace));
   skip_grace = false;
   if (!wait_for_none(Clock::now() + kAfterKillWait)) {
     spdlog::warn("some processes did not exit after SIGKILL; exiting anyway");

@@ -3,7 +3,6 @@
 // control socket. Once the child runs, only its exit ends this.
 #pragma once
 
-#include <set>
 #include <string>
 #include <string_view>
 
@@ -12,27 +11,19 @@
 #include "drain_runner.h"
 #include "event_loop.h"
 #include "log.h"
+#include "options.h"
 #include "signal_fd.h"
-#include "signals.h"
-#include "wait_source.h"
+#include "wait_setup.h"
 
 namespace lameduck {
-
-struct SupervisorConfig {
-  DrainConfig drain;
-  int stop_signal = SIGTERM;
-  SignalRewrite rewrite;
-  bool group = false;
-  std::set<int> success_codes;
-  Millis orphan_grace{2000};
-};
 
 // The drain's effects as PID 1: signals to the app and answers to preStop hooks.
 class Supervisor final : private DrainEffects {
  public:
-  // Any of the wait sources, and control, may be null.
-  Supervisor(SupervisorConfig config, SignalFd& signals, Child child, WaitSources waits,
-             ControlChannel* control);
+  // The drain as set up (its sources must outlive this), and its timeline; control may be
+  // null.
+  Supervisor(const RunOptions& options, const WaitSetup& wait, Timeline& timeline,
+             SignalFd& signals, Child child, ControlChannel* control);
   // Runs until the app has exited and its leftovers are gone; returns lameduck's exit code.
   int run();
   // The drain's timeline, for wait sources that write on it.
@@ -51,10 +42,10 @@ class Supervisor final : private DrainEffects {
   void report_drained(std::string_view why) override;
   std::string after_wait(bool stopping) const override;
 
-  SupervisorConfig config_;
+  const RunOptions& options_;
   Child child_;
   ControlChannel* control_;
-  Timeline timeline_;
+  Timeline& timeline_;
   DrainRunner runner_;
   EventLoop loop_;
   std::optional<int> child_status_;
