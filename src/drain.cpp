@@ -22,6 +22,20 @@ const char* phase_name(DrainPhase phase) {
   return "?";
 }
 
+const char* summary_name(DrainPhase phase) {
+  switch (phase) {
+    case DrainPhase::serving: return nullptr;
+    case DrainPhase::waiting_endpoints: return "endpoints";
+    case DrainPhase::waiting_delay: return "delay";
+    case DrainPhase::settling: return "settle";
+    case DrainPhase::waiting_traffic: return "traffic";
+    case DrainPhase::drained: return "drained";
+    case DrainPhase::stopping: return "stopping";
+    case DrainPhase::killed: return "killed";
+  }
+  return nullptr;
+}
+
 bool Drain::waiting() const {
   return phase_ == DrainPhase::waiting_endpoints || phase_ == DrainPhase::waiting_delay ||
          phase_ == DrainPhase::settling || phase_ == DrainPhase::waiting_traffic;

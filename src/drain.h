@@ -37,6 +37,8 @@ enum class DrainPhase {
 };
 
 const char* phase_name(DrainPhase phase);
+// The phase's name in the drain summary line ("endpoints", "settle"); null: not listed.
+const char* summary_name(DrainPhase phase);
 
 // The waits a drain can make besides its deadlines; each is carried out by a WaitSource
 // (wait_source.h) that DrainRunner starts, polls and stops when the Drain says so.

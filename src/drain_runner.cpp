@@ -83,6 +83,11 @@ void DrainRunner::on_ready(std::span<const pollfd> fds, TimePoint now) {
 void DrainRunner::on_outcome(WaitKind wait, const WaitOutcome& outcome) {
   // Read after the source returned: a wait that follows counts from after the finding.
   auto found = Clock::now();
+  if (drain_.phase() == DrainPhase::waiting_endpoints && wait == WaitKind::endpoints) {
+    findings_.push_back(outcome.kind == WaitOutcome::Kind::done
+                            ? std::string("slices gone")
+                            : "API fallback (" + outcome.reason + ")");
+  }
   apply(drain_.on_wait(wait, outcome, found), found);
 }
 
@@ -113,7 +118,13 @@ void DrainRunner::apply(const std::vector<DrainAction>& actions, TimePoint now) 
       case DrainAction::Kind::send_stop: effects_.send_stop(action.why); break;
       case DrainAction::Kind::send_kill: effects_.send_kill(action.why); break;
       case DrainAction::Kind::forward: effects_.forward(action.sig); break;
-      case DrainAction::Kind::report_drained: effects_.report_drained(action.why); break;
+      case DrainAction::Kind::report_drained:
+        if (ended_by_.empty()) {
+          for (const auto& finding : findings_) ended_by_ += finding + ", then ";
+          ended_by_ += action.why;
+        }
+        effects_.report_drained(action.why);
+        break;
     }
   }
 }
@@ -123,6 +134,7 @@ void DrainRunner::log_phase(TimePoint now) {
   // the event's time, so it is the wait the Drain decided.
   if (drain_.phase() == logged_phase_) return;
   logged_phase_ = drain_.phase();
+  phases_.push_back({logged_phase_, now});
   auto left = drain_.deadline()
                   ? format_duration(std::chrono::ceil<Millis>(*drain_.deadline() - now))
                   : std::string("?");
@@ -151,6 +163,29 @@ void DrainRunner::log_phase(TimePoint now) {
     case DrainPhase::stopping:
     case DrainPhase::killed: break;
   }
+}
+
+DrainSummary DrainRunner::summary(TimePoint now) const {
+  DrainSummary out;
+  for (std::size_t i = 0; i < phases_.size(); ++i) {
+    const char* name = summary_name(phases_[i].phase);
+    if (name == nullptr) continue;
+    TimePoint end = i + 1 < phases_.size() ? phases_[i + 1].start : now;
+    out.phases.push_back({name, std::chrono::duration_cast<Millis>(end - phases_[i].start)});
+  }
+  out.ended_by = ended_by_;
+  return out;
+}
+
+std::string format_summary(const DrainSummary& summary, std::optional<int> exit_status) {
+  std::string out;
+  for (const auto& phase : summary.phases) {
+    out += (out.empty() ? "" : ", ") + phase.name + " " + format_duration(phase.length);
+  }
+  if (out.empty()) out = "no wait";
+  out += "; ended by: " + (summary.ended_by.empty() ? std::string("app exited") : summary.ended_by);
+  if (exit_status) out += "; exit status " + std::to_string(*exit_status);
+  return out;
 }
 
 }  // namespace lameduck

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,21 @@ class DrainEffects {
   virtual std::string after_wait(bool stopping) const = 0;
 };
 
+// The end-of-drain summary: one greppable line, "drain summary: endpoints 3.1s, settle 5s,
+// stopping 400ms; ended by: slices gone, then settle 5s over; exit status 0".
+struct DrainSummary {
+  struct Phase {
+    std::string name;  // summary_name()
+    Millis length;
+  };
+  std::vector<Phase> phases;  // in the order the drain went through them
+  std::string ended_by;       // what ended the wait; empty: nothing did (the app exited first)
+};
+inline constexpr const char* kSummaryPrefix = "drain summary: ";
+
+// "endpoints 3.1s, settle 5s; ended by: ...; exit status 0" (without the prefix).
+std::string format_summary(const DrainSummary& summary, std::optional<int> exit_status);
+
 // One slot per WaitKind; null where that wait is not set up.
 using WaitSources = std::array<WaitSource*, kWaitKinds>;
 
@@ -61,6 +77,8 @@ class DrainRunner final : public LoopSource {
   // Stops the wait sources that run (the app exited).
   void stop_waits();
   const Drain& drain() const { return drain_; }
+  // The drain so far: its phases up to now, and what ended its wait.
+  DrainSummary summary(TimePoint now = Clock::now()) const;
 
   void add_fds(std::vector<pollfd>& fds) override;
   std::optional<TimePoint> next_timeout() const override;
@@ -83,6 +101,13 @@ class DrainRunner final : public LoopSource {
   DrainEffects& effects_;
   Timeline& timeline_;
   DrainPhase logged_phase_ = DrainPhase::serving;
+  struct PhaseStart {
+    DrainPhase phase;
+    TimePoint start;
+  };
+  std::vector<PhaseStart> phases_;
+  std::vector<std::string> findings_;  // what the wait sources found, for "ended by"
+  std::string ended_by_;
 };
 
 }  // namespace lameduck

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,16 +27,28 @@ enum class Asked { done, wait_here };
 
 // SIGTERM, SIGINT or SIGHUP end the hook's wait early: someone wants the container gone
 // now (the kubelet never signals a hook, so this is an operator). Other signals are ignored.
-bool interrupted(std::span<const signalfd_siginfo> signals, const Timeline& timeline) {
+// Returns what ended the wait ("SIGTERM from pid 12"), or nothing.
+std::optional<std::string> interrupted(std::span<const signalfd_siginfo> signals,
+                                       const Timeline& timeline) {
   for (const auto& info : signals) {
     int sig = static_cast<int>(info.ssi_signo);
     if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
       timeline.info("{} received from pid {}: preStop hook stops waiting, exits 0",
                     signal_name(sig), info.ssi_pid);
-      return true;
+      return signal_name(sig) + " from pid " + std::to_string(info.ssi_pid);
     }
   }
-  return false;
+  return std::nullopt;
+}
+
+void log_summary(const Timeline& timeline, const DrainSummary& summary) {
+  timeline.info("{}{}", kSummaryPrefix, format_summary(summary, std::nullopt));
+}
+
+// The hook's summary when PID 1 drained: one phase, its wait for PID 1.
+Asked pid1_done(const Timeline& timeline, std::string ended_by) {
+  log_summary(timeline, {{{"pid1", timeline.elapsed()}}, std::move(ended_by)});
+  return Asked::done;
 }
 
 // Step 1: when PID 1 is lameduck, let it drain and wait for its answer, so the drain
@@ -86,7 +99,7 @@ Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& t
   LoopSource* sources[] = {&answer};
   for (;;) {
     auto woke = loop.wait(sources, until);
-    if (interrupted(woke.signals, timeline)) return Asked::done;
+    if (auto why = interrupted(woke.signals, timeline)) return pid1_done(timeline, *why);
     loop.dispatch(sources, woke.now);
     if (answer.ready()) {
       std::vector<Reply> replies;
@@ -97,7 +110,7 @@ Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& t
           case ReplyKind::draining: timeline.info("PID 1 is draining: {}", reply.text); break;
           case ReplyKind::done:
             timeline.info("PID 1 reports the drain done ({}); preStop hook exits 0", reply.text);
-            return Asked::done;
+            return pid1_done(timeline, "PID 1 reported it done (" + reply.text + ")");
           case ReplyKind::refused:
             timeline.warn("PID 1 refused the drain request: {}; waiting here", reply.text);
             return Asked::wait_here;
@@ -110,7 +123,7 @@ Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& t
         // PID 1 exits only when the app did: the container is going away, and so is the hook.
         timeline.info("PID 1 closed the control socket{}; it is exiting, preStop hook exits 0",
                       closed_why.empty() ? "" : " (" + closed_why + ")");
-        return Asked::done;
+        return pid1_done(timeline, "PID 1 exited");
       }
     }
     if (Clock::now() >= until) {
@@ -118,7 +131,7 @@ Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& t
           "PID 1 did not report the drain done within {} (--max-delay + {}); preStop hook "
           "exits 0",
           format_duration(bound), format_duration(kPid1Margin));
-      return Asked::done;
+      return pid1_done(timeline, "no answer from PID 1 within " + format_duration(bound));
     }
   }
 }
@@ -156,9 +169,15 @@ int wait_here(const PrestopOptions& options, EventLoop& loop, Timeline& timeline
   LoopSource* sources[] = {&runner};
   while (!effects.done()) {
     auto woke = loop.wait(sources, std::nullopt);
-    if (interrupted(woke.signals, timeline)) return 0;
+    if (auto why = interrupted(woke.signals, timeline)) {
+      auto summary = runner.summary();
+      summary.ended_by = *why;
+      log_summary(timeline, summary);
+      return 0;
+    }
     loop.dispatch(sources, woke.now);
   }
+  log_summary(timeline, runner.summary());
   return 0;
 }
 

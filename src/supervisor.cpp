@@ -44,6 +44,9 @@ int Supervisor::run() {
   if (control_ != nullptr) control_->report_drained("app exited");
   clean_up_leftovers();
   int code = exit_code_from_status(*child_status_, options_.success_codes);
+  if (runner_.drain().draining()) {
+    timeline_.info("{}{}", kSummaryPrefix, format_summary(runner_.summary(), code));
+  }
   timeline_.info("exiting with {}", code);
   return code;
 }

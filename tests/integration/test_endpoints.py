@@ -215,6 +215,10 @@ def test_stop_signal_waits_for_the_slice_then_settle(echo_app, fake_api, mode):
     assert re.search(r"t=\+\d+ms settling 400ms so consumers catch up", err), err
     assert re.search(rf"t=\+\d+ms settle 400ms over: sent SIGTERM to pid {child}\b", err), err
     assert re.search(rf"t=\+\d+ms exiting with {CHILD_EXIT}", err), err
+    # One line sums the drain up, for `kubectl logs | grep 'drain summary:'`.
+    assert re.search(r"drain summary: endpoints [\d.]+m?s, settle [\d.]+m?s, stopping [\d.]+m?s; "
+                     rf"ended by: slices gone, then settle 400ms over; exit status {CHILD_EXIT}\n",
+                     err), err
     # The log's own clock agrees: left at >= the change, signal >= settle later.
     left = timeline(err, "Pod left every EndpointSlice")
     sent = timeline(err, "settle 400ms over")

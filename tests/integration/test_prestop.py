@@ -241,6 +241,8 @@ def test_fixed_delay_then_exit_0(hook):
     assert "waiting here" in err  # the test's PID 1 is not lameduck
     assert re.search(r"t=\+\d+ms waiting 1\.5s", err), err
     assert 1.5 <= logged_at(err, "delay 1.5s over: preStop hook exits 0") < 1.5 + SLACK, err
+    assert re.search(r"drain summary: delay 1\.5\d*s, drained 0s; ended by: delay 1\.5s over\n",
+                     err), err
 
 
 def test_max_delay_caps_the_wait(hook):

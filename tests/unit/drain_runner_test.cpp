@@ -269,3 +269,30 @@ TEST_CASE("timeline: stamped from its start, plain before it") {
   REQUIRE(at != std::string::npos);
   CHECK(log.text().find("t=+15", 0) != std::string::npos);  // 1500ms, or a little more
 }
+
+TEST_CASE("summary: the phases as a list, what ended the wait, the exit status") {
+  DrainSummary summary{{{"endpoints", 3100ms}, {"settle", 5000ms}, {"stopping", 400ms}},
+                       "slices gone, then settle 5s over"};
+  CHECK(format_summary(summary, 0) ==
+        "endpoints 3.1s, settle 5s, stopping 400ms; ended by: slices gone, then settle 5s over; "
+        "exit status 0");
+  CHECK(format_summary({{}, ""}, std::nullopt) == "no wait; ended by: app exited");
+}
+
+TEST_CASE("summary: the runner records phases and the API fallback's reason") {
+  CapturedLog log;  // quiet
+  Timeline timeline;
+  FakeEffects effects(timeline);
+  FakeSource source;
+  source.at_start = WaitOutcome{WaitOutcome::Kind::failed, "403 Forbidden"};
+  auto config = endpoints_config();
+  config.delay = 0ms;
+  DrainRunner runner(config, {&source}, effects, timeline);
+  runner.on_signal(SIGTERM, 7);
+  auto summary = runner.summary();
+  // The fallback delay (0s) was over at once: no delay phase.
+  REQUIRE(summary.phases.size() == 2);
+  CHECK(summary.phases[0].name == "endpoints");
+  CHECK(summary.phases[1].name == "stopping");
+  CHECK(summary.ended_by == "API fallback (403 Forbidden), then fallback delay 0s over");
+}
