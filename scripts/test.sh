@@ -19,7 +19,8 @@
 #
 # Environment: LAMEDUCK_SKIP_ASAN=1, LAMEDUCK_SKIP_STATIC=1, LAMEDUCK_SKIP_ARM64=1 to leave
 # out steps 4, 5 or 6; LAMEDUCK_ARM64_TESTS=1 (a subset) or LAMEDUCK_ARM64_FULL=1 (all)
-# for the integration tests under qemu in step 6.
+# for the integration tests under qemu in step 6; LAMEDUCK_SKIP_FUZZ=1 leaves out the
+# fuzzing (scripts/fuzz.sh, LAMEDUCK_FUZZ_SECONDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -29,6 +30,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev nlohmann-json3-dev doctest-dev
   python3 python3-pytest python3-yaml openssl util-linux procps iproute2 ca-certificates
   haproxy gnuplot-nox qemu-user-static
+  clang libclang-rt-14-dev
 )
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -70,6 +72,12 @@ if [[ "${LAMEDUCK_SKIP_ASAN:-0}" != 1 ]]; then
   step "build with AddressSanitizer + UBSan and test"
   cmake_build build-asan -DCMAKE_BUILD_TYPE=Debug -DLAMEDUCK_SANITIZE=ON
   LDTEST_SLACK=3 ctest --test-dir build-asan --output-on-failure
+fi
+
+if [[ "${LAMEDUCK_SKIP_FUZZ:-0}" != 1 ]]; then
+  # About 3 minutes (30 s per target); LAMEDUCK_FUZZ_SECONDS=N for a long run.
+  step "fuzzing (libFuzzer + ASan + UBSan, fuzz/)"
+  bash scripts/fuzz.sh
 fi
 
 if [[ "${LAMEDUCK_SKIP_STATIC:-0}" != 1 ]]; then

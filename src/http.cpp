@@ -117,25 +117,7 @@ void HttpRequest::finish_with(CURLcode code, const std::string& error) {
 std::size_t HttpRequest::on_header(char* data, std::size_t size, std::size_t n, void* self) {
   auto* request = static_cast<HttpRequest*>(self);
   request->got_headers_ = true;
-  // "Retry-After: 1" (429 and 503 from the apiserver); the HTTP-date form is ignored.
-  std::string_view line(data, size * n);
-  constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size() &&
-      std::equal(kName.begin(), kName.end(), line.begin(),
-                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
-    long seconds = 0;
-    bool digits = false;
-    for (char c : line.substr(kName.size())) {
-      if (c >= '0' && c <= '9') {
-        digits = true;
-        seconds = std::min(seconds * 10 + (c - '0'), 86400L);
-      } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-        digits = false;
-        break;
-      }
-    }
-    request->retry_after_ms_ = digits ? seconds * 1000 : 0;
-  }
+  if (auto ms = parse_retry_after(std::string_view(data, size * n))) request->retry_after_ms_ = *ms;
   return size * n;
 }
 
@@ -345,6 +327,28 @@ void HttpClient::finish_done() {
     done.emplace_back(request, message->data.result);
   }
   for (auto& [request, code] : done) request->finish(code);
+}
+
+std::optional<long> parse_retry_after(std::string_view line) {
+  // "Retry-After: 1" (429 and 503 from the apiserver); the HTTP-date form counts as none.
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() <= kName.size() ||
+      !std::equal(kName.begin(), kName.end(), line.begin(), [](char a, char b) {
+        return a == std::tolower(static_cast<unsigned char>(b));
+      })) {
+    return std::nullopt;
+  }
+  long seconds = 0;
+  bool digits = false;
+  for (char c : line.substr(kName.size())) {
+    if (c >= '0' && c <= '9') {
+      digits = true;
+      seconds = std::min(seconds * 10 + (c - '0'), 86400L);
+    } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+      return 0L;
+    }
+  }
+  return digits ? seconds * 1000 : 0L;
 }
 
 std::string url_escape(const std::string& text) {

@@ -136,6 +136,10 @@ class HttpClient : public LoopSource {
 // answer is asked again once by the next request.
 void prefetch_host(const std::string& url);
 
+// A header line: the Retry-After delay in ms (delta-seconds, capped at a day; 0 for the
+// HTTP-date form or junk), or nullopt when the line is another header.
+std::optional<long> parse_retry_after(std::string_view line);
+
 // Percent-encodes a query parameter value.
 std::string url_escape(const std::string& text);
 

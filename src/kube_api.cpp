@@ -69,6 +69,7 @@ std::string status_message(std::string_view body) {
       return clean_text(it->get<std::string>(), kMaxStatusMessage);
     }
   }
+  // Not a Status (a proxy's HTML, garbage): its start, cut on a character boundary.
   return clean_text(body, kMaxStatusSnippet);
 }
 

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kube_api.h"
+
 using namespace lameduck;
 
 TEST_CASE("clean text: plain text stays, controls and bad bytes go") {
@@ -66,4 +68,17 @@ TEST_CASE("json_quote is valid JSON whatever the bytes") {
     REQUIRE(parsed.is_string());
   }
   CHECK(nlohmann::json::parse(json_quote("web\xff")).get<std::string>() == "web\xEF\xBF\xBD");
+}
+
+TEST_CASE("status messages are one clean line (found by fuzz_status)") {
+  // fuzz/regressions/fuzz_status: 119 bytes and a euro sign; the 120-byte cut split it.
+  std::string body(119, 'x');
+  body += "\xE2\x82\xAC";
+  auto message = status_message(body);
+  CHECK(is_clean_text(message));
+  CHECK(message.size() <= 120);
+  CHECK(nlohmann::json(message).dump().size() > 2);  // does not throw
+  auto forged = status_message(
+      R"({"kind":"Status","message":"no\n2026-12-01T00:00:00.000Z lameduck[1] info: x\u001b"})");
+  CHECK(forged == "no 2026-12-01T00:00:00.000Z lameduck[1] info: x\\x1b");
 }
