@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Values from the command line and the environment: durations, signals, --rewrite specs.
 #include "duration.h"
 #include "fuzz_common.h"

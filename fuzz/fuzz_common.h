@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared by the libFuzzer targets (fuzz/README.md): a memory oracle, and the checks every
 // string lameduck may log or print must pass.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The preStop control protocol, both sides: request lines read by PID 1 and reply lines
 // read by the hook, in chunks cut anywhere; replies lameduck writes read back the same.
 #include "control_protocol.h"

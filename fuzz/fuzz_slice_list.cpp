@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An EndpointSlice list page from the API (parse_slice_list), then the routing decision.
 #include <map>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An error answer: its Status body (status_message, classify) and a Retry-After header.
 // Whatever they hold, what reaches the log is one clean line, and JSON output can hold it.
 #include <nlohmann/json.hpp>

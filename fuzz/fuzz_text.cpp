@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // clean_text and json_quote: the guards every outside string passes.
 #include <nlohmann/json.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A watch stream as curl hands it over: chunks cut anywhere, split into lines, each line
 // one event (parse_watch_event). The first two bytes say where the chunks are cut.
 #include <string>

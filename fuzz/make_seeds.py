@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the fuzzers' seed corpora into DIR/<target>/: the fake API's real wire format
 (tests/fakeapi: slices, lists, watch events, Status bodies) and tests/fixtures.
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer targets (fuzz/, clang with -fsanitize=fuzzer,address,undefined)
 # and runs each for a bounded time, from seeds made of the fake API's wire format and the
 # fixtures (fuzz/make_seeds.py) plus the kept crash inputs (fuzz/regressions/<target>/).
