@@ -238,9 +238,11 @@ def test_probes_from_the_node_ip_do_not_hold_the_wait(net, tmp_path, started):
     assert len(re.findall(r"^sent", c.out(), re.M)) > 10, c.out()
     assert_within(stop - t0, QUIET, QUIET + LOOK + SLACK, "stop after SIGTERM", log)
     assert f"ignoring loopback, {NODE_IP}/32 (HOST_IP)" in log, log
-    # At most the first look's: a probe accepted after the baseline's counter read and
-    # closed before its list is counted (never seen) rather than risk hiding a real one.
-    assert len(re.findall(r"traffic: ", log)) <= 1, log
+    # Normally at most the first look's: a probe accepted after the baseline's counter read
+    # and closed before its list is counted (never seen) rather than risk hiding a real
+    # one. On a loaded machine a later look can miss one the same way (the safety rule
+    # lengthens the wait); the stop time above bounds how much, so allow one a second.
+    assert len(re.findall(r"traffic: ", log)) <= 1 + int(LOOK + SLACK + 0.999), log
 
 
 def test_probes_count_when_the_node_ip_is_not_ignored(net, tmp_path, started):
