@@ -30,6 +30,7 @@ import pytest
 
 from fakeapi.slices import endpoint, terminating
 from fakeapi.slices import slice as make_slice
+from support import env
 from support.env import LAMEDUCK_BIN, MODES, base_env
 from support.lameduck_proc import run_lameduck
 from support.sigecho import Sigecho
@@ -123,7 +124,10 @@ def test_a_huge_token_costs_no_memory(echo_app, fake_api, tmp_path):
         f.truncate(200 << 20)
     t0 = ld.signal(signal.SIGTERM)
     ld.wait_stderr(FALLBACK + r"the token .* is larger than 64 KiB")
-    assert vm_hwm_kib(ld.pid) < 64 << 10, ld.stderr()
+    # AddressSanitizer's shadow and quarantine alone exceed 64 MiB; the token read is capped
+    # the same either way (the refusal above), so the bound is for the plain builds.
+    limit = (256 if env._is_asan(env.LAMEDUCK_BIN) else 64) << 10
+    assert vm_hwm_kib(ld.pid) < limit, ld.stderr()
     expect_stop_at(echo, ld, t0, 2.0, 2.0)
 
 
