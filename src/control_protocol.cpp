@@ -28,14 +28,17 @@ std::string control_socket_name(std::uint64_t pid_namespace_inode) {
 }
 
 bool LineBuffer::append(std::string_view bytes) {
-  buffer_.append(bytes);
-  auto last_newline = buffer_.rfind('\n');
-  std::size_t open_line =
-      last_newline == std::string::npos ? buffer_.size() : buffer_.size() - last_newline - 1;
-  if (open_line > max_line_) {
-    buffer_.clear();
-    return false;
+  // Every line is bounded, also one that ends inside this chunk: "500 bytes" then
+  // "30 more\n" is a 530-byte line even though the open line after it is short.
+  for (char c : bytes) {
+    open_line_ = c == '\n' ? 0 : open_line_ + 1;
+    if (open_line_ > max_line_) {
+      buffer_.clear();
+      open_line_ = 0;
+      return false;
+    }
   }
+  buffer_.append(bytes);
   return true;
 }
 

@@ -37,6 +37,7 @@ class LineBuffer {
  private:
   std::string buffer_;
   std::size_t max_line_;
+  std::size_t open_line_ = 0;  // bytes since the last '\n'
 };
 
 // "drain", optionally followed by words later versions may add (ignored).

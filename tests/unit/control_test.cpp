@@ -34,6 +34,12 @@ TEST_CASE("LineBuffer splits lines and bounds them") {
   CHECK_FALSE(in.next_line());
   CHECK(in.append("ok\n"));
   CHECK(in.next_line() == "ok");
+  // A line that ends inside a chunk counts whole, not just the short one after it.
+  CHECK(in.append("123456"));
+  CHECK_FALSE(in.append("789\nx"));
+  CHECK_FALSE(in.next_line());
+  CHECK(in.append("fine\n"));
+  CHECK(in.next_line() == "fine");
 }
 
 TEST_CASE("requests") {
