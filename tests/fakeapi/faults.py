@@ -26,6 +26,8 @@ import threading
 import time
 
 from .common import GROUP_VERSION, POLL_S, ClientGone, dumps, log
+from .slices import endpoint
+from .slices import slice as make_slice
 from .status import expired_status, fault_status
 from .store import INITIAL_RV
 
@@ -162,6 +164,49 @@ class Delay(Fault):
                 raise ClientGone()
             time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
         return False
+
+
+@fault_kind
+class Flood(Fault):
+    """watch: ``events`` (default 3000) ADDED events, each for a new slice of Service
+    ``service`` (default web) that does not name the Pod, as fast as the socket takes
+    them; then the normal stream. The slices are not stored."""
+    kind = "flood"
+
+    @classmethod
+    def check(cls, spec):
+        spec["events"] = int(spec.get("events", 3000))
+        spec.setdefault("service", "web")
+
+    def watch_started(self, stream):
+        svc = self.spec["service"]
+        rv = stream.store.rv
+        template = make_slice(f"{svc}-flood-NNNNNN", svc,
+                              [endpoint("10.250.0.1", pod=f"{svc}-flood")])
+        template["metadata"]["resourceVersion"] = str(rv)
+        line = dumps({"type": "ADDED", "object": template}).encode()
+        for i in range(self.spec["events"]):
+            stream.write_line(line.replace(b"NNNNNN", b"%06d" % i))
+        log(f"flooded the watch with {self.spec['events']} ADDED events")
+        return False
+
+
+@fault_kind
+class EndlessPages(Fault):
+    """list: an empty page whose ``metadata.continue`` always asks for one more page
+    (a broken or hostile apiserver); the list never ends."""
+    kind = "endless_pages"
+
+    def answer(self, h, req):
+        if req.watch:
+            return False
+        token = req.query.get("continue", "")
+        n = int(token[5:]) + 1 if token.startswith("page-") and token[5:].isdigit() else 1
+        h.send_json(200, {"kind": "EndpointSliceList", "apiVersion": GROUP_VERSION,
+                          "metadata": {"resourceVersion": str(h.server.store.rv),
+                                       "continue": f"page-{n}", "remainingItemCount": 1},
+                          "items": []})
+        return True
 
 
 class Faults:

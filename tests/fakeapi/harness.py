@@ -25,6 +25,7 @@ import signal
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -38,6 +39,7 @@ CERT_FILES = ("ca.crt", "ca.key", "server.crt", "server.key")
 # Making an RSA CA and serving cert costs ~1 s on a small machine; every FakeApi of one
 # test process shares one set (each server still gets its own token).
 _cert_cache = None
+_cert_lock = threading.Lock()  # FakeApis started by several threads at once make one set
 
 
 def server_command(python=DEFAULT_PYTHON):
@@ -55,12 +57,13 @@ def server_env(env=None):
 
 def _shared_certs():
     global _cert_cache
-    if _cert_cache is None:
-        d = tempfile.mkdtemp(prefix="fakeapi-certs-")
-        atexit.register(shutil.rmtree, d, True)
-        ensure_certs(d)
-        _cert_cache = d
-    return _cert_cache
+    with _cert_lock:
+        if _cert_cache is None:
+            d = tempfile.mkdtemp(prefix="fakeapi-certs-")
+            atexit.register(shutil.rmtree, d, True)
+            ensure_certs(d)
+            _cert_cache = d
+        return _cert_cache
 
 
 class FakeApi:
@@ -88,8 +91,9 @@ class FakeApi:
             self.dir = tempfile.mkdtemp(prefix="fakeapi-")
         os.makedirs(self.dir, exist_ok=True)
         if self.share_certs and not all(os.path.exists(self._path(n)) for n in CERT_FILES):
+            shared = _shared_certs()
             for n in CERT_FILES:
-                shutil.copy2(os.path.join(_shared_certs(), n), self._path(n))
+                shutil.copy2(os.path.join(shared, n), self._path(n))
         ready_path = self._path("ready.json")
         if os.path.exists(ready_path):
             os.unlink(ready_path)

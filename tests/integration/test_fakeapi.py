@@ -631,6 +631,30 @@ def test_garbage_fault(fake_api):
         w.close()
 
 
+def test_flood_fault(fake_api):
+    fake_api.set_slices([web_slice()])
+    fake_api.fault(kind="flood", on="watch", events=50)
+    w = watch(fake_api, {"timeoutSeconds": "5"})
+    try:
+        names = [w.event()["object"]["metadata"]["name"] for _ in range(51)]
+    finally:
+        w.close()
+    assert names[:50] == [f"web-flood-{i:06d}" for i in range(50)]
+    assert names[50] == web_slice()["metadata"]["name"]  # then the normal stream
+    assert [s["metadata"]["name"] for s in fake_api.slices()["items"]] == [names[50]]
+
+
+def test_endless_pages_fault(fake_api):
+    fake_api.fault(kind="endless_pages", on="list", count=-1)
+    token = None
+    for n in range(1, 4):
+        status, _, body = fake_api.api_get(NS_PATH + "?limit=5" + (f"&continue={token}" if token else ""))
+        page = json.loads(body)
+        assert status == 200 and page["items"] == []
+        token = page["metadata"]["continue"]
+        assert token == f"page-{n}"
+
+
 def test_status_faults_and_counts(fake_api):
     fake_api.fault(kind="status", code=429, on="list")
     fake_api.fault(kind="status", code=500, on="any", count=2)
