@@ -77,11 +77,38 @@ def parse_rv(text):
         raise bad_request(f"invalid resource version: {text}") from None
 
 
+class _CountingWriter:
+    """The handler's ``wfile``: every byte written is added to the current request's
+    log entry (``bytes``: headers, body, chunk framing; before TLS)."""
+
+    def __init__(self, raw, handler):
+        self._raw = raw
+        self._h = handler
+
+    def write(self, data):
+        n = self._raw.write(data)
+        entry = self._h.entry
+        if entry is not None:
+            entry["bytes"] += len(data)
+        return n
+
+    def flush(self):
+        self._raw.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+
 class ApiHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fakeapi"
     sys_version = ""
     entry = None  # this request's entry in the request log
+    client_token = None  # the first token seen on this connection (per-client stats)
+
+    def setup(self):
+        super().setup()
+        self.wfile = _CountingWriter(self.wfile, self)
 
     # -- plumbing (also used by faults and watch) ----------------------------------------
 
@@ -190,8 +217,13 @@ class ApiHandler(BaseHTTPRequestHandler):
             "status": 0,
             "watch": is_watch,
             "fault": None,
+            "bytes": 0,   # sent for this request (headers + body, before TLS)
+            "events": 0,  # watch events sent
         }
         self.server.requests.add(self.entry)
+        if self.client_token is None:
+            self.client_token = token
+            self.server.connections.bind(token)
         try:
             self._read_body()
             if token not in self.server.tokens():
@@ -290,6 +322,15 @@ class ApiHandler(BaseHTTPRequestHandler):
             raise bad_request(f"invalid limit: {limit_param!r}")
         limit = int(limit_param)
         list_rv, state, start = self._list_state(q)
+        table = kubectl_compat.table_renderer(self.headers.get("Accept"), q)
+        # The same list at the same resourceVersion is the same bytes: serialize it once
+        # (hundreds of drains list in the same second in bench/scale.py; the apiserver
+        # has a serialization cache too). Faults never reach here.
+        key = None if table else (list_rv, req.namespace, tuple(sorted(q.items())))
+        cached = self.server.list_cache.get(key) if key else None
+        if cached is not None:
+            self.send_json(200, None, body=cached)
+            return
 
         # Keys as etcd orders them under the list prefix: "name" in one namespace,
         # "namespace/name" across all namespaces.
@@ -307,12 +348,13 @@ class ApiHandler(BaseHTTPRequestHandler):
             meta["remainingItemCount"] = rest
             items = page
 
-        table = kubectl_compat.table_renderer(self.headers.get("Accept"), q)
         if table:
             self.send_json(200, table(items, meta))
-        else:
-            self.send_json(200, {"kind": "EndpointSliceList", "apiVersion": GROUP_VERSION,
-                                 "metadata": meta, "items": [without_type(o) for o in items]})
+            return
+        body = dumps({"kind": "EndpointSliceList", "apiVersion": GROUP_VERSION,
+                      "metadata": meta, "items": [without_type(o) for o in items]}).encode()
+        self.server.list_cache.put(key, body)
+        self.send_json(200, None, body=body)
 
     def _list_state(self, q):
         """``(list_rv, {key: object}, start key or None)`` a list serves: the state at a
@@ -336,6 +378,73 @@ class ApiHandler(BaseHTTPRequestHandler):
             return store.rv, dict(store.objects), None
 
 
+class ListCache:
+    """The last few serialized list answers, by (resourceVersion, namespace, query)."""
+
+    SIZE = 8
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.items = {}
+
+    def get(self, key):
+        with self.lock:
+            return self.items.get(key)
+
+    def put(self, key, body):
+        with self.lock:
+            self.items[key] = body
+            while len(self.items) > self.SIZE:
+                del self.items[next(iter(self.items))]
+
+
+class Connections:
+    """Open TLS connections: now, the peak, the total; and per client (the bearer token
+    of a connection's first request) the same. ``reset()`` starts a new peak from now."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.local = threading.local()  # the connection's client, per handler thread
+        self.open = self.peak = self.total = 0
+        self.clients = {}  # token -> {"open", "peak", "total"}
+
+    def opened(self):
+        with self.lock:
+            self.open += 1
+            self.total += 1
+            self.peak = max(self.peak, self.open)
+        self.local.client = None
+
+    def bind(self, token):
+        """The connection (of this thread) belongs to ``token``'s client."""
+        with self.lock:
+            c = self.clients.setdefault(token, {"open": 0, "peak": 0, "total": 0})
+            c["open"] += 1
+            c["total"] += 1
+            c["peak"] = max(c["peak"], c["open"])
+        self.local.client = token
+
+    def closed(self):
+        token = getattr(self.local, "client", None)
+        with self.lock:
+            self.open -= 1
+            if token is not None and token in self.clients:
+                self.clients[token]["open"] -= 1
+        self.local.client = None
+
+    def reset(self):
+        with self.lock:
+            self.peak = self.open
+            self.total = self.open
+            self.clients = {t: {"open": c["open"], "peak": c["open"], "total": c["open"]}
+                            for t, c in self.clients.items() if c["open"] > 0}
+
+    def snapshot(self):
+        with self.lock:
+            return {"open": self.open, "peak": self.peak, "total": self.total,
+                    "clients": {t: dict(c) for t, c in self.clients.items()}}
+
+
 class TlsApiServer(ThreadingHTTPServer):
     """HTTPS server doing each TLS handshake in the connection's own thread, so that a
     client that connects and stalls cannot block the accept loop. Holds the store, the
@@ -343,6 +452,9 @@ class TlsApiServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    # Hundreds of clients may connect in the same instant (bench/scale.py): a short
+    # accept queue would drop their SYNs and delay them by a retransmit (1 s, then 3 s).
+    request_queue_size = 1024
 
     def __init__(self, addr, ssl_context, family):
         self.address_family = family
@@ -350,6 +462,8 @@ class TlsApiServer(ThreadingHTTPServer):
         self.store = Store()
         self.faults = Faults()
         self.requests = RequestLog()
+        self.connections = Connections()
+        self.list_cache = ListCache()
         self._tokens = set()
         self._tokens_lock = threading.Lock()
         super().__init__(addr, ApiHandler)
@@ -382,7 +496,11 @@ class TlsApiServer(ThreadingHTTPServer):
             except OSError:
                 pass
             return
-        super().process_request_thread(tls, client_address)
+        self.connections.opened()
+        try:
+            super().process_request_thread(tls, client_address)
+        finally:
+            self.connections.closed()
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]

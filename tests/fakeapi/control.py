@@ -158,6 +158,30 @@ def delete_requests(srv, body):
     return 200, []
 
 
+def get_stats(srv, body):
+    """Connections (open, peak, total; per client) and, per client (bearer token), the
+    sums over the request log: requests, lists, watches, bytes sent for each, events."""
+    conns = srv.connections.snapshot()
+    clients = {}
+    for e in srv.requests.snapshot():
+        c = clients.setdefault(e["token"], {"requests": 0, "lists": 0, "watches": 0,
+                                            "list_bytes": 0, "watch_bytes": 0, "events": 0})
+        c["requests"] += 1
+        c["watches" if e["watch"] else "lists"] += 1  # "lists": every non-watch request
+        c["watch_bytes" if e["watch"] else "list_bytes"] += e["bytes"]
+        c["events"] += e["events"]
+    for token, c in clients.items():
+        cc = conns["clients"].get(token, {"open": 0, "peak": 0, "total": 0})
+        c["connections"] = cc
+    return 200, {"connections": {k: conns[k] for k in ("open", "peak", "total")},
+                 "clients": clients}
+
+
+def delete_stats(srv, body):
+    srv.connections.reset()
+    return 200, srv.connections.snapshot()
+
+
 ROUTES = [(method, re.compile(f"^{path}$"), fn) for method, path, fn in (
     ("GET", "/health", health),
     ("GET", "/slices", get_slices),
@@ -173,6 +197,8 @@ ROUTES = [(method, re.compile(f"^{path}$"), fn) for method, path, fn in (
     ("POST", "/watches/close", post_watches_close),
     ("GET", "/requests", get_requests),
     ("DELETE", "/requests", delete_requests),
+    ("GET", "/stats", get_stats),
+    ("DELETE", "/stats", delete_stats),
 )]
 
 

@@ -308,6 +308,14 @@ class FakeApi:
     def clear_requests(self):
         return self._call("DELETE", "/requests")
 
+    def stats(self):
+        """Connections (open/peak/total, per client) and per-client request sums."""
+        return self._call("GET", "/stats")
+
+    def reset_stats(self):
+        """Start a new connection peak (and per-client peaks) from the open ones."""
+        return self._call("DELETE", "/stats")
+
     def wait_for_request(self, pred, timeout=10.0, interval=0.05):
         """Poll ``requests()`` until one satisfies ``pred``; returns it or raises."""
         deadline = time.monotonic() + timeout

@@ -96,6 +96,8 @@ class WatchStream:
             obj = self.table([obj], {"resourceVersion": obj["metadata"]["resourceVersion"]})
         self.write_line(dumps({"type": type_, "object": obj}).encode())
         self.sent += 1
+        if self.h.entry is not None:
+            self.h.entry["events"] += 1
 
     def finish(self):
         self.write_chunk(b"")  # the terminating zero-length chunk

@@ -615,6 +615,43 @@ def test_handlers_end_when_clients_leave(fake_api):
     wait_until(lambda: fake_api.health()["threads"] <= baseline + 1)
 
 
+def test_stats_count_requests_bytes_events_and_connections_per_client(fake_api):
+    """GET /stats (bench/scale.py): per client (bearer token) the requests, the bytes sent
+    for lists and for watches, the watch events; connections open, peak and total."""
+    fake_api.set_slices([web_slice()])
+    me, other = fake_api.token, "other-client"
+    fake_api.set_tokens([me, other])
+    fake_api.clear_requests()
+    fake_api.reset_stats()
+    a = RawHttp(fake_api)
+    assert a.request(NS_PATH) == 200
+    body = a.body()
+    w1 = watch(fake_api, {}, token=other)
+    w2 = watch(fake_api, {}, token=other)
+    try:
+        assert w1.event()["type"] == "ADDED"
+        fake_api.upsert(web_slice(ready=False))
+        assert w1.event()["type"] == "MODIFIED"
+        assert w2.event()["type"] == "ADDED" and w2.event()["type"] == "MODIFIED"
+        stats = fake_api.stats()
+    finally:
+        for c in (a, w1, w2):
+            c.close()
+    mine, theirs = stats["clients"][me], stats["clients"][other]
+    assert (mine["requests"], mine["lists"], mine["watches"], mine["events"]) == (1, 1, 0, 0)
+    # Status line and headers plus the body, exactly what went on the wire before TLS.
+    assert len(body) + 100 < mine["list_bytes"] < len(body) + 600
+    assert (theirs["requests"], theirs["lists"], theirs["watches"], theirs["events"]) == \
+        (2, 0, 2, 4)
+    assert theirs["watch_bytes"] > 4 * len(body) // 2
+    assert mine["connections"] == {"open": 1, "peak": 1, "total": 1}
+    assert theirs["connections"] == {"open": 2, "peak": 2, "total": 2}
+    assert stats["connections"]["peak"] >= 3 and stats["connections"]["open"] >= 3
+    wait_until(lambda: fake_api.stats()["connections"]["open"] == 0)
+    after = fake_api.reset_stats()
+    assert (after["open"], after["peak"], after["total"]) == (0, 0, 0)
+
+
 def test_garbage_fault(fake_api):
     fake_api.set_slices([web_slice()])
     fake_api.fault(kind="garbage", on="list")
