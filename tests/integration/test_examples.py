@@ -465,3 +465,84 @@ def test_inject_example_install_runs(tmp_path):
                        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
                        env=base_env(**lameduck_env(container_env(app))))
     assert r.returncode == 0, r.stderr
+
+
+# --------------------------------------------------------------------------------------
+# examples/flowschema.yaml: the APF objects a cluster admin may give lameduck
+# --------------------------------------------------------------------------------------
+
+# The fields of flowcontrol.apiserver.k8s.io/v1 (Kubernetes API reference, FlowSchema and
+# PriorityLevelConfiguration v1): a misspelt field would be dropped by the API server.
+APF_FIELDS = {
+    "FlowSchema.spec": {"priorityLevelConfiguration", "matchingPrecedence",
+                        "distinguisherMethod", "rules"},
+    "rule": {"subjects", "resourceRules", "nonResourceRules"},
+    "subject": {"kind", "user", "group", "serviceAccount"},
+    "resourceRule": {"verbs", "apiGroups", "resources", "clusterScope", "namespaces"},
+    "PriorityLevelConfiguration.spec": {"type", "limited", "exempt"},
+    "limited": {"nominalConcurrencyShares", "lendablePercent", "borrowingLimitPercent",
+                "limitResponse"},
+    "limitResponse": {"type", "queuing"},
+    "queuing": {"queues", "handSize", "queueLengthLimit"},
+}
+# Built-in levels a FlowSchema may name instead of its own.
+BUILTIN_LEVELS = {"workload-low", "workload-high", "global-default", "catch-all"}
+
+
+def only_fields(obj: dict, kind: str) -> dict:
+    assert isinstance(obj, dict), f"{kind}: not a mapping"
+    unknown = set(obj) - APF_FIELDS[kind]
+    assert not unknown, f"examples/flowschema.yaml: unknown {kind} fields {sorted(unknown)}"
+    return obj
+
+
+def test_flowschema_example_matches_what_lameduck_asks():
+    docs = [d for d in yaml.safe_load_all((EXAMPLES / "flowschema.yaml").read_text()) if d]
+    assert all(d["apiVersion"] == "flowcontrol.apiserver.k8s.io/v1" for d in docs)
+    schemas = [d for d in docs if d["kind"] == "FlowSchema"]
+    levels = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PriorityLevelConfiguration"}
+    assert len(schemas) == 1 and set(d["kind"] for d in docs) <= {
+        "FlowSchema", "PriorityLevelConfiguration"}
+
+    spec = only_fields(schemas[0]["spec"], "FlowSchema.spec")
+    level = spec["priorityLevelConfiguration"]["name"]
+    assert level in levels or level in BUILTIN_LEVELS, f"unknown priority level {level}"
+    # Must win over the built-in `service-accounts` (9000), never over the system ones.
+    assert 900 < spec["matchingPrecedence"] < 9000
+    assert spec["distinguisherMethod"]["type"] in ("ByUser", "ByNamespace")
+
+    # The ServiceAccount of examples/rbac.yaml, reading EndpointSlices in its namespace.
+    rbac = list(yaml.safe_load_all((EXAMPLES / "rbac.yaml").read_text()))
+    sa = next(d for d in rbac if d["kind"] == "ServiceAccount")["metadata"]["name"]
+    binding = next(d for d in rbac if d["kind"] == "RoleBinding")
+    sa_ns = next(s["namespace"] for s in binding["subjects"] if s["name"] == sa)
+    covered = False
+    for rule in spec["rules"]:
+        only_fields(rule, "rule")
+        subjects = [only_fields(s, "subject") for s in rule["subjects"]]
+        assert all(s["kind"] in ("User", "Group", "ServiceAccount") for s in subjects)
+        has_sa = any(s["kind"] == "ServiceAccount" and s["serviceAccount"]["name"] in (sa, "*")
+                     and s["serviceAccount"]["namespace"] == sa_ns for s in subjects)
+        for rr in rule.get("resourceRules", []):
+            only_fields(rr, "resourceRule")
+            covered |= (has_sa and {"get", "list", "watch"} <= set(rr["verbs"])
+                        and "discovery.k8s.io" in rr["apiGroups"]
+                        and "endpointslices" in rr["resources"]
+                        and bool(set(rr.get("namespaces", [])) & {"*", sa_ns}))
+    assert covered, "no rule takes lameduck's get/list/watch of endpointslices"
+
+    for name, plc in levels.items():
+        pspec = only_fields(plc["spec"], "PriorityLevelConfiguration.spec")
+        assert pspec["type"] == "Limited", f"{name}: never exempt lameduck from APF"
+        limited = only_fields(pspec["limited"], "limited")
+        assert isinstance(limited["nominalConcurrencyShares"], int)
+        assert limited["nominalConcurrencyShares"] >= 1
+        assert 0 <= limited.get("lendablePercent", 0) <= 100
+        assert limited.get("borrowingLimitPercent", 0) >= 0
+        response = only_fields(limited["limitResponse"], "limitResponse")
+        assert response["type"] in ("Queue", "Reject")
+        if response["type"] == "Queue":
+            q = only_fields(response["queuing"], "queuing")
+            assert all(isinstance(q[k], int) and q[k] >= 1
+                       for k in ("queues", "handSize", "queueLengthLimit"))
+            assert q["handSize"] <= q["queues"]
