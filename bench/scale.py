@@ -165,6 +165,9 @@ def run_round(api, args, work, services, wide):
     api.clear_requests()
     api.reset_stats()
 
+    # Nothing that changes lameduck's defaults (ASAN_OPTIONS and the like pass through).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LAMEDUCK_", "KUBERNETES_", "POD_"))}
     procs = []
     for k, (n, i, j) in enumerate(drained):
         tok = rdir / f"token-{k}"
@@ -180,7 +183,7 @@ def run_round(api, args, work, services, wide):
         argv += ["--", args.sigecho, "--log", str(echo_log), "--exit-on", f"TERM:{CHILD_EXIT}"]
         with open(rdir / f"lameduck-{k}.log", "wb") as err:
             p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+                                 env=env)
         procs.append((p, echo_log))
     wait_for("every child ready", lambda: all(read_sigecho(e)[0] for _, e in procs), 60)
 
