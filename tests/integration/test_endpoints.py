@@ -1104,6 +1104,26 @@ def test_debug_watch_namespace_keeps_the_wide_watch(echo_app, fake_api):
     expect_stop_after(echo, ld, t_change, SETTLE, "wide watch")
 
 
+@pytest.mark.parametrize("wide", [False, True], ids=["narrow", "debug-watch-namespace"])
+def test_a_service_created_after_the_list(echo_app, fake_api, wide):
+    """The known gap of the narrow watch (README, "What a drain costs the API server"): a
+    Service created after the list is not watched, even if its slice names the Pod as
+    ready; only the watch of the whole namespace waits for it. In a rollout the endpoint
+    controller writes a deleted Pod as terminating, so such a slice cannot hold a drain."""
+    fake_api.set_slices([web_slice()])
+    ld, echo = start(echo_app, fake_api, extra=["--debug-watch-namespace"] if wide else [])
+    sigterm(ld, fake_api)
+    fake_api.upsert(make_slice("canary-q8w2e", "canary", [pod_endpoint()]))
+    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    if not wide:
+        expect_stop_after(echo, ld, t_change, SETTLE, "a new Service is not watched")
+        return
+    assert_still_serving(echo, ld)  # routable in svc/canary
+    t_change = change(fake_api, make_slice("canary-q8w2e", "canary",
+                                           [terminating(POD_IP, pod=POD_NAME)]))
+    expect_stop_after(echo, ld, t_change, SETTLE, "the wide watch sees the new Service")
+
+
 def test_relist_after_410_is_narrow_too(echo_app, fake_api):
     fake_api.set_slices([web_slice(),
                          make_slice("api-xyz98", "api", [endpoint("10.1.2.99", pod="api-1")])])
