@@ -147,8 +147,11 @@ def read_sigecho(path):
     return ready, sigs, code
 
 
-def run_round(api, args, work, services, wide):
-    mode = "wide" if wide else "narrow"
+MODES = {"narrow": "narrow watch", "wide": "--debug-watch-namespace",
+         "service": "narrow, --service"}
+
+
+def run_round(api, args, work, services, mode):
     tag = f"{mode}-{services}"
     rdir = work / tag
     rdir.mkdir()
@@ -178,8 +181,10 @@ def run_round(api, args, work, services, wide):
                 "--pod-ip", pod_ip(i, j), "--pod-name", pod_name(i, j),
                 "--no-wait-traffic", "--settle", f"{int(args.settle * 1000)}ms",
                 "--delay", "300s", "--max-delay", "600s"]
-        if wide:
+        if mode == "wide":
             argv.append("--debug-watch-namespace")
+        elif mode == "service":
+            argv += ["--service", service_name(i)]  # the list is narrowed by label too
         argv += ["--", args.sigecho, "--log", str(echo_log), "--exit-on", f"TERM:{CHILD_EXIT}"]
         with open(rdir / f"lameduck-{k}.log", "wb") as err:
             p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
@@ -318,16 +323,17 @@ def report(rounds):
             ("bytes sent per drain, watch", "watch_bytes", kib),
             ("watch events per drain", "events", lambda v: f"{v:g}"),
             ("peak open connections (server)", "peak_connections", lambda v: f"{v:g}")]
-    modes = [m for m in ("narrow", "wide") if any(r["mode"] == m for r in rounds)]
+    modes = [m for m in MODES if any(r["mode"] == m for r in rounds)]
     sizes = sorted({r["services"] for r in rounds})
     out = []
     head = "| per drain (median) |"
     sep = "|---|"
     for m in modes:
-        label = "narrow watch" if m == "narrow" else "--debug-watch-namespace"
+        label = MODES[m]
         head += f" {label}, N | {label}, 2N | growth |"
         sep += "--:|--:|--:|"
-    if len(modes) == 2:
+    ratio = "narrow" in modes and "wide" in modes
+    if ratio:
         head += " wide / narrow at 2N |"
         sep += "--:|"
     out += [head, sep]
@@ -336,7 +342,7 @@ def report(rounds):
         for m in modes:
             a, b, g = fmt_growth(key, m, fmt)
             line += f" {a} | {b} | {g} |"
-        if len(modes) == 2:
+        if ratio:
             def val(mode):
                 r = [x for x in rounds if x["mode"] == mode and x["services"] == sizes[-1]][0]
                 return r[key]["median"] if isinstance(r[key], dict) else r[key]
@@ -370,7 +376,8 @@ def main():
     p.add_argument("--batch", type=int, default=5, help="draining Pods per slice update")
     p.add_argument("--pause", type=float, default=0.05, help="seconds between termination updates")
     p.add_argument("--settle", type=float, default=0.2)
-    p.add_argument("--modes", default="narrow,wide")
+    p.add_argument("--modes", default="narrow,wide",
+                   help="of narrow, wide (--debug-watch-namespace), service (narrow + --service)")
     p.add_argument("--json", help="write the raw results here")
     p.add_argument("--smoke", action="store_true", help="20 drains, 10 Services")
     args = p.parse_args()
@@ -391,7 +398,9 @@ def main():
         for services in (args.services, 2 * args.services):
             for mode in args.modes.split(","):
                 t0 = time.monotonic()
-                r = run_round(api, args, Path(tmp), services, mode == "wide")
+                if mode not in MODES:
+                    raise SystemExit(f"unknown mode {mode}")
+                r = run_round(api, args, Path(tmp), services, mode)
                 rounds.append(r)
                 print(f"# {mode} N={services}: {r['ok']}/{r['drains']} ok in "
                       f"{time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
