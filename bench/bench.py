@@ -83,6 +83,11 @@ def measure_all(inits, ldbench, work, source):
         res["drain"] = measure_drain([i for i in inits if i.lameduck], ldbench, work, source)
     if wanted("traffic"):
         res["traffic"] = measure_traffic([i for i in inits if i.lameduck], work)
+    if wanted("drain_memory"):
+        import drain_memory
+        log("drain_memory: VmHWM of one drain against a hostile or big API, per build")
+        res["drain_memory"] = {i.name: drain_memory.measure(i.path)
+                               for i in inits if i.lameduck}
     return res
 
 

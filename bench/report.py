@@ -240,6 +240,7 @@ def report(inits, missing, res, env, wall_s, cfg):
              *results_section(names, s, missing, cfg),
              *drain_section(inits, missing, res),
              *traffic_section(res),
+             *drain_memory_section(res),
              *targets_section(inits, s, res),
              *misses_section(inits, s, res),
              *details_section(inits, s, res),
@@ -356,6 +357,13 @@ def traffic_section(res):
         return []
     import traffic_drain
     return traffic_drain.report_lines(res["traffic"])
+
+
+def drain_memory_section(res):
+    if "drain_memory" not in res:
+        return []
+    import drain_memory
+    return drain_memory.report_lines(res["drain_memory"])
 
 
 def target_cells(s, res, peers):
