@@ -312,6 +312,22 @@ def measure_signals(inits, ldbench, work):
     return rounds
 
 
+def attach_strace(pid, args):
+    """strace ``args`` attached to ``pid``, returned once it has attached (it says so on
+    stderr), plus a short pause so that the attach's own stops are over."""
+    st = subprocess.Popen(["strace", *args, "-p", str(pid)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    buf = b""
+    while b"attached" not in buf and time.monotonic() < deadline:
+        chunk = st.stderr.read1(256)
+        if not chunk:
+            break
+        buf += chunk
+    time.sleep(0.2)
+    return st
+
+
 def measure_syscalls(inits, ldbench, work, n=200):
     """System calls the init makes per forwarded signal, counted with strace attached to the
     init (not PID 1 here; the count does not depend on that). Deterministic, unlike times."""
@@ -330,17 +346,7 @@ def measure_syscalls(inits, ldbench, work, n=200):
             if os.read(rfd, 1) != b"R":
                 out[init.name] = {"error": "child did not start"}
                 continue
-            st = subprocess.Popen([strace, "-o", trace, "-p", str(p.pid)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            # strace prints "attached" on stderr once it is attached
-            deadline = time.monotonic() + 10
-            buf = b""
-            while b"attached" not in buf and time.monotonic() < deadline:
-                chunk = st.stderr.read1(256)
-                if not chunk:
-                    break
-                buf += chunk
-            time.sleep(0.2)
+            st = attach_strace(p.pid, ["-o", trace])
             for _ in range(n):
                 os.kill(p.pid, signal.SIGUSR1)
                 os.read(rfd, 1)

@@ -31,6 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 from support.procfs import children_of  # noqa: E402
+from measure import attach_strace  # noqa: E402
 
 POD_IP, CLIENT_IP = "10.99.0.1", "10.99.0.2"
 PORT = 8080
@@ -180,16 +181,7 @@ def one_drain(path, flags, net, python, logf, trace=None):
             return {"error": "the client never reached the app"}
         time.sleep(0.3)   # lameduck idle, app serving
         if trace:
-            st = subprocess.Popen(["strace", "-f", "-c", "-o", trace, "-p", str(pid)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            deadline = time.monotonic() + 10
-            buf = b""
-            while b"attached" not in buf and time.monotonic() < deadline:
-                chunk = st.stderr.read1(256)
-                if not chunk:
-                    break
-                buf += chunk
-            time.sleep(0.2)
+            st = attach_strace(pid, ["-f", "-c", "-o", trace])
         cpu0 = run_ns(pid)
         t0 = time.monotonic()
         os.kill(pid, signal.SIGTERM)
