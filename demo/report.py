@@ -34,11 +34,29 @@ def table(results):
     return "\n".join([row(head), sep] + [row(l) for l in lines])
 
 
-def write_plot(results, out_dir, bin_s, data_dir, rate):
-    """rollout.png: one panel per configuration, requests per second over time."""
+def find_gnuplot():
+    """gnuplot's path, or None (said once in the log: the plots are optional)."""
     gnuplot = shutil.which("gnuplot")
     if not gnuplot:
         log("gnuplot not found: no plot (apt-get install gnuplot-nox)")
+    return gnuplot
+
+
+def render(gnuplot, gp, script, png):
+    """Runs gnuplot's ``script`` (kept in ``gp``); ``png`` if it drew it, else None."""
+    with open(gp, "w") as f:
+        f.write(script)
+    r = subprocess.run([gnuplot, gp], capture_output=True, text=True)
+    if r.returncode != 0:
+        log(f"gnuplot failed: {r.stderr.strip()}")
+        return None
+    return png
+
+
+def write_plot(results, out_dir, bin_s, data_dir, rate):
+    """rollout.png: one panel per configuration, requests per second over time."""
+    gnuplot = find_gnuplot()
+    if not gnuplot:
         return None
     n = len(results)
     key_h = 0.06                  # screen fraction kept free at the bottom for the key
@@ -107,14 +125,7 @@ def write_plot(results, out_dir, bin_s, data_dir, rate):
         *parts,
         "unset multiplot",
     ]) + "\n"
-    gp = os.path.join(data_dir, "rollout.gp")
-    with open(gp, "w") as f:
-        f.write(script)
-    r = subprocess.run([gnuplot, gp], capture_output=True, text=True)
-    if r.returncode != 0:
-        log(f"gnuplot failed: {r.stderr.strip()}")
-        return None
-    return png
+    return render(gnuplot, os.path.join(data_dir, "rollout.gp"), script, png)
 
 
 def write_markdown(args, results, out_dir, png, cmdline):

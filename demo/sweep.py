@@ -18,11 +18,11 @@ import copy
 import json
 import os
 import re
-import shutil
 import subprocess
 
 from cluster import describe, run_config
 from procs import fmt_s, log
+from report import find_gnuplot, render
 
 MODES = ["newconn", "pool", "incluster"]
 SHORT_MODES = {"newconn": "new connection per request", "pool": "warm pool",
@@ -156,9 +156,8 @@ def table(a, results):
 
 
 def write_plot(a, results, out_dir, data_dir):
-    gnuplot = shutil.which("gnuplot")
+    gnuplot = find_gnuplot()
     if not gnuplot:
-        log("gnuplot not found: no plot (apt-get install gnuplot-nox)")
         return None
     modes = [m for m in MODES if any(r["mode"] == m for r in results)]
     configs = [c for c in SWEEP_CONFIGS if any(r["config"] == c for r in results)]
@@ -216,14 +215,7 @@ def write_plot(a, results, out_dir, data_dir):
         f"set terminal pngcairo size 1300,{300 * n + 120} font 'sans,10'",
         f"set output '{png}'", "set multiplot", "set grid lc rgb '#dddddd'",
         *parts, "unset multiplot"]) + "\n"
-    gp = os.path.join(data_dir, "sweep.gp")
-    with open(gp, "w") as f:
-        f.write(script)
-    r = subprocess.run([gnuplot, gp], capture_output=True, text=True)
-    if r.returncode != 0:
-        log(f"gnuplot failed: {r.stderr.strip()}")
-        return None
-    return png
+    return render(gnuplot, os.path.join(data_dir, "sweep.gp"), script, png)
 
 
 def write_outputs(a, results, workdir, cmdline):
