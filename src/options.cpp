@@ -158,6 +158,7 @@ CLI::Option* add_switch(CLI::App& app, const std::string& name, bool& value,
                         const std::string& help) {
   return app.add_flag("--" + name + ",!--no-" + name, value, help)
       ->envname(env_name(name))
+      ->transform(trimmed())
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
@@ -188,13 +189,9 @@ void add_wait_options(CLI::App& app, RawWait& raw, ApiOptions& api) {
   add(app, "delay", raw.delay,
       "when EndpointSlices are not used or not readable: the longest traffic wait, or "
       "with --no-wait-traffic a fixed wait (default: 15s in a Pod, 0 elsewhere)");
-  raw.wait_endpoints_opt =
-      app.add_flag("--wait-endpoints,!--no-wait-endpoints", raw.wait_endpoints,
-                   "wait until the Pod IP left every EndpointSlice (default: on when "
-                   "in-cluster credentials exist)")
-          ->envname(env_name("wait-endpoints"))
-          ->transform(trimmed())
-          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  raw.wait_endpoints_opt = add_switch(app, "wait-endpoints", raw.wait_endpoints,
+                                      "wait until the Pod IP left every EndpointSlice "
+                                      "(default: on when in-cluster credentials exist)");
   add(app, "settle", raw.settle,
       "minimum wait after the Pod IP left every EndpointSlice; the traffic wait may "
       "make it longer (2s; 5s with --no-wait-traffic)");
@@ -396,12 +393,9 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
   app.add_flag("-g,--group", run.group, "signal the app's whole process group, not only the app")
       ->envname(env_name("group"))
       ->transform(trimmed());
-  auto* subreaper_opt =
-      app.add_flag("--subreaper,!--no-subreaper", subreaper,
-                   "adopt orphaned descendants when not PID 1 (default: on when not PID 1)")
-          ->envname(env_name("subreaper"))
-          ->transform(trimmed())
-          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  auto* subreaper_opt = add_switch(app, "subreaper", subreaper,
+                                   "adopt orphaned descendants when not PID 1 (default: on "
+                                   "when not PID 1)");
   app.add_option("-e,--success-exit-code", success_codes,
                  "report this exit code of the app as 0 (repeatable), e.g. 143 for the JVM")
       ->envname(env_name("success-exit-code"))

@@ -145,6 +145,8 @@ TEST_CASE("values from the environment are trimmed") {
   setenv("LAMEDUCK_WAIT_ENDPOINTS", "false ", 1);
   setenv("LAMEDUCK_GROUP", "true ", 1);
   setenv("LAMEDUCK_SUCCESS_EXIT_CODE", "143 ", 1);
+  setenv("LAMEDUCK_WAIT_TRAFFIC", " false", 1);
+  setenv("LAMEDUCK_WAIT_POOLED", "false ", 1);
   auto a = parse({"x"});
   CHECK(a.run.wait.delay == Millis(7000));
   CHECK(a.run.stop_signal == SIGQUIT);
@@ -152,9 +154,12 @@ TEST_CASE("values from the environment are trimmed") {
   CHECK(a.run.wait.api.wait_endpoints == false);
   CHECK(a.run.group);
   CHECK(a.run.success_codes == std::set<int>{143});
+  CHECK_FALSE(a.run.wait.traffic.wait);
+  CHECK_FALSE(a.run.wait.traffic.wait_pooled);
   for (const char* name :
        {"LAMEDUCK_DELAY", "LAMEDUCK_SIGNAL", "LAMEDUCK_POD_IP", "LAMEDUCK_WAIT_ENDPOINTS",
-        "LAMEDUCK_GROUP", "LAMEDUCK_SUCCESS_EXIT_CODE"}) {
+        "LAMEDUCK_GROUP", "LAMEDUCK_SUCCESS_EXIT_CODE", "LAMEDUCK_WAIT_TRAFFIC",
+        "LAMEDUCK_WAIT_POOLED"}) {
     unsetenv(name);
   }
 }
