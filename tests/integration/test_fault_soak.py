@@ -120,7 +120,8 @@ class Scenario:
     """expect: "left" (the Pod leaves; the stop signal comes after that), "fallback" (the
     API is unusable: at --delay at the earliest), "either" (the Pod leaves, and the fault
     may make the API unusable: after the first of the two), "max" (the Pod stays
-    routable: at --max-delay)."""
+    routable: at --max-delay), "app-exits" (the app exits by itself during the drain:
+    lameduck follows at once with its status)."""
     name: str
     expect: str
     before: Callable[[Drain], None] = lambda d: None   # before lameduck starts
@@ -275,6 +276,10 @@ SCENARIOS = [
                                                           body=nested(1 << 20)))),
     Scenario("endless-pages", "fallback", faults(dict(kind="endless_pages", on="list",
                                                       count=-1))),
+    Scenario("connection-refused", "fallback", before=lambda d: use_refused_port(d)),
+    Scenario("tls-never-answers", "fallback", before=lambda d: use_silent_tls(d)),
+    Scenario("app-exits-during-hang", "app-exits", faults(
+        lambda d: dict(kind="hang", on=d.rng.choice(["list", "watch"])))),
 ]
 BY_NAME = {s.name: s for s in SCENARIOS}
 
@@ -378,6 +383,9 @@ def run_drain(d: Drain, sc: Scenario) -> None:
             api.upsert(web_slice(terminating(POD_IP, pod=POD_NAME)))
         time.sleep(max(0.0, hup_at - time.monotonic()))
         t_hup = ld.signal(signal.SIGHUP) if not echo.read().first(signal.SIGTERM) else None
+        if sc.expect == "app-exits":
+            stop.set()
+            return app_exits_mid_drain(d, sc, echo, child, code, t_hup, samples)
         got = echo.wait_signal(signal.SIGTERM, timeout=MAX_DELAY + SLACK + 10)
         d.took = got.t - d.t0
         # The drain is over: every connection of it must be closed again.
@@ -421,6 +429,73 @@ def run_drain(d: Drain, sc: Scenario) -> None:
     if sc.expect == "fallback":  # retries may outlast --max-delay
         assert fell_back or "ended by: max-delay" in summary[0], f"{where}: no fallback\n{err}"
     sc.check(d, err)
+
+
+def app_exits_mid_drain(d, sc, echo, child, code, t_hup, samples):
+    """The app exits by itself while the API request hangs: lameduck follows at once with
+    the app's status, whatever the request is doing."""
+    ld = d.ld
+    time.sleep(max(0.0, d.t0 + d.rng.uniform(0.1, DELAY * 0.8) - time.monotonic()))
+    where = f"{sc.name} drain #{d.index} ({d.mode}, LAMEDUCK_SOAK_SEED={SEED})"
+    assert not echo.read().first(signal.SIGTERM), f"{where}: stop signal before --delay"
+    t_exit = time.monotonic()
+    os.kill(child, signal.SIGUSR2)
+    result = ld.wait(timeout=MAX_DELAY + SLACK + 10)
+    err = result.stderr
+    d.took = result.ended_at - d.t0
+    d.peak_kib = samples["kib"]
+    d.peak_fds = samples["fds"]
+    d.after_fds = -1  # lameduck is gone
+    assert result.ended_at - t_exit < 0.5 + SLACK, \
+        f"{where}: lameduck exited {result.ended_at - t_exit:.2f}s after the app\n{err}"
+    assert result.code == code, f"{where}: exit {result.code}, the child's was {code}\n{err}"
+    if t_hup is not None:
+        hup = echo.wait_signal(signal.SIGHUP, after=t_hup, timeout=HUP_LATE + 5)
+        d.hup_late = hup.t - t_hup
+        assert d.hup_late < HUP_LATE, f"{where}: SIGHUP {d.hup_late:.2f}s late\n{err}"
+    budget = ASAN_BUDGET_KIB if ASAN else BUDGET_KIB
+    assert d.peak_kib - d.idle_kib < budget, f"{where}: peak {d.peak_kib} KiB\n{err}"
+    assert d.peak_fds <= d.idle_fds + FD_SPREAD, f"{where}: {d.peak_fds} fds\n{err}"
+    summary = [line for line in err.splitlines() if "drain summary: " in line]
+    assert len(summary) == 1 and summary[0].endswith(f"exit status {code}"), f"{where}\n{err}"
+
+
+class SilentTls:
+    """A TCP port that accepts connections and never says a word (no TLS handshake)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self):
+        for s in (self.sock, *self.held):
+            s.close()
+
+
+SILENT_TLS: Optional[SilentTls] = None
+
+
+def use_silent_tls(d):
+    d.server = f"https://127.0.0.1:{SILENT_TLS.port}"
+
+
+def use_refused_port(d):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: connection refused
+    d.server = f"https://127.0.0.1:{port}"
 
 
 def fd_list(pid):
@@ -509,6 +584,8 @@ def test_fault_soak(tmp_path, capsys):
         print(f"\nfault soak: {DRAINS} drains, {JOBS} at once, LAMEDUCK_SOAK_SEED={SEED}, "
               f"--delay {DELAY}s --max-delay {MAX_DELAY}s{' (ASan)' if ASAN else ''}{skipped}",
               flush=True)
+    global SILENT_TLS
+    SILENT_TLS = SilentTls()
     wrong = tmp_path / "wrong-ca"
     wrong.mkdir()
     ensure_certs(str(wrong))
@@ -550,6 +627,7 @@ def test_fault_soak(tmp_path, capsys):
         t.join()
     if dns is not None:
         dns.close()
+    SILENT_TLS.close()
     with capsys.disabled():
         report(done, time.monotonic() - started)
     if failures:
@@ -559,6 +637,7 @@ def test_fault_soak(tmp_path, capsys):
 
 def report(done, wall):
     print(f"fault soak: {len(done)} drains in {wall:.1f}s, LAMEDUCK_SOAK_SEED={SEED}")
+    print("  (app-exits-during-hang: the app exits by itself; the time is SIGTERM to lameduck's exit)")
     print(f"  {'fault':26s} {'drains':>6s} {'signal after SIGTERM: min':>26s} "
           f"{'median':>7s} {'max':>7s} {'peak-idle MiB':>14s} {'fds idle/peak/after':>20s}")
     by = {}
@@ -570,7 +649,7 @@ def report(done, wall):
         print(f"  {name:26s} {len(ds):6d} {min(took):25.3f}s {statistics.median(took):6.3f}s "
               f"{max(took):6.3f}s {max(d.peak_kib - d.idle_kib for d in ds) / 1024:14.1f} "
               f"{max(d.idle_fds for d in ds):>8d}/{max(d.peak_fds for d in ds)}"
-              f"/{max(d.after_fds for d in ds)}")
+              f"/{max(d.after_fds for d in ds) if max(d.after_fds for d in ds) >= 0 else '-'}")
     if done:
         pid1 = sum(d.mode == "pid1" for d in done)
         hups = [d.hup_late for d in done if d.hup_late is not None]
