@@ -288,14 +288,14 @@ void ControlServer::on_ready(std::span<const pollfd> fds, TimePoint now) {
   drop_finished();
 }
 
-bool ControlServer::take_drain_request() {
+std::optional<pid_t> ControlServer::take_drain_request() {
   for (auto& client : clients_) {
     if (client.state == State::requested && !client.dead) {
       client.state = State::taken;
-      return true;
+      return client.peer.pid;
     }
   }
-  return false;
+  return std::nullopt;
 }
 
 void ControlServer::report_draining(std::string_view details) {

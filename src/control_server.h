@@ -38,7 +38,7 @@ class ControlServer final : public ControlChannel {
   void add_fds(std::vector<pollfd>& fds) override;
   std::optional<TimePoint> next_timeout() const override;
   void on_ready(std::span<const pollfd> fds, TimePoint now) override;
-  bool take_drain_request() override;
+  std::optional<pid_t> take_drain_request() override;
   void report_draining(std::string_view details) override;
   void report_drained(std::string_view how) override;
 

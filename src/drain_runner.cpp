@@ -183,6 +183,7 @@ std::string format_summary(const DrainSummary& summary, std::optional<int> exit_
     out += (out.empty() ? "" : ", ") + phase.name + " " + format_duration(phase.length);
   }
   if (out.empty()) out = "no wait";
+  if (!summary.started_by.empty()) out += "; started by: " + summary.started_by;
   out += "; ended by: " + (summary.ended_by.empty() ? std::string("app exited") : summary.ended_by);
   if (exit_status) out += "; exit status " + std::to_string(*exit_status);
   return out;

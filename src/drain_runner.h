@@ -44,7 +44,8 @@ class DrainEffects {
 };
 
 // The end-of-drain summary: one greppable line, "drain summary: endpoints 3.1s, settle 5s,
-// stopping 400ms; ended by: slices gone, then settle 5s over; exit status 0".
+// stopping 400ms; [started by: preStop hook (pid 42); ]ended by: slices gone, then settle
+// 5s over; exit status 0".
 struct DrainSummary {
   struct Phase {
     std::string name;  // summary_name()
@@ -52,6 +53,7 @@ struct DrainSummary {
   };
   std::vector<Phase> phases;  // in the order the drain went through them
   std::string ended_by;       // what ended the wait; empty: nothing did (the app exited first)
+  std::string started_by;     // who asked for the drain, when worth naming: "preStop hook (pid 42)"
 };
 inline constexpr const char* kSummaryPrefix = "drain summary: ";
 

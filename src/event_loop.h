@@ -7,6 +7,7 @@
 
 #include <poll.h>
 #include <sys/signalfd.h>
+#include <sys/types.h>
 
 #include <algorithm>
 #include <optional>
@@ -89,8 +90,8 @@ class EventLoop {
 // The preStop hook's way in: it asks PID 1 to drain and waits for the answer.
 class ControlChannel : public LoopSource {
  public:
-  // True once per client that asked for a drain since the last call.
-  virtual bool take_drain_request() = 0;
+  // The pid of a client that asked for a drain since the last call, once per client.
+  virtual std::optional<pid_t> take_drain_request() = 0;
   // Answers the clients just taken: the drain runs; details are for the hook's log.
   virtual void report_draining(std::string_view details) = 0;
   // Tells every client waiting for the drain that it is done (how: what ended it), and

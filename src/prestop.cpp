@@ -47,7 +47,7 @@ void log_summary(const Timeline& timeline, const DrainSummary& summary) {
 
 // The hook's summary when PID 1 drained: one phase, its wait for PID 1.
 Asked pid1_done(const Timeline& timeline, std::string ended_by) {
-  log_summary(timeline, {{{"pid1", timeline.elapsed()}}, std::move(ended_by)});
+  log_summary(timeline, {{{"pid1", timeline.elapsed()}}, std::move(ended_by), {}});
   return Asked::done;
 }
 

@@ -45,7 +45,9 @@ int Supervisor::run() {
   clean_up_leftovers();
   int code = exit_code_from_status(*child_status_, options_.success_codes);
   if (runner_.drain().draining()) {
-    timeline_.info("{}{}", kSummaryPrefix, format_summary(runner_.summary(), code));
+    auto summary = runner_.summary();
+    summary.started_by = started_by_;
+    timeline_.info("{}{}", kSummaryPrefix, format_summary(summary, code));
   }
   timeline_.info("exiting with {}", code);
   return code;
@@ -53,12 +55,13 @@ int Supervisor::run() {
 
 void Supervisor::take_drain_requests() {
   if (control_ == nullptr) return;
-  while (control_->take_drain_request()) {
+  while (auto hook = control_->take_drain_request()) {
     if (!runner_.drain().draining()) {
       timeline_.start(Clock::now());
-      timeline_.info("preStop hook asked to drain");
+      started_by_ = "preStop hook (pid " + std::to_string(*hook) + ")";
+      timeline_.info("{} asked to drain", started_by_);
     } else {
-      timeline_.info("preStop hook asked to drain; already {}",
+      timeline_.info("preStop hook (pid {}) asked to drain; already {}", *hook,
                      phase_name(runner_.drain().phase()));
     }
     runner_.on_prestop();

@@ -49,6 +49,7 @@ class Supervisor final : private DrainEffects {
   DrainRunner runner_;
   EventLoop loop_;
   std::optional<int> child_status_;
+  std::string started_by_;  // the preStop hook that started the drain, for its summary
 };
 
 }  // namespace lameduck

@@ -366,7 +366,7 @@ def test_one_wait_not_two(echo_app, hook):
     assert ld.wait().code == 0
 
     pid1 = ld.stderr()
-    assert "t=+0ms preStop hook asked to drain" in pid1
+    assert re.search(r"t=\+0ms preStop hook \(pid \d+\) asked to drain", pid1), pid1
     assert re.search(r"preStop hook released \(delay 2s over\)", pid1), pid1
     assert "preStop drain already done: sent SIGTERM" in pid1
     hook_log = h.stderr()
@@ -374,6 +374,41 @@ def test_one_wait_not_two(echo_app, hook):
     assert re.search(r"PID 1 is draining: phase=waiting-delay elapsed=0ms left=2000ms", hook_log)
     assert "PID 1 reports the drain done (delay 2s over)" in hook_log
     assert "waiting here" not in hook_log
+
+
+def test_pid1_logs_every_line_of_a_hook_drain_with_the_hooks_pid(echo_app, hook):
+    """With lameduck as PID 1 the hook's drain happens in PID 1, so the container log
+    (PID 1's stderr, what `kubectl logs` reads) has all of it, naming the hook by its pid;
+    the hook writes nothing there."""
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "1s"], "--exit-on", "TERM:0", mode="pid1")
+    h = hook([], target=ld.pid)
+    assert h.wait() == 0, h.stderr()
+    hook_pid = re.search(r"lameduck\[(\d+)\] info: t=\+", h.stderr())[1]  # in the namespace
+    ld.signal(signal.SIGTERM)
+    assert ld.wait().code == 0
+    pid1 = ld.stderr()
+    app = echo.read().ready().pid
+    expected = [
+        rf"t=\+0ms preStop hook \(pid {hook_pid}\) asked to drain",
+        r"t=\+\d+ms waiting 1s before releasing the preStop hook",
+        r"t=\+\d+ms preStop hook released \(delay 1s over\); app keeps serving until SIGTERM",
+        r"t=\+\d+ms SIGTERM received from pid 0 \(outside the container\)",
+        rf"t=\+\d+ms preStop drain already done: sent SIGTERM to pid {app}",
+        rf"t=\+\d+ms app \(pid {app}\) exited with 0",
+        rf"t=\+\d+ms drain summary: delay 1[.\d]*s, drained [.\d]+m?s, stopping [.\d]+m?s; "
+        rf"started by: preStop hook \(pid {hook_pid}\); ended by: delay 1s over; exit status 0",
+        r"t=\+\d+ms exiting with 0",
+    ]
+    lines = [line for line in pid1.splitlines() if "t=+" in line]
+    assert all(" lameduck[1] info: t=+" in line for line in lines), pid1
+    lines = [line[line.index("t=+"):] for line in lines]
+    assert len(lines) == len(expected), pid1
+    for line, pattern in zip(lines, expected):
+        assert re.fullmatch(pattern, line), f"{line!r} !~ /{pattern}/ in:\n{pid1}"
+    # What the hook reports, PID 1 decided: the same end of the wait on both sides.
+    assert "PID 1 reports the drain done (delay 1s over)" in h.stderr()
+    assert "lameduck prestop" not in pid1  # no copy of the hook's lines
 
 
 def test_two_hooks_share_one_drain(echo_app, hook):
@@ -462,7 +497,7 @@ def test_another_uid_is_refused(echo_app, hook):
                      r"waiting here", h.stderr()), h.stderr()
     assert re.search(r"refused a preStop control connection from pid \d+ uid 65534",
                      ld.stderr()), ld.stderr()
-    assert "preStop hook asked to drain" not in ld.stderr()
+    assert "asked to drain" not in ld.stderr()
     # PID 1 never started draining: its SIGTERM gets the whole delay.
     sent = ld.signal(signal.SIGTERM)
     term = echo.wait_signal(signal.SIGTERM)
@@ -475,7 +510,7 @@ def test_a_client_outside_the_pid_namespace_is_refused(echo_app):
     line = raw_ask(f"lameduck/{ns_inode(ld.pid)}")
     assert line.startswith("refused the client is outside this container's PID namespace")
     ld.wait_stderr(r"refused a preStop control connection from pid 0 uid 0")
-    assert "preStop hook asked to drain" not in ld.stderr()
+    assert "asked to drain" not in ld.stderr()
 
 
 def test_a_client_in_a_nested_pid_namespace_is_refused(echo_app):
@@ -490,7 +525,7 @@ def test_a_client_in_a_nested_pid_namespace_is_refused(echo_app):
                        capture_output=True, text=True, timeout=TIMEOUT, env=base_env())
     assert r.returncode == 0, r.stderr
     assert re.match(r"refused pid \d+ is in another PID namespace", r.stdout), r.stdout
-    assert "preStop hook asked to drain" not in ld.stderr()
+    assert "asked to drain" not in ld.stderr()
 
 
 def test_a_hook_in_another_pid_namespace_cannot_reach_pid1(echo_app, hook):

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include "control_client.h"
@@ -178,12 +179,13 @@ TEST_CASE("a hook asks, hears 'draining', then 'done', then EOF") {
   CHECK(client->server().uid == geteuid());
   CHECK_FALSE(client->send_drain_request());
 
-  bool taken = false;
+  std::optional<pid_t> taken;
   for (int i = 0; i < 20 && !taken; ++i) {
     pump(*server);
     taken = server->take_drain_request();
   }
   REQUIRE(taken);
+  CHECK(*taken == getpid());                  // the hook's pid, for PID 1's log
   CHECK_FALSE(server->take_drain_request());  // once per client
   server->report_draining("phase=waiting-delay elapsed=0ms");
 
@@ -211,7 +213,7 @@ TEST_CASE("a hook that asks after the drain hears 'done' at once") {
   auto client = ControlClient::connect(name, why);
   REQUIRE(client);
   CHECK_FALSE(client->send_drain_request());
-  bool taken = false;
+  std::optional<pid_t> taken;
   for (int i = 0; i < 20 && !taken; ++i) {
     pump(*server);
     taken = server->take_drain_request();

@@ -272,11 +272,16 @@ TEST_CASE("timeline: stamped from its start, plain before it") {
 
 TEST_CASE("summary: the phases as a list, what ended the wait, the exit status") {
   DrainSummary summary{{{"endpoints", 3100ms}, {"settle", 5000ms}, {"stopping", 400ms}},
-                       "slices gone, then settle 5s over"};
+                       "slices gone, then settle 5s over",
+                       ""};
   CHECK(format_summary(summary, 0) ==
         "endpoints 3.1s, settle 5s, stopping 400ms; ended by: slices gone, then settle 5s over; "
         "exit status 0");
-  CHECK(format_summary({{}, ""}, std::nullopt) == "no wait; ended by: app exited");
+  CHECK(format_summary({{}, "", ""}, std::nullopt) == "no wait; ended by: app exited");
+  summary.started_by = "preStop hook (pid 42)";
+  CHECK(format_summary(summary, 0) ==
+        "endpoints 3.1s, settle 5s, stopping 400ms; started by: preStop hook (pid 42); ended by: "
+        "slices gone, then settle 5s over; exit status 0");
 }
 
 TEST_CASE("summary: the runner records phases and the API fallback's reason") {
