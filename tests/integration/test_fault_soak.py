@@ -435,8 +435,12 @@ def app_exits_mid_drain(d, sc, echo, child, code, t_hup, samples):
     """The app exits by itself while the API request hangs: lameduck follows at once with
     the app's status, whatever the request is doing."""
     ld = d.ld
-    time.sleep(max(0.0, d.t0 + d.rng.uniform(0.1, DELAY * 0.8) - time.monotonic()))
     where = f"{sc.name} drain #{d.index} ({d.mode}, LAMEDUCK_SOAK_SEED={SEED})"
+    if t_hup is not None:  # forwarded before the app exits (else it may never see it)
+        hup = echo.wait_signal(signal.SIGHUP, after=t_hup, timeout=HUP_LATE + 5)
+        d.hup_late = hup.t - t_hup
+        assert d.hup_late < HUP_LATE, f"{where}: SIGHUP {d.hup_late:.2f}s late\n{ld.stderr()}"
+    time.sleep(max(0.0, d.t0 + d.rng.uniform(0.1, DELAY * 0.8) - time.monotonic()))
     assert not echo.read().first(signal.SIGTERM), f"{where}: stop signal before --delay"
     t_exit = time.monotonic()
     os.kill(child, signal.SIGUSR2)
@@ -449,10 +453,6 @@ def app_exits_mid_drain(d, sc, echo, child, code, t_hup, samples):
     assert result.ended_at - t_exit < 0.5 + SLACK, \
         f"{where}: lameduck exited {result.ended_at - t_exit:.2f}s after the app\n{err}"
     assert result.code == code, f"{where}: exit {result.code}, the child's was {code}\n{err}"
-    if t_hup is not None:
-        hup = echo.wait_signal(signal.SIGHUP, after=t_hup, timeout=HUP_LATE + 5)
-        d.hup_late = hup.t - t_hup
-        assert d.hup_late < HUP_LATE, f"{where}: SIGHUP {d.hup_late:.2f}s late\n{err}"
     budget = ASAN_BUDGET_KIB if ASAN else BUDGET_KIB
     assert d.peak_kib - d.idle_kib < budget, f"{where}: peak {d.peak_kib} KiB\n{err}"
     assert d.peak_fds <= d.idle_fds + FD_SPREAD, f"{where}: {d.peak_fds} fds\n{err}"
