@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "footprint.h"
+
 namespace lameduck {
 
 EventLoop::Wakeup EventLoop::wait(std::span<LoopSource* const> sources,
@@ -19,7 +21,9 @@ EventLoop::Wakeup EventLoop::wait(std::span<LoopSource* const> sources,
     }
     ends_.push_back(fds_.size());
   }
-  int ready = ::poll(fds_.data(), fds_.size(), timeout_ms(deadline, Clock::now()));
+  int timeout = timeout_ms(deadline, Clock::now());
+  release_startup_pages_if_requested();
+  int ready = ::poll(fds_.data(), fds_.size(), timeout);
   if (ready < 0 && errno != EINTR) spdlog::error("poll failed: {}", std::strerror(errno));
   auto now = Clock::now();
   pending_.clear();

@@ -9,6 +9,7 @@
 #include "child.h"
 #include "control_server.h"
 #include "exit_status.h"
+#include "footprint.h"
 #include "log.h"
 #include "supervisor.h"
 #include "wait_setup.h"
@@ -57,6 +58,8 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   add_traffic_wait(wait, options.wait.traffic, child.pid(), timeline);
 
   Supervisor supervisor(options, wait, timeline, signals, child, control.get());
+  // 6. Start-up is over: the idle wait keeps only the code it runs mapped.
+  release_startup_pages_at_next_wait();
   return supervisor.run();
 }
 
