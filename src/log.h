@@ -16,6 +16,15 @@ namespace lameduck {
 // Installs the default logger. Safe to call again (e.g. after parsing the options).
 void setup_logging(const LogOptions& options);
 
+// `lameduck prestop` while PID 1 is not lameduck: every log line also goes to PID 1's stderr
+// (/proc/1/fd/2), where `kubectl logs` reads (the kubelet shows a hook's own output only
+// when it fails), marked "lameduck prestop (pid N)". Best effort and never blocking: no copy
+// when it cannot be opened or is our own stderr; a line that would block is dropped.
+// Call after setup_logging.
+void copy_log_to_pid1(const LogOptions& options);
+// PID 1 is lameduck after all: it logs the drain itself.
+void stop_copy_to_pid1();
+
 // Prints "lameduck: <message>" on stderr as one line: for usage errors (before the log
 // format is known) and setup failures; as a JSON log line once --log-format json is set.
 void print_error(const std::string& message);

@@ -66,7 +66,7 @@ Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& t
   }
   auto connection = connect_to_pid1(*pid_namespace, geteuid());
   switch (connection.failure) {
-    case Pid1Connection::Failure::none: break;
+    case Pid1Connection::Failure::none: stop_copy_to_pid1(); break;  // PID 1 logs the drain
     case Pid1Connection::Failure::absent:
       timeline.info("preStop: PID 1 is not lameduck or does not listen ({}); waiting here",
                     connection.why);
@@ -187,6 +187,8 @@ int run_prestop(const PrestopOptions& options, SignalFd& signals) {
   // The hook's timeline starts with the hook: asking PID 1 is part of the drain.
   Timeline timeline;
   timeline.start(Clock::now());
+  // Where `kubectl logs` reads, until PID 1 turns out to be lameduck (ask_pid1).
+  copy_log_to_pid1(options.wait.log);
   EventLoop loop(signals);
   if (ask_pid1(options, loop, timeline) == Asked::done) return 0;
   return wait_here(options, loop, timeline);

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import os
 import pathlib
 import re
@@ -158,11 +159,12 @@ def hook(tmp_path):
 
 
 class ForeignPid1:
-    """Something other than lameduck as PID 1 of a new PID namespace."""
+    """Something other than lameduck as PID 1 of a new PID namespace; its stderr goes to
+    its stdout pipe unless given (a file or descriptor)."""
 
-    def __init__(self, argv: Sequence[str]):
+    def __init__(self, argv: Sequence[str], stderr=subprocess.STDOUT):
         self.proc = subprocess.Popen([*pid1_prefix(), *argv], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdout=subprocess.PIPE, stderr=stderr,
                                      env=base_env(), start_new_session=True, text=True)
         self.pid = wait_for(lambda: next(iter(children_of(self.proc.pid)), 0),
                             message="unshare to start PID 1")
@@ -180,8 +182,8 @@ class ForeignPid1:
 def foreign_pid1():
     started: list[ForeignPid1] = []
 
-    def start(argv: Sequence[str]) -> ForeignPid1:
-        p = ForeignPid1(argv)
+    def start(argv: Sequence[str], **kwargs) -> ForeignPid1:
+        p = ForeignPid1(argv, **kwargs)
         started.append(p)
         return p
 
@@ -550,6 +552,105 @@ def test_pid1_not_lameduck_falls_back_to_own_wait(foreign_pid1, hook, sigecho):
     assert 1.0 <= h.elapsed < 1.0 + slack()
     assert "PID 1 is not lameduck or does not listen" in h.stderr()
     assert "delay 1s over: preStop hook exits 0" in h.stderr()
+
+
+def hook_pid_of(log: str) -> str:
+    """The hook's pid in its PID namespace, from its own log lines."""
+    return re.search(r"lameduck\[(\d+)\] \w+: t=\+", log)[1]
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_foreign_pid1s_stderr_gets_the_hooks_timeline(tmp_path, foreign_pid1, hook, sigecho,
+                                                        log_format):
+    """PID 1's stderr is the container log (`kubectl logs`); the kubelet shows the hook's
+    own output only when it fails. So the hook copies its lines there, marked as its own."""
+    needs_nsenter()
+    container_log = tmp_path / "prestoplog-pid1.stderr"
+    echo = sigecho()
+    with open(container_log, "ab") as err:
+        pid1 = foreign_pid1(echo.command(), stderr=err)
+    echo.wait_ready(listening=False)
+    h = hook(["--delay", "1s", "--log-format", log_format], target=pid1.pid)
+    assert h.wait() == 0, h.stderr()
+    own = h.stderr()
+    assert "lameduck prestop" not in own  # the hook's own output stays as it was
+    copied = [line for line in container_log.read_text().splitlines() if "lameduck" in line]
+    if log_format == "json":
+        records = [json.loads(line) for line in own.splitlines()]
+        assert copied, container_log.read_text()
+        pid = json.loads(copied[0])["pid"]
+        assert [json.loads(line) for line in copied] == [
+            {**r, "logger": "lameduck prestop", "pid": pid} for r in records]
+    else:
+        pid = hook_pid_of(own)
+        assert copied == [line.replace(f" lameduck[{pid}] ", f" lameduck prestop (pid {pid}) ")
+                          for line in own.splitlines()]
+    text = "\n".join(copied)
+    assert "PID 1 is not lameduck or does not listen" in text
+    assert "delay 1s over: preStop hook exits 0" in text
+    assert re.search(r"drain summary: delay 1[.\d]*s, drained 0s; ended by: delay 1s over", text)
+
+
+def test_no_copy_when_pid1s_stderr_is_the_hooks(tmp_path, foreign_pid1, sigecho):
+    needs_nsenter()
+    container_log = tmp_path / "prestoplog-shared.stderr"
+    echo = sigecho()
+    with open(container_log, "ab") as err:
+        pid1 = foreign_pid1(echo.command(), stderr=err)
+        echo.wait_ready(listening=False)
+        r = subprocess.run(["nsenter", f"--target={pid1.pid}", "--pid", "--mount", "--",
+                            *lameduck_argv("prestop", "--delay", "200ms")],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                           env=base_env(), timeout=TIMEOUT)
+    assert r.returncode == 0
+    log = container_log.read_text()
+    assert log.count("drain summary:") == 1, log
+    assert "lameduck prestop" not in log
+
+
+def full_pipe() -> tuple[int, int]:
+    """A pipe whose buffer is full; the write end is blocking again, as PID 1 had it."""
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    try:
+        while True:
+            os.write(w, b"x" * 65536)
+    except BlockingIOError:
+        pass
+    try:
+        while True:
+            os.write(w, b"x")
+    except BlockingIOError:
+        pass
+    os.set_blocking(w, True)
+    return r, w
+
+
+@pytest.mark.parametrize("where", ["full pipe", "pipe without reader", "/dev/full"])
+def test_an_unwritable_pid1_stderr_changes_nothing(foreign_pid1, hook, sigecho, where):
+    """The copy never blocks or fails the hook: same exit status, same time, same output."""
+    needs_nsenter()
+    echo = sigecho()
+    if where == "/dev/full":
+        r, w = -1, os.open("/dev/full", os.O_WRONLY)
+    else:
+        r, w = full_pipe() if where == "full pipe" else os.pipe()
+    try:
+        pid1 = foreign_pid1(echo.command(), stderr=w)
+        if where == "pipe without reader":
+            os.close(r)
+            r = -1
+        echo.wait_ready(listening=False)
+        h = hook(["--delay", "1s"], target=pid1.pid)
+        assert h.wait() == 0, h.stderr()
+        assert 1.0 <= h.elapsed < 1.0 + slack(), h.stderr()
+        assert re.search(r"drain summary: delay 1[.\d]*s, drained 0s; ended by: delay 1s over",
+                         h.stderr()), h.stderr()
+        assert "lameduck prestop" not in h.stderr()
+    finally:
+        for fd in (r, w):
+            if fd >= 0:
+                os.close(fd)
 
 
 def test_hanging_pid1_is_bounded(foreign_pid1, hook):
