@@ -39,6 +39,13 @@ _EXEC = ("without binfmt_misc an arm64 child found by lameduck's PATH search can
 _SOAK = ("the fault soak's memory and descriptor checks would measure qemu-user itself; "
          "it runs natively")
 
+# qemu-user needs the host's synchronous fault signals for the guest's own faults: its host
+# handler takes a SEGV/BUS/FPE/ILL that another process sent with kill(2), and the
+# emulated lameduck's signalfd does not see it in time, or at all (qemu 7.2: observed
+# lost for SEGV, BUS and ILL, late for FPE; ABRT, TRAP and SYS are forwarded).
+_FAULT_KILL = ("qemu-user's own handler takes a SEGV/BUS/FPE/ILL sent with kill(2); the "
+               "emulated lameduck's signalfd never gets it")
+
 LIMITS: list[tuple[str, str]] = [
     (r"test_fault_soak\.py::", _SOAK),
     (r"test_pid1\.py::.*\[plain\]", _SUBREAPER),
@@ -50,6 +57,8 @@ LIMITS: list[tuple[str, str]] = [
     (r"test_signals\.py::.*\[RT(MIN|MAX)", _RTSIG),
     (r"test_signals\.py::test_several_signals_arrive_in_order", _RTSIG),
     (r"test_signals\.py::test_rewrite\[RTMIN", _RTSIG),
+    (r"test_signals\.py::test_fault_signal_sent_with_kill_is_forwarded\[(SEGV|BUS|FPE|ILL)-",
+     _FAULT_KILL),
 ]
 
 # Only when the test child (SIGECHO_BIN) is an arm64 build too. CI runs the arm64 pass with
