@@ -195,16 +195,22 @@ def yaml_invocations(doc: object, where: str, image: Optional[Dockerfile]) -> li
     return found
 
 
-def env_entries(node: object) -> Iterator[dict]:
-    """Every item of every container ``env`` list below node."""
+def containers(node: object) -> Iterator[dict]:
+    """Every container (a mapping with a name and an image or a command) below node."""
     if isinstance(node, dict):
         if looks_like_container(node):
-            yield from (item for item in node.get("env") or [] if isinstance(item, dict))
+            yield node
         for value in node.values():
-            yield from env_entries(value)
+            yield from containers(value)
     elif isinstance(node, list):
         for value in node:
-            yield from env_entries(value)
+            yield from containers(value)
+
+
+def env_entries(node: object) -> Iterator[dict]:
+    """Every item of every container ``env`` list below node."""
+    for container in containers(node):
+        yield from (item for item in container.get("env") or [] if isinstance(item, dict))
 
 
 # --------------------------------------------------------------------------------------
@@ -356,6 +362,24 @@ def test_env_values_are_strings():
                     assert isinstance(entry["value"], str), (
                         f"{rel(path)}: env {entry['name']} must be a string, "
                         f"not {entry['value']!r}")
+
+
+def test_every_pod_ip_comes_with_the_node_ip():
+    """A container that gives lameduck its Pod IP also gives it HOST_IP: without it the
+    kubelet's probes (from the node's IP) count as traffic and hold every drain to --delay
+    or --max-delay."""
+    checked = 0
+    for path in example_files("*.yaml", "*.yml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            for container in containers(doc):
+                fields = {item.get("name"): item.get("valueFrom", {}).get("fieldRef", {})
+                          .get("fieldPath") for item in container.get("env") or []}
+                if fields.get("POD_IP") != "status.podIP":
+                    continue
+                checked += 1
+                assert fields.get("HOST_IP") == "status.hostIP", (
+                    f"{rel(path)}: container {container['name']} sets POD_IP but not HOST_IP")
+    assert checked >= 5, checked
 
 
 @pytest.mark.parametrize("path", example_files("*.yaml", "*.yml"),
