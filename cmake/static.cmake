@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Fully static build of lameduck (glibc; amd64 or arm64, native or cross). Included by
 # CMakeLists.txt when LAMEDUCK_STATIC=ON; normally driven by scripts/build-static.sh, which
-# builds the minimal static libcurl + mbedTLS from Debian's sources for the target and
+# builds the minimal static libcurl + mbedTLS + zlib from Debian's sources for the target and
 # passes -DLAMEDUCK_STATIC_PREFIX=<prefix>, the compiler, and
 # -DLAMEDUCK_STATIC_HEADERS=<dir> (a copy of the header-only deps, so that a cross
 # compiler never searches the build machine's /usr/include).
@@ -9,14 +9,14 @@
 # Sets LAMEDUCK_DEPS (linked PUBLIC by lameduck_core):
 #   CLI11, nlohmann-json       header-only (Debian packages)
 #   spdlog + fmt               header-only mode (Debian ships no libfmt.a / libspdlog.a)
-#   curl + mbedTLS             static libs from LAMEDUCK_STATIC_PREFIX
+#   curl + mbedTLS + zlib      static libs from LAMEDUCK_STATIC_PREFIX
 # plus size-oriented compile/link options for every target in this directory.
 
 set(LAMEDUCK_STATIC_PREFIX "" CACHE PATH
-    "Prefix with static libcurl + mbedTLS (made by scripts/build-static.sh)")
+    "Prefix with static libcurl + mbedTLS + zlib (made by scripts/build-static.sh)")
 if(NOT LAMEDUCK_STATIC_PREFIX)
   message(FATAL_ERROR
-    "LAMEDUCK_STATIC=ON needs -DLAMEDUCK_STATIC_PREFIX=<prefix with static curl + mbedTLS>; "
+    "LAMEDUCK_STATIC=ON needs -DLAMEDUCK_STATIC_PREFIX=<prefix with static curl + mbedTLS + zlib>; "
     "use scripts/build-static.sh")
 endif()
 
@@ -41,8 +41,8 @@ target_compile_definitions(lameduck_static_headers INTERFACE
   "SPDLOG_FMT_EXTERNAL=1"
   "FMT_HEADER_ONLY=1")
 
-# --- static curl + mbedTLS -------------------------------------------------------------------
-foreach(_lib curl mbedtls mbedx509 mbedcrypto)
+# --- static curl + mbedTLS + zlib ------------------------------------------------------------
+foreach(_lib curl mbedtls mbedx509 mbedcrypto z)
   set(_a "${LAMEDUCK_STATIC_PREFIX}/lib/lib${_lib}.a")
   if(NOT EXISTS "${_a}")
     message(FATAL_ERROR "${_a} not found; run scripts/build-static.sh (LAMEDUCK_STATIC_PREFIX=${LAMEDUCK_STATIC_PREFIX})")
@@ -55,7 +55,7 @@ endforeach()
 if(NOT EXISTS "${LAMEDUCK_STATIC_PREFIX}/include/curl/curl.h")
   message(FATAL_ERROR "${LAMEDUCK_STATIC_PREFIX}/include/curl/curl.h not found")
 endif()
-# Link order: curl -> mbedtls -> mbedx509 -> mbedcrypto.
+# Link order: curl -> mbedtls -> mbedx509 -> mbedcrypto, then zlib (curl's gzip decoding).
 set_target_properties(lameduck_static::mbedx509 PROPERTIES
   INTERFACE_LINK_LIBRARIES lameduck_static::mbedcrypto)
 set_target_properties(lameduck_static::mbedtls PROPERTIES
@@ -64,7 +64,7 @@ set_target_properties(lameduck_static::mbedtls PROPERTIES
 set_target_properties(lameduck_static::curl PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES "${LAMEDUCK_STATIC_PREFIX}/include"
   INTERFACE_COMPILE_DEFINITIONS CURL_STATICLIB
-  INTERFACE_LINK_LIBRARIES lameduck_static::mbedtls)
+  INTERFACE_LINK_LIBRARIES "lameduck_static::mbedtls;lameduck_static::z")
 
 set(LAMEDUCK_DEPS
   lameduck_static_headers
@@ -84,4 +84,4 @@ add_link_options(
   -Wl,--gc-sections
   -Wl,-O1)
 
-message(STATUS "lameduck: fully static build with curl + mbedTLS from ${LAMEDUCK_STATIC_PREFIX}")
+message(STATUS "lameduck: fully static build with curl + mbedTLS + zlib from ${LAMEDUCK_STATIC_PREFIX}")

@@ -13,10 +13,10 @@
 #
 # What it does (idempotent; a second run only rebuilds lameduck itself):
 #   1. installs the build tools and the header-only dev packages from Debian,
-#   2. fetches Debian's *source* packages of mbedTLS and curl (pinned versions below,
-#      Debian's security patches included), builds mbedTLS (libs only) and a minimal
-#      libcurl (HTTP/HTTPS over mbedTLS, nothing else) as static libraries into a cache
-#      prefix, skipping this when the prefix already holds them,
+#   2. fetches Debian's *source* packages of mbedTLS, zlib and curl (pinned versions below,
+#      Debian's security patches included), builds mbedTLS (libs only), zlib (libz.a) and a
+#      minimal libcurl (HTTP/HTTPS over mbedTLS, gzip bodies, nothing else) as static
+#      libraries into a cache prefix, skipping this when the prefix already holds them,
 #   3. configures lameduck with -DLAMEDUCK_STATIC=ON (see cmake/static.cmake), builds,
 #      strips and reports the binary.
 #
@@ -26,12 +26,13 @@
 #                              <repo>/build-static-ARCH otherwise)
 #   LAMEDUCK_STATIC_JOBS       parallel jobs (default: nproc)
 #   LAMEDUCK_STATIC_SKIP_APT=1 never touch apt (everything must already be installed)
-#   LAMEDUCK_STATIC_DEPS_ONLY=1 stop after the mbedTLS + curl prefix is ready
+#   LAMEDUCK_STATIC_DEPS_ONLY=1 stop after the mbedTLS + zlib + curl prefix is ready
 set -euo pipefail
 
 # ---- pinned Debian source versions (what bookworm serves; bump together with a test) ----
 MBEDTLS_DEBVER=2.28.3-1
 CURL_DEBVER=7.88.1-10+deb12u15
+ZLIB_DEBVER=1:1.2.13.dfsg-1
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'build-static: error: %s\n' "$*" >&2; exit 1; }
@@ -62,7 +63,7 @@ fi
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE_ROOT=${LAMEDUCK_STATIC_CACHE:-${HOME:-/root}/.cache/lameduck-static}
-PREFIX=$CACHE_ROOT/${ARCH}_${MBEDTLS_DEBVER}_${CURL_DEBVER}
+PREFIX=$CACHE_ROOT/${ARCH}_${MBEDTLS_DEBVER}_${CURL_DEBVER}_zlib${ZLIB_DEBVER#*:}
 if [[ $ARCH == amd64 ]]; then DEFAULT_BUILD_DIR=$REPO/build-static; else DEFAULT_BUILD_DIR=$REPO/build-static-$ARCH; fi
 BUILD_DIR=${LAMEDUCK_STATIC_BUILD_DIR:-$DEFAULT_BUILD_DIR}
 JOBS=${LAMEDUCK_STATIC_JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -169,17 +170,22 @@ src_version_available() { # PKG VERSION
 
 ensure_source_versions() {
   ensure_deb_src
-  if ! src_version_available mbedtls "$MBEDTLS_DEBVER" || ! src_version_available curl "$CURL_DEBVER"; then
+  if ! src_version_available mbedtls "$MBEDTLS_DEBVER" || ! src_version_available curl "$CURL_DEBVER" \
+     || ! src_version_available zlib "$ZLIB_DEBVER"; then
     [[ ${LAMEDUCK_STATIC_SKIP_APT:-0} == 1 ]] && die "pinned source versions not known to apt (LAMEDUCK_STATIC_SKIP_APT=1)"
     apt_update_once
   fi
   local pkg ver
-  for pkg in mbedtls curl; do
-    if [[ $pkg == mbedtls ]]; then ver=$MBEDTLS_DEBVER; else ver=$CURL_DEBVER; fi
+  for pkg in mbedtls zlib curl; do
+    case $pkg in
+      mbedtls) ver=$MBEDTLS_DEBVER ;;
+      zlib) ver=$ZLIB_DEBVER ;;
+      *) ver=$CURL_DEBVER ;;
+    esac
     if ! src_version_available "$pkg" "$ver"; then
       die "Debian source package $pkg=$ver (pinned in scripts/build-static.sh) is not available from apt.
   Available: $(apt-cache showsrc "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | sort -u | tr '\n' ' ')
-  Update the pin (MBEDTLS_DEBVER / CURL_DEBVER) to a version bookworm serves and re-test."
+  Update the pin (MBEDTLS_DEBVER / ZLIB_DEBVER / CURL_DEBVER) to a version bookworm serves and re-test."
     fi
   done
 }
@@ -272,7 +278,21 @@ build_mbedtls() { # SRC_DIR
   cmake --install "$src/_build" >/dev/null
 }
 
-# curl: HTTP + HTTPS (mbedTLS) only; no other protocols, compression, IDN, PSL, HTTP/2,
+# zlib: the static library only (libz.a, zlib.h, zlib.pc), for curl's gzip/deflate
+# decoding of API responses (lameduck asks with Accept-Encoding). curl uses inflate only;
+# --gc-sections drops the rest (deflate, gz* file I/O).
+build_zlib() { # SRC_DIR
+  local src=$1
+  (cd "$src" && CHOST=$TRIPLET CC=$CC \
+     CFLAGS="-Os -ffunction-sections -fdata-sections -ffile-prefix-map=$src=zlib" \
+     ./configure --static --prefix="$PREFIX" >"$src/_configure.log" 2>&1) \
+     || { tail -40 "$src/_configure.log" >&2; die "zlib: configure failed (see above)"; }
+  make -C "$src" -j "$JOBS" libz.a >/dev/null
+  make -C "$src" install >/dev/null
+}
+
+# curl: HTTP + HTTPS (mbedTLS) only, gzip/deflate bodies (zlib); no other protocols,
+# brotli/zstd, IDN, PSL, HTTP/2,
 # cookies, proxy, auth schemes beyond basic/bearer, no compiled-in CA bundle/path
 # (lameduck passes CURLOPT_CAINFO), no threaded resolver (no threads; the API host is an
 # IP literal, which curl converts itself without calling getaddrinfo; a host name given
@@ -295,7 +315,7 @@ CURL_CONFIGURE_ARGS=(
   --disable-headers-api --disable-dnsshuffle --disable-get-easy-options
   --disable-manual --disable-libcurl-option --disable-ares --disable-threaded-resolver
   --enable-ipv6 --enable-unix-sockets --enable-http-auth --enable-verbose
-  --without-zlib --without-brotli --without-zstd --without-libidn2 --without-winidn
+  --with-zlib="$PREFIX" --without-brotli --without-zstd --without-libidn2 --without-winidn
   --without-libpsl --without-libgsasl --without-nghttp2 --without-ngtcp2 --without-nghttp3
   --without-quiche --without-msh3 --without-hyper --without-libssh2 --without-libssh
   --without-wolfssh --without-librtmp --without-gssapi
@@ -331,15 +351,15 @@ build_curl() { # SRC_DIR
 # The recipe (pins + build functions + flags + compiler) identifies a cache entry: editing
 # any of it, or a new compiler, forces a rebuild of the prefix.
 recipe_id() {
-  { declare -p MBEDTLS_DEBVER CURL_DEBVER MBEDTLS_DISABLE MBEDTLS_IP_SAN_PATCH CURL_CONFIGURE_ARGS \
+  { declare -p MBEDTLS_DEBVER CURL_DEBVER ZLIB_DEBVER MBEDTLS_DISABLE MBEDTLS_IP_SAN_PATCH CURL_CONFIGURE_ARGS \
       ARCH TRIPLET CROSS CMAKE_COMPILER_ARGS
-    declare -f build_mbedtls build_curl
+    declare -f build_mbedtls build_zlib build_curl
     "$CC" --version | head -1; } | sha256sum | cut -c1-16
 }
 
 deps_cached() {
   [[ -f $PREFIX/lib/libcurl.a && -f $PREFIX/lib/libmbedtls.a && -f $PREFIX/lib/libmbedx509.a \
-     && -f $PREFIX/lib/libmbedcrypto.a && -f $PREFIX/include/curl/curl.h ]] \
+     && -f $PREFIX/lib/libmbedcrypto.a && -f $PREFIX/lib/libz.a && -f $PREFIX/include/curl/curl.h ]] \
     && [[ $(cat "$PREFIX/.lameduck-recipe" 2>/dev/null) == "$(recipe_id)" ]]
 }
 
@@ -351,16 +371,20 @@ build_deps() {
   trap "rm -rf '$work'" EXIT
   # let apt's unprivileged _apt user write the downloads (avoids the "unsandboxed" warning)
   if [[ $(id -u) -eq 0 ]] && id _apt >/dev/null 2>&1; then chown _apt "$work"; fi
-  log "fetching Debian sources: mbedtls=$MBEDTLS_DEBVER curl=$CURL_DEBVER"
-  (cd "$work" && apt-get source -qq --download-only "mbedtls=$MBEDTLS_DEBVER" "curl=$CURL_DEBVER") \
+  log "fetching Debian sources: mbedtls=$MBEDTLS_DEBVER zlib=$ZLIB_DEBVER curl=$CURL_DEBVER"
+  (cd "$work" && apt-get source -qq --download-only "mbedtls=$MBEDTLS_DEBVER" "zlib=$ZLIB_DEBVER" \
+                   "curl=$CURL_DEBVER") \
     || die "apt-get source failed"
   (cd "$work" && dpkg-source -x "mbedtls_${MBEDTLS_DEBVER#*:}.dsc" mbedtls >/dev/null \
+              && dpkg-source -x "zlib_${ZLIB_DEBVER#*:}.dsc" zlib >/dev/null \
               && dpkg-source -x "curl_${CURL_DEBVER#*:}.dsc" curl >/dev/null) \
     || die "dpkg-source -x failed"
   rm -rf "$PREFIX"
   mkdir -p "$PREFIX"
   log "building mbedTLS $MBEDTLS_DEBVER ($ARCH) -> $PREFIX"
   build_mbedtls "$work/mbedtls"
+  log "building zlib $ZLIB_DEBVER ($ARCH) -> $PREFIX"
+  build_zlib "$work/zlib"
   log "building libcurl $CURL_DEBVER ($ARCH) -> $PREFIX"
   build_curl "$work/curl"
   recipe_id >"$PREFIX/.lameduck-recipe"
@@ -379,7 +403,7 @@ if ! flock -n 9; then
   flock 9
 fi
 if deps_cached; then
-  log "using cached mbedTLS + curl in $PREFIX"
+  log "using cached mbedTLS + zlib + curl in $PREFIX"
 else
   build_deps
 fi

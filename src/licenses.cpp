@@ -30,6 +30,20 @@ Copyright The Mbed TLS Contributors. Licensed under the Apache License, Version 
 same text as lameduck's LICENSE). lameduck's build disables modules in its configuration
 and backports the iPAddress SAN check of Mbed TLS 3.5 (scripts/build-static.sh).
 
+== zlib 1.2.13, SPDX: Zlib
+Copyright (C) 1995-2022 Jean-loup Gailly and Mark Adler.
+This software is provided 'as-is', without any express or implied warranty. In no event
+will the authors be held liable for any damages arising from the use of this software.
+Permission is granted to anyone to use this software for any purpose, including
+commercial applications, and to alter it and redistribute it freely, subject to the
+following restrictions:
+1. The origin of this software must not be misrepresented; you must not claim that you
+   wrote the original software. If you use this software in a product, an acknowledgment
+   in the product documentation would be appreciated but is not required.
+2. Altered source versions must be plainly marked as such, and must not be
+   misrepresented as being the original software.
+3. This notice may not be removed or altered from any source distribution.
+
 == GNU C Library (glibc 2.36), SPDX: LGPL-2.1-or-later
 Copyright (C) 1991-2022 Free Software Foundation, Inc. and others.
 The GNU C Library is free software; you can redistribute it and/or modify it under the

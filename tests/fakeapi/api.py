@@ -6,6 +6,7 @@ and Table output come from ``kubectl_compat.py``.
 """
 
 import base64
+import gzip
 import json
 import re
 import select
@@ -120,10 +121,27 @@ class ApiHandler(BaseHTTPRequestHandler):
             self.entry["status"] = code
         super().send_response(code, message)
 
+    def wants_gzip(self, size):
+        """Like kube-apiserver: gzip a (non-watch) response of at least --gzip-min-bytes
+        when the client accepts gzip (kube-apiserver's threshold is 128 KiB)."""
+        least = getattr(self.server, "gzip_min_bytes", None)
+        if least is None or size < least or (self.entry or {}).get("watch"):
+            return False
+        codings = [c.split(";")[0].strip().lower()
+                   for c in self.headers.get("Accept-Encoding", "").split(",")]
+        return "gzip" in codings
+
     def send_json(self, code, obj, headers=None, body=None):
         data = body if body is not None else dumps(obj).encode()
+        gzipped = self.wants_gzip(len(data))
+        if gzipped:
+            data = gzip.compress(data, mtime=0)
+            if self.entry is not None:
+                self.entry["content_encoding"] = "gzip"
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Audit-Id", str(uuid.uuid4()))
         for k, v in (headers or {}).items():
@@ -214,6 +232,8 @@ class ApiHandler(BaseHTTPRequestHandler):
             "token": token,
             "user_agent": self.headers.get("User-Agent", ""),
             "accept": self.headers.get("Accept", ""),
+            "accept_encoding": self.headers.get("Accept-Encoding", ""),
+            "content_encoding": "",
             "status": 0,
             "watch": is_watch,
             "fault": None,
@@ -464,6 +484,7 @@ class TlsApiServer(ThreadingHTTPServer):
         self.requests = RequestLog()
         self.connections = Connections()
         self.list_cache = ListCache()
+        self.gzip_min_bytes = None  # --gzip-min-bytes: None = never compress
         self._tokens = set()
         self._tokens_lock = threading.Lock()
         super().__init__(addr, ApiHandler)

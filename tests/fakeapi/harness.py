@@ -70,7 +70,8 @@ class FakeApi:
     """A running fake API server (context manager; also ``start()``/``stop()``)."""
 
     def __init__(self, dir=None, host="127.0.0.1", port=0, control_port=0,
-                 python=DEFAULT_PYTHON, startup_timeout=30.0, share_certs=True, quiet=False):
+                 python=DEFAULT_PYTHON, startup_timeout=30.0, share_certs=True, quiet=False,
+                 gzip_min_bytes=None):
         self._own_dir = dir is None
         self.dir = os.path.abspath(dir) if dir else None
         self.host = host
@@ -80,6 +81,7 @@ class FakeApi:
         self.startup_timeout = startup_timeout
         self.share_certs = share_certs
         self.quiet = quiet
+        self.gzip_min_bytes = gzip_min_bytes
         self.proc = None
         self.url = self.control = None
         self.pid = None
@@ -101,6 +103,8 @@ class FakeApi:
                "--port", str(self._port), "--control-port", str(self._control_port)]
         if self.quiet:
             cmd.append("--quiet")
+        if self.gzip_min_bytes is not None:
+            cmd += ["--gzip-min-bytes", str(self.gzip_min_bytes)]
         self._log = open(self._path("server.log"), "ab")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self._log, env=server_env())

@@ -25,6 +25,9 @@ def parse_args(argv):
     p.add_argument("--control-port", type=int, default=0, help="control port (0 = pick)")
     p.add_argument("--key-type", choices=("rsa", "ec"), default="rsa")
     p.add_argument("--quiet", action="store_true", help="no per-request log on stderr")
+    p.add_argument("--gzip-min-bytes", type=int, default=None, metavar="N",
+                   help="gzip list/get responses of at least N bytes when the client accepts "
+                        "gzip (kube-apiserver: 131072); default: never")
     return p.parse_args(argv)
 
 
@@ -52,6 +55,7 @@ def main(argv=None):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     api = TlsApiServer((host, args.port), tls_context(d), family)
     api.set_tokens([token])
+    api.gzip_min_bytes = args.gzip_min_bytes
     control = ControlServer(("127.0.0.1", args.control_port), api)
 
     stop = threading.Event()
