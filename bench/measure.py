@@ -137,8 +137,17 @@ def measure_sizes(inits, work):
 
 
 def read_task_status(pid):
-    """VmRSS/RssAnon/RssFile (KiB) of the process; context switches summed over threads."""
+    """VmRSS/RssAnon/RssFile and Pss (KiB) of the process; context switches summed over
+    threads."""
     res = {"voluntary": 0, "nonvoluntary": 0, "threads": 0}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k == "Pss":
+                    res["Pss"] = int(v.split()[0])
+    except OSError:
+        pass
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             k, _, v = line.partition(":")
@@ -235,7 +244,7 @@ def idle_round(inits, ldbench, seconds, work):
             switches = (b["voluntary"] - a["voluntary"]) + (b["nonvoluntary"] - a["nonvoluntary"])
             results[init.name] = {
                 "rss_kib": a.get("VmRSS"), "rss_anon_kib": a.get("RssAnon"),
-                "rss_file_kib": a.get("RssFile"), "threads": a["threads"],
+                "rss_file_kib": a.get("RssFile"), "pss_kib": a.get("Pss"), "threads": a["threads"],
                 "child_layout": a.get("child_layout"),
                 "state": b.get("state"), "child_alive": b["child_alive"],
                 "switches": switches, "window_s": dt, "wakeups_per_min": switches * 60.0 / dt,
@@ -246,7 +255,27 @@ def idle_round(inits, ldbench, seconds, work):
     return results
 
 
+def fresh_copies(inits, work):
+    """Each init run from its own fresh copy (shutil.copyfile, mode 0755), written the way
+    an image layer's file or `lameduck install` writes it. How the executable's file was
+    written decides the page-cache folios a page fault maps whole: a file that `strip` or
+    the linker wrote in place can sit in 512 KiB folios, a copy in 64 KiB ones. The same
+    for every init, so the comparison is fair."""
+    out = []
+    for init in inits:
+        copy = os.path.join(work, "idle-bin-" + init.slug)
+        if os.path.exists(copy):
+            os.unlink(copy)
+        shutil.copyfile(init.path, copy)
+        os.chmod(copy, 0o755)
+        clone = Init(init.name, copy)
+        clone.args, clone.args_nonpid1 = init.args, init.args_nonpid1
+        out.append(clone)
+    return out
+
+
 def measure_idle(inits, ldbench, work):
+    inits = fresh_copies(inits, work)
     rounds = []
     for r in range(CFG["idle_rounds"]):
         log(f"idle: round {r + 1}/{CFG['idle_rounds']} ({CFG['idle_seconds']:g} s, all inits at once)")

@@ -60,6 +60,8 @@ def summarize(inits, res):
             d["rss"] = median(per_round(res["idle"], n, "rss_kib"))
             d["rss_anon"] = median(per_round(res["idle"], n, "rss_anon_kib"))
             d["rss_file"] = median(per_round(res["idle"], n, "rss_file_kib"))
+            pss = [x for x in per_round(res["idle"], n, "pss_kib") if x is not None]
+            d["pss"] = median(pss) if pss else None
             d["rss_ratio"] = median(ratio_rounds(res["idle"], n, "rss_kib"))
             d["wakeups"] = median(per_round(res["idle"], n, "wakeups_per_min"))
             d["wakeups_max"] = max(per_round(res["idle"], n, "wakeups_per_min") or [0])
@@ -447,7 +449,7 @@ def details_section(inits, s, res):
       "`/proc/PID/task/*/schedstat` over the timed loop): unlike wall time they barely "
       "depend on what else the machine is doing.")
     w("")
-    w("| init | linking | child runs in | stripped bytes | idle RssAnon / RssFile | `/bin/true` above bare `/bin/true` | "
+    w("| init | linking | child runs in | stripped bytes | idle RssAnon / RssFile / Pss | `/bin/true` above bare `/bin/true` | "
       "start-up CPU | signal p99 | init CPU per signal | syscalls per signal | init CPU per reap | "
       "signals/s per round | reaps/s per round |")
     w("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|")
@@ -457,7 +459,7 @@ def details_section(inits, s, res):
         link = sz.get("linking", "—")
         if sz.get("shared_libs"):
             link += f" ({len(sz['shared_libs'])} shared libs)"
-        rr = (f"{fmt_int(d.get('rss_anon'))} / {fmt_int(d.get('rss_file'))} KiB"
+        rr = (f"{fmt_int(d.get('rss_anon'))} / {fmt_int(d.get('rss_file'))} / {fmt_int(d.get('pss'))} KiB"
               if d.get("rss_anon") is not None else "—")
         ov = f"{d['start_over_true'] * 1e6:,.0f} µs" if d.get("start_over_true") is not None else "—"
         p99 = f"{d['sig_p99']:.0f} µs" if d.get("sig_p99") else "—"
