@@ -196,9 +196,9 @@ void ControlServer::read_from(Client& client, TimePoint now) {
     }
     if (client.state != State::reading) continue;  // nothing more is expected; discard
     if (!client.in.append(std::string_view(buffer, static_cast<std::size_t>(n)))) {
-      send_to(client, format_reply(ReplyKind::refused, "request line too long"));
       client.state = State::closing;
       client.deadline = now + kCloseTimeout;
+      send_to(client, format_reply(ReplyKind::refused, "request line too long"));
       return;
     }
     if (auto line = client.in.next_line()) {
@@ -207,9 +207,9 @@ void ControlServer::read_from(Client& client, TimePoint now) {
       } else {
         spdlog::warn("preStop control connection from pid {}: unknown request '{}'",
                      client.peer.pid, clean_text(*line, 120));
-        send_to(client, format_reply(ReplyKind::refused, "unknown request (expected: drain)"));
         client.state = State::closing;
         client.deadline = now + kCloseTimeout;
+        send_to(client, format_reply(ReplyKind::refused, "unknown request (expected: drain)"));
       }
     }
   }
@@ -234,12 +234,27 @@ void ControlServer::flush(Client& client) {
     }
     client.out.erase(0, static_cast<std::size_t>(n));
   }
+  if (client.state == State::closing && client.out.empty() && !client.dead && !client.shut) {
+    // The hook sees EOF after the last line, as before; PID 1 keeps its end until the
+    // hook hangs up.
+    ::shutdown(client.fd.get(), SHUT_WR);
+    client.shut = true;
+  }
 }
 
 void ControlServer::drop_finished() {
-  std::erase_if(clients_, [](const Client& c) {
-    return c.dead || (c.state == State::closing && c.out.empty());
-  });
+  // A client told its last line stays until it hangs up (or kCloseTimeout): PID 1 then
+  // knows when a hook is gone (idle), and does not exit under a hook that is still exiting.
+  std::erase_if(clients_, [](const Client& c) { return c.dead; });
+}
+
+std::size_t ControlServer::connected() const {
+  return static_cast<std::size_t>(
+      std::count_if(clients_.begin(), clients_.end(), [](const Client& c) { return !c.dead; }));
+}
+
+bool ControlServer::idle() const {
+  return connected() == 0;
 }
 
 void ControlServer::add_fds(std::vector<pollfd>& fds) {

@@ -41,6 +41,9 @@ class ControlServer final : public ControlChannel {
   std::optional<pid_t> take_drain_request() override;
   void report_draining(std::string_view details) override;
   void report_drained(std::string_view how) override;
+  bool idle() const override;
+  // How many hooks are still connected.
+  std::size_t connected() const;
 
  private:
   enum class State { reading, requested, taken, waiting, closing };
@@ -52,6 +55,7 @@ class ControlServer final : public ControlChannel {
     std::string out;
     TimePoint deadline;  // reading and closing clients are dropped after it
     bool dead = false;
+    bool shut = false;  // closing and flushed: shut down for writing, waiting for the hang-up
   };
 
   ControlServer(UniqueFd fd, std::string name, std::uint64_t pid_namespace)

@@ -97,6 +97,9 @@ class ControlChannel : public LoopSource {
   // Tells every client waiting for the drain that it is done (how: what ended it), and
   // lets them go.
   virtual void report_drained(std::string_view how) = 0;
+  // True when no hook is connected any more (each one answered "done" has hung up): PID 1
+  // exiting now cannot kill a hook in the middle of its exit.
+  virtual bool idle() const = 0;
 };
 
 }  // namespace lameduck

@@ -17,6 +17,10 @@ namespace {
 // How long SIGKILLed leftovers get to disappear; only processes stuck in the kernel
 // (uninterruptible sleep) take longer, and lameduck will not hang on them.
 constexpr Millis kAfterKillWait{1000};
+// How long PID 1 waits, before it exits, for preStop hooks to take their "done" and hang
+// up: when PID 1 exits, the kernel SIGKILLs what is left of its PID namespace, and a
+// killed hook is a FailedPreStopHook event. A hook that hangs does not hold the exit.
+constexpr Millis kHookLinger{1000};
 
 }  // namespace
 
@@ -43,6 +47,7 @@ int Supervisor::run() {
   runner_.stop_waits();
   if (control_ != nullptr) control_->report_drained("app exited");
   clean_up_leftovers();
+  let_hooks_go();
   int code = exit_code_from_status(*child_status_, options_.success_codes);
   if (runner_.drain().draining()) {
     auto summary = runner_.summary();
@@ -51,6 +56,24 @@ int Supervisor::run() {
   }
   timeline_.info("exiting with {}", code);
   return code;
+}
+
+void Supervisor::let_hooks_go() {
+  if (control_ == nullptr || control_->idle()) return;
+  TimePoint until = Clock::now() + kHookLinger;
+  LoopSource* sources[] = {control_};
+  for (;;) {
+    // A hook that asks now is answered at once: the app is gone.
+    while (control_->take_drain_request()) {
+    }
+    control_->report_drained("app exited");
+    if (control_->idle()) return;
+    auto woke = loop_.wait(sources, until);  // signals: nobody left to forward them to
+    if (woke.now >= until) break;
+    loop_.dispatch(sources, woke.now);
+  }
+  spdlog::warn("a preStop hook is still connected {} after the app exited; exiting anyway",
+               format_duration(kHookLinger));
 }
 
 void Supervisor::take_drain_requests() {

@@ -34,6 +34,8 @@ class Supervisor final : private DrainEffects {
   void on_reaped();
   void take_drain_requests();
   void clean_up_leftovers();
+  // Lets connected preStop hooks take "done" and hang up (at most kHookLinger).
+  void let_hooks_go();
 
   void send_stop(std::string_view why) override;
   void send_kill(std::string_view why) override;

@@ -442,27 +442,73 @@ def test_sigterm_during_the_prestop_drain_finishes_that_one_drain(echo_app, hook
     ld.signal(signal.SIGTERM)
     term = echo.wait_signal(signal.SIGTERM)
     assert 3.0 - 0.05 <= term.t - h.started_at < 3.0 + slack()
-    # PID 1 tells the hook "done", then stops the app, which exits at once; when PID 1
-    # exits, the kernel SIGKILLs what is left in its PID namespace, maybe the hook too.
-    assert h.wait() in (0, -signal.SIGKILL), h.stderr()
+    # PID 1 tells the hook "done", then stops the app, which exits at once; PID 1 waits for
+    # the hook to hang up before it exits (which would SIGKILL the hook).
+    assert h.wait() == 0, h.stderr()
+    assert ld.wait().code == 0
 
 
 def test_app_exit_releases_the_hook(echo_app, hook):
+    """The app exits during a drain that preStop started: the hook gets "done" and exits 0
+    by itself; PID 1 waits for it to hang up, so the kernel does not kill it (which the
+    kubelet would record as FailedPreStopHook)."""
     needs_nsenter()
     ld, echo = echo_app(["--delay", "20s"], "--exit-on", "USR1:3", mode="pid1")
     h = hook([], target=ld.pid)
     h.wait_stderr("PID 1 is draining")
     app = echo.host_pid(echo.read().ready().pid)
     os.kill(app, signal.SIGUSR1)
-    # PID 1 exits right after telling the hook; the kernel then SIGKILLs what is left in
-    # its namespace, which may catch the hook on its way out (slow under ASan).
-    code = h.wait()
-    assert code in (0, -signal.SIGKILL), h.stderr()
+    assert h.wait() == 0, h.stderr()
     assert h.elapsed < 20 - SLACK
-    if code == 0:  # killed on its way out, it had no time to say why
-        assert re.search(r"PID 1 reports the drain done \(app exited\)|PID 1 closed the "
-                         r"control", h.stderr()), h.stderr()
+    assert "PID 1 reports the drain done (app exited)" in h.stderr(), h.stderr()
     assert ld.wait().code == 3
+    assert "still connected" not in ld.stderr(), ld.stderr()
+
+
+# Inside PID 1's namespace: asks for a drain, prints each line, then never hangs up.
+HANGING_HOOK = r"""
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect("\0lameduck/%d" % os.stat("/proc/self/ns/pid").st_ino)
+s.sendall(b"drain\n")
+f = s.makefile("rb")
+while True:
+    line = f.readline()
+    if not line:
+        break
+    print(line.decode().strip(), flush=True)
+    if line.startswith(b"done"):
+        break
+time.sleep(3600)
+"""
+
+
+def test_a_hook_that_never_hangs_up_holds_pid1_for_a_second_at_most(echo_app, tmp_path):
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "20s"], "--exit-on", "USR1:3", mode="pid1")
+    out = tmp_path / "hanging.out"
+    with open(out, "wb") as f:
+        client = subprocess.Popen(
+            ["nsenter", f"--target={ld.pid}", "--pid", "--mount", "--", PYTHON, "-c",
+             HANGING_HOOK], stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    try:
+        wait_for(lambda: "draining" in out.read_text(), message="the client to be draining")
+        app = echo.host_pid(echo.read().ready().pid)
+        killed = time.monotonic()
+        os.kill(app, signal.SIGUSR1)
+        assert ld.wait().code == 3
+        lingered = time.monotonic() - killed
+        assert 1.0 - 0.05 <= lingered < 1.0 + slack(), ld.stderr()
+        assert "done app exited" in out.read_text()
+        assert re.search(r"a preStop hook is still connected 1s after the app exited; exiting "
+                         r"anyway", ld.stderr()), ld.stderr()
+        # The kernel killed the client with the namespace.
+        assert client.wait(timeout=TIMEOUT) != 0
+    finally:
+        if client.poll() is None:
+            os.killpg(client.pid, signal.SIGKILL)
+            client.wait()
 
 
 def test_sigterm_to_the_hook_while_pid1_drains(echo_app, hook):
