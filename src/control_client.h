@@ -27,6 +27,14 @@ class ControlClient {
   ControlClient& operator=(const ControlClient&) = delete;
 
   int fd() const { return fd_.get(); }
+  // Leaves the connection open until the process exits: the kernel closes it in exit(),
+  // after the exit status is set. PID 1 waits for that hang-up before it exits (which
+  // SIGKILLs what is left of its PID namespace), so the hook is never killed on its way out.
+  void keep_open_until_exit() { keep_open_ = true; }
+  ~ControlClient() {
+    if (keep_open_) [[maybe_unused]]
+      int kept = fd_.release();
+  }
   // Who listens: SO_PEERCRED as of its listen().
   const PeerCredentials& server() const { return server_; }
   // Sends "drain\n"; the error text on failure.
@@ -41,6 +49,7 @@ class ControlClient {
   UniqueFd fd_;
   PeerCredentials server_;
   LineBuffer in_;
+  bool keep_open_ = false;
 };
 
 // How long a hook retries a full listen backlog before it calls PID 1 busy.

@@ -95,6 +95,7 @@ Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& t
   TimePoint until = timeline.zero() + bound;  // from the hook's start
   timeline.info("preStop: asked PID 1 (lameduck) to drain; waiting for it (at most {})",
                 format_duration(bound));
+  client->keep_open_until_exit();
   FdSource answer(client->fd());
   LoopSource* sources[] = {&answer};
   for (;;) {
