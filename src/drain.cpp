@@ -85,8 +85,11 @@ void Drain::finish_wait(TimePoint now, std::string why, std::vector<DrainAction>
   }
   out.push_back({Kind::report_drained, why});
   if (!stop_requested_) {
+    // The kubelet's SIGTERM follows the hook at once; if none comes, the drain expires.
     phase_ = DrainPhase::drained;
-    deadline_.reset();
+    drained_at_ = now;
+    deadline_ = std::max(now, cap()) + drained_hold();
+    deadline_why_.clear();
     return;
   }
   phase_ = DrainPhase::stopping;
@@ -198,7 +201,13 @@ std::vector<DrainAction> Drain::on_api_failed(TimePoint now) {
 std::vector<DrainAction> Drain::on_tick(TimePoint now) {
   std::vector<DrainAction> out;
   if (!deadline_ || now < *deadline_) return out;
-  if (phase_ == DrainPhase::stopping) {
+  if (phase_ == DrainPhase::drained) {
+    auto ago = std::chrono::duration_cast<std::chrono::seconds>(now - drained_at_).count();
+    phase_ = DrainPhase::serving;
+    deadline_.reset();
+    out.push_back({Kind::expired,
+                   "preStop drained " + std::to_string(ago) + "s ago and no SIGTERM followed"});
+  } else if (phase_ == DrainPhase::stopping) {
     phase_ = DrainPhase::killed;
     deadline_.reset();
     out.push_back({Kind::send_kill, deadline_why_});

@@ -3,6 +3,7 @@
 // the actions to take and the next deadline. No I/O here; supervisor.cpp does that.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -32,6 +33,7 @@ enum class DrainPhase {
   settling,           // Pod IP is out of rotation; consumers catch up
   waiting_traffic,    // until no new traffic for --quiet
   drained,            // preStop drain done; the kubelet's SIGTERM is forwarded at once
+                      // (until drained_until(): then serving again)
   stopping,           // stop signal sent
   killed,             // --kill-after fired
 };
@@ -68,12 +70,21 @@ struct DrainAction {
     send_kill,       // SIGKILL the app
     forward,         // forward `sig` to the app as any other signal (rewrites apply)
     report_drained,  // tell waiting preStop clients the drain is done
+    expired,         // drained, and no SIGTERM followed in time: serving again
   };
   Kind kind;
   std::string why;                      // for the timeline
   int sig = 0;                          // forward: the signal
   WaitKind wait = WaitKind::endpoints;  // start_wait, stop_wait: which
 };
+
+// How long after a preStop drain's cap (started + --max-delay) the drained state waits for
+// the kubelet's SIGTERM: another --max-delay, at least this. The kubelet sends SIGTERM as
+// soon as the hook exits, and at the latest when terminationGracePeriodSeconds (which
+// should be a little over --max-delay) runs out; a drained state with no SIGTERM after
+// that was a `lameduck prestop` run by hand, and must not turn the next real SIGTERM,
+// maybe hours later, into a stop without a wait.
+inline constexpr Millis kMinDrainedHold{5000};
 
 class Drain {
  public:
@@ -97,6 +108,8 @@ class Drain {
   bool draining() const { return phase_ != DrainPhase::serving; }
   // False while a drain started by preStop waits for the kubelet's SIGTERM.
   bool stop_requested() const { return stop_requested_; }
+  // How long the drained state holds after the drain's cap: max(--max-delay, 5s).
+  Millis drained_hold() const { return std::max(config_.max_delay, kMinDrainedHold); }
 
  private:
   std::vector<DrainAction> on_endpoints_gone(TimePoint now);
@@ -118,6 +131,7 @@ class Drain {
   std::optional<TimePoint> deadline_;
   std::string deadline_why_;
   bool stop_requested_ = false;  // false while a preStop-only drain runs
+  TimePoint drained_at_{};       // when a preStop drain reached drained
 };
 
 }  // namespace lameduck

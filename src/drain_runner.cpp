@@ -26,7 +26,8 @@ void DrainRunner::on_signal(int sig, pid_t from) {
   auto now = Clock::now();
   if (drain_.handles(sig)) {
     bool first = !drain_.draining();
-    if (!timeline_.started()) timeline_.start(now);
+    // A new drain (also after an expired preStop drain) starts its own timeline.
+    if (first || !timeline_.started()) timeline_.start(now);
     // pid 0: sent from outside lameduck's PID namespace (the container runtime).
     timeline_.info("{} received from pid {}{}{}", signal_name(sig), from,
                    from == 0 ? " (outside the container)" : "", first ? ", app keeps serving" : "");
@@ -124,6 +125,14 @@ void DrainRunner::apply(const std::vector<DrainAction>& actions, TimePoint now) 
           ended_by_ += action.why;
         }
         effects_.report_drained(action.why);
+        break;
+      case DrainAction::Kind::expired:
+        timeline_.warn("{}; serving again: the next SIGTERM drains again", action.why);
+        phases_.clear();
+        findings_.clear();
+        ended_by_.clear();
+        logged_phase_ = DrainPhase::serving;
+        effects_.drain_expired();
         break;
     }
   }

@@ -41,6 +41,9 @@ class DrainEffects {
   virtual void report_drained(std::string_view why) = 0;
   // What follows the wait, for "waiting 15s before <this>"; stopping: a stop was asked for.
   virtual std::string after_wait(bool stopping) const = 0;
+  // A preStop drain's drained state expired (no SIGTERM followed): serving again, the next
+  // drain is a new one. Only PID 1 lives that long.
+  virtual void drain_expired() {}
 };
 
 // The end-of-drain summary: one greppable line, "drain summary: endpoints 3.1s, settle 5s,

@@ -144,7 +144,10 @@ void Supervisor::report_draining(TimePoint now) {
   if (control_ == nullptr) return;
   const Drain& drain = runner_.drain();
   std::optional<Millis> left;
-  if (auto until = drain.deadline()) left = std::chrono::ceil<Millis>(*until - now);
+  // Drained: the deadline is when the drained state expires, not a wait.
+  if (auto until = drain.deadline(); until && drain.phase() != DrainPhase::drained) {
+    left = std::chrono::ceil<Millis>(*until - now);
+  }
   auto elapsed = std::chrono::duration_cast<Millis>(now - drain.started());
   control_->report_draining(describe_drain(drain.phase(), elapsed, left));
 }
@@ -159,6 +162,10 @@ void Supervisor::report_drained(std::string_view why) {
 std::string Supervisor::after_wait(bool stopping) const {
   return stopping ? "sending " + signal_name(options_.stop_signal)
                   : std::string("releasing the preStop hook");
+}
+
+void Supervisor::drain_expired() {
+  started_by_.clear();
 }
 
 void Supervisor::on_reaped() {

@@ -43,6 +43,7 @@ class Supervisor final : private DrainEffects {
   void report_draining(TimePoint now) override;
   void report_drained(std::string_view why) override;
   std::string after_wait(bool stopping) const override;
+  void drain_expired() override;
 
   const RunOptions& options_;
   Child child_;

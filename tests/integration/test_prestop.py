@@ -448,6 +448,34 @@ def test_sigterm_during_the_prestop_drain_finishes_that_one_drain(echo_app, hook
     assert ld.wait().code == 0
 
 
+def test_a_prestop_drain_without_a_sigterm_expires(echo_app, hook):
+    """`lameduck prestop` run by hand: no SIGTERM follows. The drained state holds until
+    --max-delay after the drain's cap (at least 5s), then PID 1 serves again, and a later
+    SIGTERM gets a full drain, not a stop at once."""
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "1s", "--max-delay", "1s"], "--exit-on", "TERM:0",
+                        mode="pid1")
+    h = hook([], target=ld.pid)
+    assert h.wait() == 0, h.stderr()
+    m = ld.wait_stderr(r"t=\+(\d+)ms preStop drained (\d+)s ago and no SIGTERM followed; serving "
+                       r"again: the next SIGTERM drains again", timeout=6 + slack())
+    # Expires at the cap (1s) + max(--max-delay, 5s) = 6s after the drain began.
+    assert 6.0 <= int(m[1]) / 1000 < 6.0 + SLACK, ld.stderr()
+    assert m[2] == "5", ld.stderr()
+    assert echo.read().signals() == []
+    sent = ld.signal(signal.SIGTERM)
+    term = echo.wait_signal(signal.SIGTERM)
+    assert 1.0 - 0.05 <= term.t - sent < 1.0 + slack(), ld.stderr()
+    assert ld.wait().code == 0
+    pid1 = ld.stderr()
+    assert "preStop drain already done" not in pid1
+    # The second drain has its own timeline and summary.
+    assert re.search(r"t=\+0ms SIGTERM received from pid \d+", pid1), pid1
+    assert re.search(r"drain summary: delay [\d.]+s, stopping \S+; ended by: delay 1s over",
+                     pid1), pid1
+    assert "started by" not in pid1.split("serving again")[1]
+
+
 def test_app_exit_releases_the_hook(echo_app, hook):
     """The app exits during a drain that preStop started: the hook gets "done" and exits 0
     by itself; PID 1 waits for it to hang up, so the kernel does not kill it (which the

@@ -182,6 +182,45 @@ TEST_CASE("preStop drain reports done and waits for the kubelet's SIGTERM") {
   CHECK(has(d.on_signal(SIGTERM, t0 + 3100ms), Kind::send_stop));
 }
 
+TEST_CASE("a preStop drain with no SIGTERM after it expires: the next SIGTERM drains again") {
+  // --max-delay 25s: the drained state holds until 25s (the cap) + 25s.
+  Drain d(fixed(3s));
+  d.on_prestop(t0);
+  d.on_tick(t0 + 3s);
+  REQUIRE(d.phase() == DrainPhase::drained);
+  CHECK(d.deadline() == t0 + 50s);
+  CHECK(d.on_tick(t0 + 50s - 1ms).empty());
+  CHECK(d.phase() == DrainPhase::drained);
+  auto a = d.on_tick(t0 + 50s);
+  REQUIRE(kinds(a) == std::vector{Kind::expired});
+  CHECK(a[0].why == "preStop drained 47s ago and no SIGTERM followed");
+  CHECK(d.phase() == DrainPhase::serving);
+  CHECK_FALSE(d.deadline());
+  // A real termination, later: a full drain again, not a stop at once.
+  a = d.on_signal(SIGTERM, t0 + 3600s);
+  CHECK_FALSE(has(a, Kind::send_stop));
+  CHECK(d.phase() == DrainPhase::waiting_delay);
+  CHECK(d.deadline() == t0 + 3603s);
+  CHECK(has(d.on_tick(t0 + 3603s), Kind::send_stop));
+  SUBCASE("a short --max-delay holds at least 5s") {
+    DrainConfig c = fixed(0s);
+    c.max_delay = 1s;
+    Drain e(c);
+    e.on_prestop(t0);
+    CHECK(e.phase() == DrainPhase::drained);
+    CHECK(e.deadline() == t0 + 1s + kMinDrainedHold);
+    CHECK(kinds(e.on_tick(t0 + 6s)) == std::vector{Kind::expired});
+  }
+  SUBCASE("a SIGTERM in time stops at once, without an expiry") {
+    Drain e(fixed(3s));
+    e.on_prestop(t0);
+    e.on_tick(t0 + 3s);
+    CHECK(has(e.on_signal(SIGTERM, t0 + 49s), Kind::send_stop));
+    CHECK(e.phase() == DrainPhase::stopping);
+    CHECK_FALSE(e.deadline());
+  }
+}
+
 TEST_CASE("SIGTERM during a preStop drain finishes that one drain, then stops") {
   Drain d(fixed(3s));
   d.on_prestop(t0);
