@@ -103,11 +103,15 @@ std::unique_ptr<ControlClient> ControlClient::connect(const std::string& name, s
 }
 
 std::optional<std::string> ControlClient::send_drain_request() {
+  return send_line(kDrainRequest);
+}
+
+std::optional<std::string> ControlClient::send_line(std::string_view line) {
   for (;;) {
-    ssize_t n = ::send(fd_.get(), kDrainRequest.data(), kDrainRequest.size(), MSG_NOSIGNAL);
+    ssize_t n = ::send(fd_.get(), line.data(), line.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    // A fresh connection's buffer always takes these six bytes at once.
-    if (n == static_cast<ssize_t>(kDrainRequest.size())) return std::nullopt;
+    // A fresh connection's buffer always takes one short line at once.
+    if (n == static_cast<ssize_t>(line.size())) return std::nullopt;
     return std::string("send failed: ") + (n < 0 ? std::strerror(errno) : "short write");
   }
 }
@@ -130,16 +134,16 @@ bool ControlClient::read_replies(std::vector<Reply>& out, std::string& closed_wh
   }
 }
 
-Pid1Connection connect_to_pid1(std::uint64_t pid_namespace, uid_t own_uid) {
+Pid1Connection connect_to_pid1(std::uint64_t pid_namespace, uid_t own_uid, Millis busy_for) {
   using Failure = Pid1Connection::Failure;
   std::string base = control_socket_name(pid_namespace);
   Pid1Connection first;
   bool busy = false;
-  first.client = ControlClient::connect(base, first.why, kBusyRetry, &busy);
+  first.client = ControlClient::connect(base, first.why, busy_for, &busy);
   if (!first.client) {
     first.failure = busy ? Failure::busy : Failure::absent;
     if (busy) {
-      first.why = "its control socket's backlog stayed full for " + format_duration(kBusyRetry);
+      first.why = "its control socket's backlog stayed full for " + format_duration(busy_for);
     }
   } else if (auto refusal = refuse_server(first.client->server(), own_uid)) {
     first.failure = Failure::untrusted;
@@ -157,7 +161,7 @@ Pid1Connection connect_to_pid1(std::uint64_t pid_namespace, uid_t own_uid) {
     if (!own.empty() && own.count(listener.inode) == 0) continue;
     if (++tried > kMaxCandidates) break;
     std::string why;
-    auto client = ControlClient::connect(listener.name, why, kBusyRetry);
+    auto client = ControlClient::connect(listener.name, why, busy_for);
     if (client && !refuse_server(client->server(), own_uid)) {
       Pid1Connection found;
       found.client = std::move(client);

@@ -39,6 +39,8 @@ class ControlClient {
   const PeerCredentials& server() const { return server_; }
   // Sends "drain\n"; the error text on failure.
   std::optional<std::string> send_drain_request();
+  // Sends one request line (e.g. format_waited_request); the error text on failure.
+  std::optional<std::string> send_line(std::string_view line);
   // Reads what is available and appends the complete replies. False once the server
   // closed the connection (or it broke: the reason in closed_why).
   bool read_replies(std::vector<Reply>& out, std::string& closed_why);
@@ -65,7 +67,8 @@ struct Pid1Connection {
   Failure failure = Failure::none;
   std::string why;  // for absent, busy and untrusted
 };
-Pid1Connection connect_to_pid1(std::uint64_t pid_namespace, uid_t own_uid);
+Pid1Connection connect_to_pid1(std::uint64_t pid_namespace, uid_t own_uid,
+                               Millis busy_for = kBusyRetry);
 
 // Pure: the listening abstract sockets in /proc/net/unix text whose name is prefix or
 // starts with prefix + "/" (names without the leading "@"), with their inodes.

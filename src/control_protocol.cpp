@@ -55,6 +55,20 @@ bool is_drain_request(std::string_view line) {
   return line == "drain" || line.starts_with("drain ");
 }
 
+std::optional<std::string> parse_waited_request(std::string_view line) {
+  if (line == "waited") return std::string();
+  if (!line.starts_with("waited ")) return std::nullopt;
+  return std::string(line.substr(7));
+}
+
+std::string format_waited_request(std::string_view how) {
+  std::string line = "waited";
+  if (!how.empty()) line += " " + std::string(how);
+  std::replace_if(
+      line.begin(), line.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return line + "\n";
+}
+
 Reply parse_reply(std::string_view line) {
   auto space = line.find(' ');
   std::string_view word = line.substr(0, space);

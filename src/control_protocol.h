@@ -2,7 +2,7 @@
 // The preStop control protocol and its peer checks, as pure functions. `lameduck prestop`
 // asks a lameduck PID 1 to drain over an abstract Unix socket; control.cpp does the I/O.
 //
-//   client: drain\n
+//   client: drain\n                  (or: waited <how>\n, after a wait of its own; "done")
 //   server: draining <details>\n     at once, e.g. "draining phase=waiting-delay elapsed=0ms"
 //           done <how it ended>\n    when the drain is over; then the server closes
 //       or: refused <reason>\n       the peer check failed (or a bad request); then it closes
@@ -43,6 +43,10 @@ class LineBuffer {
 // "drain", optionally followed by words later versions may add (ignored).
 bool is_drain_request(std::string_view line);
 inline constexpr std::string_view kDrainRequest = "drain\n";
+// "waited <how>": a hook that could not reach PID 1 did the wait itself (how: what ended
+// it), so PID 1 forwards the kubelet's SIGTERM at once. The rest of the line, or nullopt.
+std::optional<std::string> parse_waited_request(std::string_view line);
+std::string format_waited_request(std::string_view how);
 
 enum class ReplyKind { draining, done, refused, unknown };
 

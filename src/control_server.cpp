@@ -204,12 +204,18 @@ void ControlServer::read_from(Client& client, TimePoint now) {
     if (auto line = client.in.next_line()) {
       if (is_drain_request(*line)) {
         client.state = State::requested;
+      } else if (auto how = parse_waited_request(*line)) {
+        waited_.push_back({client.peer.pid, clean_text(*how, 200)});
+        client.state = State::closing;
+        client.deadline = now + kCloseTimeout;
+        send_to(client, format_reply(ReplyKind::done, "noted"));
       } else {
         spdlog::warn("preStop control connection from pid {}: unknown request '{}'",
                      client.peer.pid, clean_text(*line, 120));
         client.state = State::closing;
         client.deadline = now + kCloseTimeout;
-        send_to(client, format_reply(ReplyKind::refused, "unknown request (expected: drain)"));
+        send_to(client,
+                format_reply(ReplyKind::refused, "unknown request (expected: drain or waited)"));
       }
     }
   }
@@ -301,6 +307,13 @@ void ControlServer::on_ready(std::span<const pollfd> fds, TimePoint now) {
     }
   }
   drop_finished();
+}
+
+std::optional<ControlChannel::Waited> ControlServer::take_waited() {
+  if (waited_.empty()) return std::nullopt;
+  Waited first = std::move(waited_.front());
+  waited_.erase(waited_.begin());
+  return first;
 }
 
 std::optional<pid_t> ControlServer::take_drain_request() {

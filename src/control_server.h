@@ -39,6 +39,7 @@ class ControlServer final : public ControlChannel {
   std::optional<TimePoint> next_timeout() const override;
   void on_ready(std::span<const pollfd> fds, TimePoint now) override;
   std::optional<pid_t> take_drain_request() override;
+  std::optional<Waited> take_waited() override;
   void report_draining(std::string_view details) override;
   void report_drained(std::string_view how) override;
   bool idle() const override;
@@ -73,6 +74,7 @@ class ControlServer final : public ControlChannel {
   std::string name_;
   std::uint64_t pid_namespace_;
   std::vector<Client> clients_;
+  std::vector<Waited> waited_;  // oldest first
   RefusalSummary refusals_;
   std::string last_refusal_;
 };

@@ -143,6 +143,21 @@ std::vector<DrainAction> Drain::on_prestop(TimePoint now) {
   return out;
 }
 
+std::vector<DrainAction> Drain::on_prestop_waited(TimePoint now) {
+  std::vector<DrainAction> out;
+  if (phase_ == DrainPhase::serving) {
+    stop_requested_ = false;
+    started_ = now;
+    phase_ = DrainPhase::drained;
+    drained_at_ = now;
+    deadline_ = cap() + drained_hold();
+    deadline_why_.clear();
+  } else if (waiting() && !stop_requested_) {
+    finish_wait(now, "a preStop hook waited on its own", out);
+  }
+  return out;
+}
+
 std::vector<DrainAction> Drain::on_wait(WaitKind wait, const WaitOutcome& outcome, TimePoint now) {
   switch (wait) {
     case WaitKind::endpoints:

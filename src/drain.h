@@ -96,6 +96,10 @@ class Drain {
   // Any other signal, or one the drain does not handle now, is a forward.
   std::vector<DrainAction> on_signal(int sig, TimePoint now);
   std::vector<DrainAction> on_prestop(TimePoint now);
+  // A preStop hook did the wait itself (it could not reach PID 1 in time): serving becomes
+  // drained (the kubelet's SIGTERM is forwarded at once; it expires like any preStop
+  // drain), and a preStop-started wait ends. Once a SIGTERM came, PID 1's own wait goes on.
+  std::vector<DrainAction> on_prestop_waited(TimePoint now);
   // What a wait source started by start_wait found; the time is when it was found.
   std::vector<DrainAction> on_wait(WaitKind wait, const WaitOutcome& outcome, TimePoint now);
   // Call when the deadline has passed (or at any time; it checks).

@@ -44,6 +44,12 @@ void DrainRunner::on_prestop() {
   apply(actions, now);
 }
 
+void DrainRunner::on_prestop_waited() {
+  auto now = Clock::now();
+  if (!drain_.draining()) timeline_.start(now);
+  apply(drain_.on_prestop_waited(now), now);
+}
+
 void DrainRunner::stop_waits() {
   for (std::size_t i = 0; i < kWaitKinds; ++i) stop_wait(static_cast<WaitKind>(i));
 }

@@ -79,6 +79,8 @@ class DrainRunner final : public LoopSource {
   void on_signal(int sig, pid_t from);
   // A preStop hook asked to drain (or is the driver).
   void on_prestop();
+  // A preStop hook did the wait itself (Drain::on_prestop_waited).
+  void on_prestop_waited();
   // Stops the wait sources that run (the app exited).
   void stop_waits();
   const Drain& drain() const { return drain_; }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -92,6 +93,12 @@ class ControlChannel : public LoopSource {
  public:
   // The pid of a client that asked for a drain since the last call, once per client.
   virtual std::optional<pid_t> take_drain_request() = 0;
+  // A hook that did the wait itself ("waited <how>"): its pid and how, once each.
+  struct Waited {
+    pid_t pid;
+    std::string how;
+  };
+  virtual std::optional<Waited> take_waited() = 0;
   // Answers the clients just taken: the drain runs; details are for the hook's log.
   virtual void report_draining(std::string_view details) = 0;
   // Tells every client waiting for the drain that it is done (how: what ended it), and

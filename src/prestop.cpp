@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "prestop.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <optional>
@@ -23,7 +24,12 @@ namespace {
 // drain is capped by the same --max-delay (one config for both), plus scheduling slack.
 constexpr Millis kPid1Margin{1000};
 
-enum class Asked { done, wait_here };
+// wait_here: PID 1 could not be asked (maybe it is lameduck but busy); wait_alone: there
+// is no lameduck PID 1 to tell afterwards (the hook is PID 1, or has no PID namespace).
+enum class Asked { done, wait_here, wait_alone };
+
+// After its own wait, how long the hook tries a still-full backlog to tell PID 1.
+constexpr Millis kTellBusyRetry{500};
 
 // SIGTERM, SIGINT or SIGHUP end the hook's wait early: someone wants the container gone
 // now (the kubelet never signals a hook, so this is an operator). Other signals are ignored.
@@ -56,13 +62,13 @@ Asked pid1_done(const Timeline& timeline, std::string ended_by) {
 Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& timeline) {
   if (getpid() == 1) {
     timeline.info("preStop: running as PID 1 itself; waiting here");
-    return Asked::wait_here;
+    return Asked::wait_alone;
   }
   std::string why_not;
   auto pid_namespace = own_pid_namespace(why_not);
   if (!pid_namespace) {
     timeline.info("preStop: {}; waiting here", why_not);
-    return Asked::wait_here;
+    return Asked::wait_alone;
   }
   auto connection = connect_to_pid1(*pid_namespace, geteuid());
   switch (connection.failure) {
@@ -159,8 +165,49 @@ class HookEffects final : public DrainEffects {
   bool done_ = false;
 };
 
+// Step 3, after a wait of its own: a lameduck PID 1 that could not be asked (busy, or it
+// refused) is told, so the kubelet's SIGTERM that follows is not a second wait. Only a
+// PID 1 that passes the same checks as in step 1 is told; anything else stays quiet.
+void tell_pid1(const Timeline& timeline, const std::string& how) {
+  std::string why_not;
+  auto pid_namespace = own_pid_namespace(why_not);
+  if (!pid_namespace) return;
+  auto connection = connect_to_pid1(*pid_namespace, geteuid(), kTellBusyRetry);
+  if (connection.failure != Pid1Connection::Failure::none) {
+    timeline.debug("preStop: not telling PID 1 about this wait: {}", connection.why);
+    return;
+  }
+  auto& client = connection.client;
+  client->keep_open_until_exit();
+  if (auto error = client->send_line(format_waited_request(how))) {
+    timeline.debug("preStop: cannot tell PID 1 about this wait: {}", *error);
+    return;
+  }
+  // Its answer ("done noted", or "refused ..."), briefly: the hook's exit must not wait.
+  std::vector<Reply> replies;
+  std::string closed_why;
+  TimePoint until = Clock::now() + Millis(500);
+  while (Clock::now() < until && replies.empty()) {
+    pollfd p{client->fd(), POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms(until, Clock::now())) <= 0) break;
+    if (!client->read_replies(replies, closed_why)) break;
+  }
+  for (const auto& reply : replies) {
+    if (reply.kind == ReplyKind::done) {
+      timeline.info(
+          "preStop: told PID 1 (lameduck) that this hook waited; it forwards the "
+          "kubelet's SIGTERM at once");
+      return;
+    }
+    if (reply.kind == ReplyKind::refused) {
+      timeline.info("preStop: PID 1 refused to hear about this wait: {}", reply.text);
+      return;
+    }
+  }
+}
+
 // Step 2: the wait itself, as PID 1 would do it: EndpointSlices + settle, or --delay.
-int wait_here(const PrestopOptions& options, EventLoop& loop, Timeline& timeline) {
+int wait_here(const PrestopOptions& options, EventLoop& loop, Timeline& timeline, bool tell) {
   // PID 1 is not lameduck: every listening port of the namespace is the app's (or --port).
   WaitSetup wait = setup_wait(options.wait, std::nullopt);
   add_traffic_wait(wait, options.wait.traffic, std::nullopt, timeline);
@@ -178,7 +225,9 @@ int wait_here(const PrestopOptions& options, EventLoop& loop, Timeline& timeline
     }
     loop.dispatch(sources, woke.now);
   }
-  log_summary(timeline, runner.summary());
+  auto summary = runner.summary();
+  if (tell) tell_pid1(timeline, summary.ended_by);
+  log_summary(timeline, summary);
   return 0;
 }
 
@@ -191,8 +240,9 @@ int run_prestop(const PrestopOptions& options, SignalFd& signals) {
   // Where `kubectl logs` reads, until PID 1 turns out to be lameduck (ask_pid1).
   copy_log_to_pid1(options.wait.log);
   EventLoop loop(signals);
-  if (ask_pid1(options, loop, timeline) == Asked::done) return 0;
-  return wait_here(options, loop, timeline);
+  auto asked = ask_pid1(options, loop, timeline);
+  if (asked == Asked::done) return 0;
+  return wait_here(options, loop, timeline, asked == Asked::wait_here);
 }
 
 }  // namespace lameduck

@@ -89,6 +89,18 @@ void Supervisor::take_drain_requests() {
     }
     runner_.on_prestop();
   }
+  while (auto waited = control_->take_waited()) {
+    DrainPhase before = runner_.drain().phase();
+    runner_.on_prestop_waited();
+    DrainPhase after = runner_.drain().phase();
+    if (before == DrainPhase::serving && after == DrainPhase::drained) {
+      started_by_ = "preStop hook (pid " + std::to_string(waited->pid) + ")";
+    }
+    bool skips = after == DrainPhase::drained;
+    timeline_.info("preStop hook (pid {}) waited on its own ({}); {}", waited->pid, waited->how,
+                   skips ? "the kubelet's SIGTERM is forwarded at once"
+                         : std::string("already ") + phase_name(after));
+  }
 }
 
 void Supervisor::on_signal(const signalfd_siginfo& info) {

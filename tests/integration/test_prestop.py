@@ -914,3 +914,29 @@ def test_a_pid1_busy_for_long_is_called_busy(echo_app, hook):
                      r"waiting here", log), log
     assert "not lameduck" not in log
     assert h.elapsed >= 2.0 + 1.0
+
+
+def test_a_hook_that_waited_itself_makes_pid1_skip_its_wait(echo_app, hook):
+    """PID 1 busy when the hook asks: the hook waits on its own, then tells PID 1
+    ("waited"), so the kubelet's SIGTERM is forwarded at once, not after PID 1's own 5s."""
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "5s"], "--exit-on", "TERM:0", mode="pid1")
+    os.kill(ld.pid, signal.SIGSTOP)
+    held = []
+    try:
+        held = fill_backlog(f"\0lameduck/{ns_inode(ld.pid)}")
+        h = hook(["--delay", "1s"], target=ld.pid)
+        h.wait_stderr(r"PID 1 is busy .*; waiting here", timeout=TIMEOUT + 5)
+    finally:
+        os.kill(ld.pid, signal.SIGCONT)
+    for s in held:
+        s.close()
+    assert h.wait() == 0, h.stderr()
+    assert "told PID 1 (lameduck) that this hook waited" in h.stderr(), h.stderr()
+    ld.wait_stderr(r"preStop hook \(pid \d+\) waited on its own \(delay 1s over\); the "
+                   r"kubelet's SIGTERM is forwarded at once")
+    sent = ld.signal(signal.SIGTERM)
+    term = echo.wait_signal(signal.SIGTERM)
+    assert term.t - sent < 1.0, ld.stderr()
+    assert ld.wait().code == 0
+    assert "preStop drain already done: sent SIGTERM" in ld.stderr(), ld.stderr()

@@ -313,3 +313,13 @@ TEST_CASE("open_for_pid1 does not listen unless lameduck is PID 1") {
   if (getpid() == 1) return;
   CHECK_FALSE(ControlServer::open_for_pid1());
 }
+
+TEST_CASE("the waited request") {
+  CHECK(parse_waited_request("waited delay 1s over") ==
+        std::optional<std::string>("delay 1s over"));
+  CHECK(parse_waited_request("waited") == std::optional<std::string>(""));
+  CHECK_FALSE(parse_waited_request("waitedx"));
+  CHECK_FALSE(parse_waited_request("drain"));
+  CHECK(format_waited_request("a\nb") == "waited a b\n");
+  CHECK_FALSE(is_drain_request("waited x"));
+}

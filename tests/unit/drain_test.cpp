@@ -221,6 +221,27 @@ TEST_CASE("a preStop drain with no SIGTERM after it expires: the next SIGTERM dr
   }
 }
 
+TEST_CASE("a hook that waited on its own: PID 1 skips its wait after SIGTERM") {
+  Drain d(fixed(3s));
+  CHECK(d.on_prestop_waited(t0).empty());
+  CHECK(d.phase() == DrainPhase::drained);
+  CHECK(d.deadline() == t0 + 50s);  // it expires like any preStop drain
+  CHECK(has(d.on_signal(SIGTERM, t0 + 1s), Kind::send_stop));
+  SUBCASE("a preStop-started wait ends") {
+    Drain e(fixed(3s));
+    e.on_prestop(t0);
+    auto a = e.on_prestop_waited(t0 + 1s);
+    CHECK(has(a, Kind::report_drained));
+    CHECK(e.phase() == DrainPhase::drained);
+  }
+  SUBCASE("after a SIGTERM, PID 1's own wait goes on") {
+    Drain e(fixed(3s));
+    e.on_signal(SIGTERM, t0);
+    CHECK(e.on_prestop_waited(t0 + 1s).empty());
+    CHECK(e.phase() == DrainPhase::waiting_delay);
+  }
+}
+
 TEST_CASE("SIGTERM during a preStop drain finishes that one drain, then stops") {
   Drain d(fixed(3s));
   d.on_prestop(t0);
