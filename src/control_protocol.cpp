@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "text.h"
+
 namespace lameduck {
 namespace {
 
@@ -63,9 +65,7 @@ std::optional<std::string> parse_waited_request(std::string_view line) {
 
 std::string format_waited_request(std::string_view how) {
   std::string line = "waited";
-  if (!how.empty()) line += " " + std::string(how);
-  std::replace_if(
-      line.begin(), line.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  if (!how.empty()) line += " " + clean_text(how, kMaxWaitedHow);
   return line + "\n";
 }
 

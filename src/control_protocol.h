@@ -46,6 +46,9 @@ inline constexpr std::string_view kDrainRequest = "drain\n";
 // "waited <how>": a hook that could not reach PID 1 did the wait itself (how: what ended
 // it), so PID 1 forwards the kubelet's SIGTERM at once. The rest of the line, or nullopt.
 std::optional<std::string> parse_waited_request(std::string_view line);
+// how is cleaned and cut to kMaxWaitedHow bytes, so the line stays far inside the server's
+// 512-byte bound (an API fallback's reason alone can be longer).
+inline constexpr std::size_t kMaxWaitedHow = 200;
 std::string format_waited_request(std::string_view how);
 
 enum class ReplyKind { draining, done, refused, unknown };

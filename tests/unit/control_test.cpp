@@ -321,5 +321,11 @@ TEST_CASE("the waited request") {
   CHECK_FALSE(parse_waited_request("waitedx"));
   CHECK_FALSE(parse_waited_request("drain"));
   CHECK(format_waited_request("a\nb") == "waited a b\n");
+  // An API fallback's reason can pass the server's 512-byte line bound: it is cut.
+  std::string line = format_waited_request(std::string(600, 'x'));
+  CHECK(line.size() <= std::string("waited \n").size() + kMaxWaitedHow);
+  LineBuffer server;
+  CHECK(server.append(line));
+  CHECK(parse_waited_request(*server.next_line()));
   CHECK_FALSE(is_drain_request("waited x"));
 }
