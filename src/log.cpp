@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 #include <ctime>
 
@@ -89,6 +90,10 @@ class Pid1StderrSink final : public spdlog::sinks::base_sink<spdlog::details::nu
   void sink_it_(const spdlog::details::log_msg& msg) override {
     spdlog::memory_buf_t line;
     formatter_->format(msg, line);
+    // A pipe takes up to PIPE_BUF bytes whole or not at all; a longer line could be cut
+    // (also a JSON one) and PID 1's next output glued to it. Such a line, which no line of
+    // a drain is, stays in the hook's own output only.
+    if (line.size() > PIPE_BUF) return;
     [[maybe_unused]] auto ignored = ::write(fd_.get(), line.data(), line.size());
   }
   void flush_() override {}

@@ -17,6 +17,7 @@ import json
 import os
 import pathlib
 import re
+import select
 import shutil
 import signal
 import socket
@@ -700,9 +701,12 @@ def full_pipe() -> tuple[int, int]:
     return r, w
 
 
-@pytest.mark.parametrize("where", ["full pipe", "pipe without reader", "/dev/full"])
+@pytest.mark.parametrize("where", ["full pipe", "pipe without reader (no open)",
+                                   "reader gone after the first line", "/dev/full"])
 def test_an_unwritable_pid1_stderr_changes_nothing(foreign_pid1, hook, sigecho, where):
-    """The copy never blocks or fails the hook: same exit status, same time, same output."""
+    """The copy never blocks or fails the hook: same exit status, same time, same output.
+    A pipe without a reader cannot even be opened (ENXIO); one whose reader goes away once
+    the copy runs makes every later write fail with EPIPE."""
     needs_nsenter()
     echo = sigecho()
     if where == "/dev/full":
@@ -711,11 +715,17 @@ def test_an_unwritable_pid1_stderr_changes_nothing(foreign_pid1, hook, sigecho, 
         r, w = full_pipe() if where == "full pipe" else os.pipe()
     try:
         pid1 = foreign_pid1(echo.command(), stderr=w)
-        if where == "pipe without reader":
+        if where.startswith("pipe without reader"):
             os.close(r)
             r = -1
         echo.wait_ready(listening=False)
         h = hook(["--delay", "1s"], target=pid1.pid)
+        if where.startswith("reader gone"):
+            wait_for(lambda: select.select([r], [], [], 0.1)[0] and
+                     b"lameduck prestop" in os.read(r, 65536), timeout=TIMEOUT,
+                     message="the hook's first copied line")
+            os.close(r)
+            r = -1
         assert h.wait() == 0, h.stderr()
         assert 1.0 <= h.elapsed < 1.0 + slack(), h.stderr()
         assert re.search(r"drain summary: delay 1[.\d]*s, drained 0s; ended by: delay 1s over",
