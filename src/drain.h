@@ -33,7 +33,7 @@ enum class DrainPhase {
   settling,           // Pod IP is out of rotation; consumers catch up
   waiting_traffic,    // until no new traffic for --quiet
   drained,            // preStop drain done; the kubelet's SIGTERM is forwarded at once
-                      // (until drained_until(): then serving again)
+                      // (until deadline(): then serving again)
   stopping,           // stop signal sent
   killed,             // --kill-after fired
 };

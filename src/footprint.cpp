@@ -26,8 +26,26 @@ struct Pending {
 };
 Pending pending;
 
+// Text relocations write into read-only segments at load time: releasing such a page
+// would bring back the file's unrelocated bytes. No build of lameduck has them; this keeps
+// a future one (or an odd toolchain) from crashing instead of saving memory.
+bool has_text_relocations(const dl_phdr_info& info) {
+  for (int i = 0; i < info.dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info.dlpi_phdr[i];
+    if (ph.p_type != PT_DYNAMIC) continue;
+    // NOLINTNEXTLINE(performance-no-int-to-ptr)
+    const auto* dyn = reinterpret_cast<const ElfW(Dyn)*>(info.dlpi_addr + ph.p_vaddr);
+    for (; dyn->d_tag != DT_NULL; ++dyn) {
+      if (dyn->d_tag == DT_TEXTREL) return true;
+      if (dyn->d_tag == DT_FLAGS && (dyn->d_un.d_val & DF_TEXTREL) != 0) return true;
+    }
+  }
+  return false;
+}
+
 int collect_read_only(dl_phdr_info* info, std::size_t /*size*/, void* data) {
   auto& p = *static_cast<Pending*>(data);
+  if (has_text_relocations(*info)) return 1;
   for (int i = 0; i < info->dlpi_phnum && p.count < p.ranges.size(); ++i) {
     const ElfW(Phdr)& ph = info->dlpi_phdr[i];
     if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) != 0) continue;
@@ -53,7 +71,8 @@ void release_startup_pages_at_next_wait() {
 
 void release_startup_pages_if_requested() {
   if (pending.count == 0) return;
-  // The code segment last: the calls after it are the ones that fault pages back in.
+  // In reverse program-header order (for a typical layout R, RX, R: the headers' segment
+  // last); what runs after the last call faults its pages back in.
   for (std::size_t i = pending.count; i-- > 0;) {
     // An address from the program headers, not a pointer anything dereferences.
     // NOLINTNEXTLINE(performance-no-int-to-ptr)
