@@ -633,6 +633,9 @@ def test_stats_count_requests_bytes_events_and_connections_per_client(fake_api):
         fake_api.upsert(web_slice(ready=False))
         assert w1.event()["type"] == "MODIFIED"
         assert w2.event()["type"] == "ADDED" and w2.event()["type"] == "MODIFIED"
+        # The server counts an event once it is written, so the client may read the last
+        # one a moment before the count has it.
+        wait_until(lambda: fake_api.stats()["clients"][other]["events"] == 4)
         stats = fake_api.stats()
     finally:
         for c in (a, w1, w2):
