@@ -176,6 +176,16 @@ def assert_within(value: float, low: float, high: float, what: str, log: str) ->
     assert low <= value <= high, f"{what}: {value:.3f} not in [{low:.3f}, {high:.3f}]\n{log}"
 
 
+def assert_stops_once_quiet(pod: "Pod") -> str:
+    """SIGTERM, then the stop signal once --quiet (QUIET) passed with nothing that counts
+    (within a look and the slack); the log."""
+    t0 = pod.sigterm()
+    stop = pod.stopped_at()
+    log = pod.log()
+    assert_within(stop - t0, QUIET, QUIET + LOOK + SLACK, "stop after SIGTERM", log)
+    return log
+
+
 @pytest.fixture
 def started(tmp_path):
     procs: list = []
@@ -232,11 +242,8 @@ def test_probes_from_the_node_ip_do_not_hold_the_wait(net, tmp_path, started):
     started.append(c)
     started.append(client(net.cli, tmp_path, "tcp-probe", "short", POD_IP, "--source", NODE_IP,
                           "--interval", "0.05"))
-    t0 = pod.sigterm()
-    stop = pod.stopped_at()
-    log = pod.log()
+    log = assert_stops_once_quiet(pod)
     assert len(re.findall(r"^sent", c.out(), re.M)) > 10, c.out()
-    assert_within(stop - t0, QUIET, QUIET + LOOK + SLACK, "stop after SIGTERM", log)
     assert f"ignoring loopback, {NODE_IP}/32 (HOST_IP)" in log, log
     # Normally at most the first look's: a probe accepted after the baseline's counter read
     # and closed before its list is counted (never seen) rather than risk hiding a real
@@ -284,10 +291,7 @@ def test_no_wait_pooled_lets_a_never_ending_client_go(net, tmp_path, started):
     started.append(pod)
     c = client(net.cli, tmp_path, "forever", "pooled", POD_IP, "--interval", "0.1")
     started.append(c)
-    t0 = pod.sigterm()
-    stop = pod.stopped_at()
-    log = pod.log()
-    assert_within(stop - t0, QUIET, QUIET + LOOK + SLACK, "stop after SIGTERM", log)
+    assert_stops_once_quiet(pod)
 
 
 def test_loopback_traffic_does_not_count(net, tmp_path, started):
@@ -298,10 +302,7 @@ def test_loopback_traffic_does_not_count(net, tmp_path, started):
     for mode in ("short", "pooled"):
         c = client(net.pod, tmp_path, f"lo-{mode}", mode, "127.0.0.1", "--interval", "0.05")
         started.append(c)
-    t0 = pod.sigterm()
-    stop = pod.stopped_at()
-    log = pod.log()
-    assert_within(stop - t0, QUIET, QUIET + LOOK + SLACK, "stop after SIGTERM", log)
+    assert_stops_once_quiet(pod)
 
 
 def test_unprivileged_lameduck_sees_the_traffic(net, tmp_path, started):
