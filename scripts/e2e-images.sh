@@ -7,6 +7,7 @@
 #   lameduck.local/app:e2e        the test app at /app (tests/e2e/images/app.c), no lameduck
 #   lameduck.local/web:e2e        both: ENTRYPOINT ["/lameduck", "--", "/app"]
 #   lameduck.local/pause:3.10     the sandbox image (tests/e2e/images/pause.c)
+# The first three run as user 65532 (like distroless's nonroot), the pause image as 65535.
 #
 #   scripts/e2e-images.sh                 build (cached), then import when containerd is up
 #   scripts/e2e-images.sh --no-import     build only
@@ -76,14 +77,17 @@ build() {
 rm -f "$OUT/images.txt.tmp"
 build lameduck.local/lameduck:e2e 'FROM scratch
 COPY lameduck /lameduck
+USER 65532:65532
 ENTRYPOINT ["/lameduck"]' lameduck="$LD_BIN"
 build lameduck.local/app:e2e 'FROM scratch
 COPY app /app
+USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/app"]' app="$OUT/app"
 build lameduck.local/web:e2e 'FROM scratch
 COPY lameduck /lameduck
 COPY app /app
+USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/lameduck", "--", "/app"]' lameduck="$LD_BIN" app="$OUT/app"
 build lameduck.local/pause:3.10 'FROM scratch

@@ -20,7 +20,8 @@
 # Environment: LAMEDUCK_SKIP_ASAN=1, LAMEDUCK_SKIP_STATIC=1, LAMEDUCK_SKIP_ARM64=1 to leave
 # out steps 4, 5 or 6; LAMEDUCK_SKIP_ARM64_TESTS=1 (none) or LAMEDUCK_ARM64_FULL=1 (all)
 # for the integration tests under qemu in step 6; LAMEDUCK_SKIP_FUZZ=1 leaves out the
-# fuzzing (scripts/fuzz.sh, LAMEDUCK_FUZZ_SECONDS).
+# fuzzing (scripts/fuzz.sh, LAMEDUCK_FUZZ_SECONDS); LAMEDUCK_SKIP_CLUSTER=1 leaves out the
+# end-to-end tests on the one-node cluster (tests/e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -109,6 +110,16 @@ if [[ "${LAMEDUCK_SKIP_ARM64:-0}" != 1 ]]; then
       SIGECHO_STATIC_BIN=$ROOT/build-static-arm64/sigecho_static \
       $PY -m pytest -q -p no:cacheprovider -m "not demo" -rs "${arm64_tests[@]}")
   fi
+fi
+
+if [[ "${LAMEDUCK_SKIP_CLUSTER:-0}" != 1 ]]; then
+  step "end-to-end tests on the one-node cluster (tests/e2e)"
+  # The images (scripts/e2e-images.sh, cached) take the static binary built above, or
+  # build it; the tests need a running cluster (scripts/cluster.sh up) and fail without.
+  if [[ -x $ROOT/build-static/lameduck ]]; then
+    export LAMEDUCK_E2E_LAMEDUCK_BIN=$ROOT/build-static/lameduck
+  fi
+  LAMEDUCK_E2E_REQUIRE_CLUSTER=1 $PY -m pytest -q -p no:cacheprovider -rs tests/e2e
 fi
 
 step "all tests passed"

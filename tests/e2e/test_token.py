@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: Apache-2.0
+"""f. lameduck reads a real projected, bound ServiceAccount token: the kubelet's
+kube-api-access volume (a token bound to the Pod, expiring, refreshed by the kubelet),
+read from the node's disk and checked with a real TokenReview; the drain's API calls
+with it succeed."""
+
+import base64
+import glob
+import json
+import os
+
+import e2e_kube as k
+
+
+def claims(token):
+    body = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
+def test_bound_projected_token(kube, ns, workdir):
+    spec = k.pod_spec([k.container("app", k.IMAGE_WEB)], sa="web", grace=30)
+    kube.apply(ns, k.rbac(ns) + [k.service("tok"), k.deployment("tok", spec, replicas=1)])
+    kube.wait_rollout(ns, "tok")
+    pod = kube.wait_pods_settled(ns, "app=tok", 1)[0]
+    name, uid = pod["metadata"]["name"], pod["metadata"]["uid"]
+    vols = [v for v in pod["spec"]["volumes"] if v["name"].startswith("kube-api-access-")]
+    assert vols and "projected" in vols[0], pod["spec"]["volumes"]
+    src = [s["serviceAccountToken"] for s in vols[0]["projected"]["sources"]
+           if "serviceAccountToken" in s]
+    assert src and src[0].get("expirationSeconds"), vols[0]
+    files = glob.glob(os.path.join(kube.kubelet_dir, "pods", uid, "volumes",
+                                   "kubernetes.io~projected", vols[0]["name"], "token"))
+    assert files, f"no token file of Pod {name} under {kube.kubelet_dir}/pods/{uid}"
+    with open(files[0]) as f:
+        token = f.read().strip()
+    c = claims(token)
+    k.log(f"token claims: { {x: c[x] for x in ('iss', 'aud', 'exp', 'iat') if x in c} }, "
+          f"kubernetes.io: {c.get('kubernetes.io')}")
+    bound = c["kubernetes.io"]
+    assert bound["pod"]["name"] == name and bound["pod"]["uid"] == uid, c
+    assert bound["serviceaccount"]["name"] == "web", c
+    assert c["exp"] - c["iat"] <= 3 * 3600 + 600, c   # expiring, not a legacy Secret token
+    review = kube.json("create", "-f", "-", input=json.dumps({
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+        "spec": {"token": token}}))
+    st = review["status"]
+    assert st.get("authenticated"), st
+    assert st["user"]["username"] == f"system:serviceaccount:{ns}:web", st
+    assert st["user"].get("extra", {}).get("authentication.kubernetes.io/pod-name") == [name], st
+    logs = k.LogStreams(kube, ns, workdir)
+    logs.follow(name)
+    try:
+        kube.out("delete", "pod", "-n", ns, name, "--wait=false")
+        text = logs.text(name, wait=90)
+    finally:
+        logs.stop()
+    s = k.summary_lines(text)
+    assert len(s) == 1 and "ended by: slices gone" in s[0], text   # it read the slices with it
+    assert "401" not in text, text
