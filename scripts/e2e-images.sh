@@ -22,8 +22,8 @@
 #   CONTAINERD_ADDRESS         the cluster's containerd socket (default: what
 #                              `scripts/cluster.sh env` exports, else
 #                              /run/lameduck-cluster/containerd/containerd.sock)
-#   LAMEDUCK_E2E_SNAPSHOTTER   containerd snapshotter to unpack into (default: the CRI's,
-#                              from `scripts/cluster.sh env`, else overlayfs)
+#   LAMEDUCK_CLUSTER_CTR       the cluster's ctr (default: ctr on PATH)
+#   LAMEDUCK_E2E_SNAPSHOTTER   containerd snapshotter to unpack into (default: containerd's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -104,14 +104,17 @@ if [[ -z ${CONTAINERD_ADDRESS:-} && -x scripts/cluster.sh ]]; then
 fi
 ADDR=${CONTAINERD_ADDRESS:-/run/lameduck-cluster/containerd/containerd.sock}
 [[ -S $ADDR ]] || die "no containerd socket at $ADDR (scripts/cluster.sh up first, or --no-import)"
-SNAP=${LAMEDUCK_E2E_SNAPSHOTTER:-overlayfs}
-ctr_() { ctr --address "$ADDR" -n k8s.io "$@"; }
+CTR=${LAMEDUCK_CLUSTER_CTR:-ctr}
+SNAP=()
+[[ -n ${LAMEDUCK_E2E_SNAPSHOTTER:-} ]] && SNAP=(--snapshotter "$LAMEDUCK_E2E_SNAPSHOTTER")
+PLATFORM=linux/$(dpkg --print-architecture 2>/dev/null || echo amd64)
+ctr_() { "$CTR" --address "$ADDR" -n k8s.io "$@"; }
 while read -r name hash; do
   if ctr_ images ls "name==$name" 2>/dev/null | grep -q "lameduck.e2e.hash=$hash"; then
     log "$name: already in containerd"
     continue
   fi
-  log "$name: importing into containerd ($SNAP)"
-  docker save "$name" | ctr_ images import --snapshotter "$SNAP" - >/dev/null
+  log "$name: importing into containerd"
+  docker save "$name" | ctr_ images import --platform "$PLATFORM" "${SNAP[@]}" - >/dev/null
   ctr_ images label "$name" "lameduck.e2e.hash=$hash" >/dev/null
 done <"$OUT/images.txt"

@@ -55,7 +55,9 @@ class Kube:
         self.env = env
         self.node_netns = env.get("LAMEDUCK_CLUSTER_NODE_NETNS", "")
         self.outside_netns = env.get("LAMEDUCK_CLUSTER_OUTSIDE_NETNS", "")
-        self.kubelet_dir = env.get("LAMEDUCK_CLUSTER_KUBELET_DIR", "/var/lib/kubelet")
+        self.kubelet_dirs = [d for d in (env.get("LAMEDUCK_CLUSTER_KUBELET_DIR"),
+                                         "/var/lib/lameduck-cluster/kubelet",
+                                         "/var/lib/kubelet") if d]
 
     def run(self, *args, input=None, check=True, timeout=120):
         r = subprocess.run(["kubectl", *args], input=input, capture_output=True, text=True,

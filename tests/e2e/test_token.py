@@ -28,9 +28,10 @@ def test_bound_projected_token(kube, ns, workdir):
     src = [s["serviceAccountToken"] for s in vols[0]["projected"]["sources"]
            if "serviceAccountToken" in s]
     assert src and src[0].get("expirationSeconds"), vols[0]
-    files = glob.glob(os.path.join(kube.kubelet_dir, "pods", uid, "volumes",
-                                   "kubernetes.io~projected", vols[0]["name"], "token"))
-    assert files, f"no token file of Pod {name} under {kube.kubelet_dir}/pods/{uid}"
+    files = [f for d in kube.kubelet_dirs
+             for f in glob.glob(os.path.join(d, "pods", uid, "volumes",
+                                             "kubernetes.io~projected", vols[0]["name"], "token"))]
+    assert files, f"no token file of Pod {name} under {kube.kubelet_dirs} (pods/{uid})"
     with open(files[0]) as f:
         token = f.read().strip()
     c = claims(token)
