@@ -65,16 +65,25 @@ else
     log "debootstrap took $((SECONDS - start)) s"
   fi
   log "docker import $tarball as $IMAGE"
-  docker import -q --change "LABEL $LABEL" --change 'CMD ["bash"]' \
+  docker import --change "LABEL $LABEL" --change 'CMD ["bash"]' \
     --change 'ENV LANG=C.UTF-8' "$tarball" "$IMAGE" >/dev/null
 fi
 
 if [[ ${1:-} == --build-static ]]; then
   log "docker build -f Dockerfile.static -t lameduck:static ."
   start=$SECONDS
-  DOCKER_BUILDKIT=0 docker build --network host "${ADD_HOSTS[@]}" -f Dockerfile.static -t lameduck:static . >&2
+  # The classic builder (no buildx here) has no automatic platform arguments: give them.
+  DOCKER_BUILDKIT=0 docker build --network host "${ADD_HOSTS[@]}" \
+    --build-arg BUILDPLATFORM="linux/$ARCH" --build-arg TARGETARCH="$ARCH" \
+    -f Dockerfile.static -t lameduck:static . >&2
   log "Dockerfile.static built in $((SECONDS - start)) s"
+  # the binary out of the image, checked like the host's static build
+  out=build-e2e/dockerfile-static
+  mkdir -p "$out"
+  docker rm -f lameduck-static-check >/dev/null 2>&1 || true
   docker create --name lameduck-static-check lameduck:static >/dev/null
-  trap 'docker rm lameduck-static-check >/dev/null' EXIT
-  docker cp lameduck-static-check:/lameduck "$(mktemp -d)/lameduck"
+  docker cp lameduck-static-check:/lameduck "$out/lameduck"
+  docker rm lameduck-static-check >/dev/null
+  bash scripts/check-static.sh "$out/lameduck"
+  log "$out/lameduck: $("$out/lameduck" version)"
 fi

@@ -5,6 +5,9 @@
 #   sudo scripts/demo.sh                 # install packages, build, run (a few minutes)
 #   sudo scripts/demo.sh --sweep         # the lag sweep instead (30 min; with --jobs 3 about 11)
 #   scripts/demo.sh --pods 5 --lag 3s    # options go to demo/run.py (see --help)
+#   scripts/demo.sh --cluster [--json F] [--lag 8s]   # the same rollouts on the real
+#                                        # one-node cluster (scripts/cluster.sh up first):
+#                                        # demo/k8s.py, see its --help
 #
 # 1. installs what is missing with apt-get (build tools, lameduck's dev packages,
 #    haproxy, gnuplot, python3, openssl for the fake API's certificates);
@@ -24,8 +27,10 @@ set -eu
 cd "$(dirname "$0")/.."
 install=1
 build=1
+cluster=0
 while [ $# -gt 0 ]; do
     case "$1" in
+        --cluster) cluster=1; build=0; shift ;;
         --no-install) install=0; shift ;;
         --no-build) build=0; shift ;;
         *) break ;;
@@ -62,5 +67,9 @@ if [ "$build" = 1 ]; then
     cmake --build "$BUILD_DIR" --target lameduck
 fi
 
+if [ "$cluster" = 1 ]; then
+    export DEMO_CMDLINE="scripts/demo.sh --cluster${*:+ $*}"
+    exec /usr/bin/python3 demo/k8s.py "$@"
+fi
 export DEMO_CMDLINE="scripts/demo.sh${*:+ $*}"
 exec /usr/bin/python3 demo/run.py --lameduck "$BUILD_DIR/lameduck" "$@"

@@ -58,6 +58,8 @@ class Kube:
         self.kubelet_dirs = [d for d in (env.get("LAMEDUCK_CLUSTER_KUBELET_DIR"),
                                          "/var/lib/lameduck-cluster/kubelet",
                                          "/var/lib/kubelet") if d]
+        # the node's mount namespace (scripts/cluster.sh keeps the kubelet's mounts there)
+        self.mount_ns = env.get("LAMEDUCK_CLUSTER_MOUNT_NS", "/run/lameduck-cluster/ns/mnt")
 
     def run(self, *args, input=None, check=True, timeout=120):
         r = subprocess.run(["kubectl", *args], input=input, capture_output=True, text=True,
@@ -167,7 +169,7 @@ def container(name, image, env=(), command=None, args=None, prestop=None):
          "env": downward_env() + list(env),
          "ports": [{"name": "http", "containerPort": APP_PORT}],
          "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
-                            "periodSeconds": 1, "failureThreshold": 1},
+                            "periodSeconds": 5, "failureThreshold": 1},
          "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}
     if command:
         c["command"] = command

@@ -5,9 +5,9 @@ read from the node's disk and checked with a real TokenReview; the drain's API c
 with it succeed."""
 
 import base64
-import glob
 import json
 import os
+import subprocess
 
 import e2e_kube as k
 
@@ -15,6 +15,20 @@ import e2e_kube as k
 def claims(token):
     body = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
+def read_node_file(kube, uid, volume):
+    """The token as the kubelet wrote it (a tmpfs in the node's mount namespace)."""
+    tried = []
+    for d in kube.kubelet_dirs:
+        path = os.path.join(d, "pods", uid, "volumes", "kubernetes.io~projected", volume, "token")
+        for cmd in ([["cat", path]] + ([["nsenter", f"--mount={kube.mount_ns}", "cat", path]]
+                                       if os.path.exists(kube.mount_ns) else [])):
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+            if r.returncode == 0 and r.stdout.strip():
+                return r.stdout.strip()
+            tried.append(f"{' '.join(cmd)}: {r.stderr.strip()}")
+    raise AssertionError("no token file of the Pod:\n" + "\n".join(tried))
 
 
 def test_bound_projected_token(kube, ns, workdir):
@@ -28,12 +42,7 @@ def test_bound_projected_token(kube, ns, workdir):
     src = [s["serviceAccountToken"] for s in vols[0]["projected"]["sources"]
            if "serviceAccountToken" in s]
     assert src and src[0].get("expirationSeconds"), vols[0]
-    files = [f for d in kube.kubelet_dirs
-             for f in glob.glob(os.path.join(d, "pods", uid, "volumes",
-                                             "kubernetes.io~projected", vols[0]["name"], "token"))]
-    assert files, f"no token file of Pod {name} under {kube.kubelet_dirs} (pods/{uid})"
-    with open(files[0]) as f:
-        token = f.read().strip()
+    token = read_node_file(kube, uid, vols[0]["name"])
     c = claims(token)
     k.log(f"token claims: { {x: c[x] for x in ('iss', 'aud', 'exp', 'iat') if x in c} }, "
           f"kubernetes.io: {c.get('kubernetes.io')}")
