@@ -28,6 +28,7 @@ import uuid
 __all__ = [
     "endpoint",
     "slice",
+    "pod_slice",
     "terminating",
     "service_slices",
     "address_type_of",
@@ -178,6 +179,21 @@ def slice(
     if creation_timestamp is not None:
         obj["metadata"]["creationTimestamp"] = creation_timestamp
     return obj
+
+
+def pod_slice(ep=None, *, ip="10.1.2.3", pod="web-1", ready=True, name="web-abc12",
+              service="web", namespace="default", address_type="IPv4"):
+    """The tests' usual slice: Service ``service`` with the Pod under test and one other.
+
+    The Pod under test is ``ep``, or by default ``endpoint(ip, pod=pod)`` (``terminating``
+    with ``ready=False``). The other Pod, ``web-other``, is ready at 10.1.2.4 (fd00::6 in an
+    ``IPv6`` slice).
+    """
+    if ep is None:
+        ep = (endpoint if ready else terminating)(ip, pod=pod, namespace=namespace)
+    other = endpoint("10.1.2.4" if address_type == "IPv4" else "fd00::6", pod="web-other",
+                     namespace=namespace)
+    return slice(name, service, [ep, other], address_type=address_type, namespace=namespace)
 
 
 def service_slices(service, pods, namespace="default", suffix="abc12", **slice_kw):

@@ -28,8 +28,7 @@ import time
 
 import pytest
 
-from fakeapi.slices import endpoint, terminating
-from fakeapi.slices import slice as make_slice
+from fakeapi.slices import pod_slice
 from support import env
 from support.env import LAMEDUCK_BIN, MODES, base_env
 from support.lameduck_proc import run_lameduck
@@ -40,11 +39,6 @@ POD_IP = "10.1.2.3"
 POD_NAME = "web-1"
 CHILD_EXIT = 7
 FALLBACK = "EndpointSlice API unusable, falling back to --delay: "
-
-
-def web_slice(ep=None):
-    return make_slice("web-abc12", "web", [ep or endpoint(POD_IP, pod=POD_NAME),
-                                          endpoint("10.1.2.4", pod="web-other")])
 
 
 def api_args(api, *, token=None, ca=None, server=None, name=POD_NAME):
@@ -92,7 +86,7 @@ def test_a_fifo_as_token_or_ca_falls_back_to_the_delay(echo_app, fake_api, tmp_p
                                                       mode):
     """The file becomes a FIFO after start-up (a broken volume, a hostile image): the
     drain refuses it at once, signals still go through, the stop signal comes at --delay."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     path = tmp_path / which
     shutil.copy(fake_api.token_file if which == "token" else fake_api.ca_file, path)
     ld, echo = start(echo_app, fake_api, mode, **{which: str(path)})
@@ -116,7 +110,7 @@ def test_a_fifo_token_at_start_up_is_named_and_the_app_runs(echo_app, fake_api, 
 
 def test_a_huge_token_costs_no_memory(echo_app, fake_api, tmp_path):
     """A 200 MB token (sparse: the test machine pays nothing) cost PID 1 about 600 MB."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     token = tmp_path / "token"
     shutil.copy(fake_api.token_file, token)
     ld, echo = start(echo_app, fake_api, delay="2s", token=str(token))
@@ -132,7 +126,7 @@ def test_a_huge_token_costs_no_memory(echo_app, fake_api, tmp_path):
 
 
 def test_a_directory_as_ca_is_refused(echo_app, fake_api, tmp_path):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     ld, echo = start(echo_app, fake_api, extra=["--wait-endpoints"], ca=str(tmp_path))
     ld.wait_stderr(r"the CA .* is a directory, not a regular file")
     t0 = ld.signal(signal.SIGTERM)
@@ -140,7 +134,7 @@ def test_a_directory_as_ca_is_refused(echo_app, fake_api, tmp_path):
 
 
 def test_a_token_with_a_line_break_never_reaches_the_headers(echo_app, fake_api, tmp_path):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     token = tmp_path / "token"
     token.write_text(fake_api.token + "\r\nX-Injected: yes\n")
     ld, echo = start(echo_app, fake_api, token=str(token))
@@ -273,7 +267,7 @@ def test_a_dns_server_that_never_answers_delays_nothing(silent_dns, fake_api, tm
     """--api-server https://kubernetes.default.svc with a DNS server that never answers:
     signals are forwarded at once, and the stop signal comes by --max-delay (today: SIGHUP
     8.5 s late, and the stop signal at 10 s with --max-delay 5s)."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     echo = Sigecho(tmp_path / "sigecho.log")
     server = f"https://kubernetes.default.svc:{fake_api.port}"
     args = [*api_args(fake_api, server=server), "--settle", "0ms", "--delay", "1s",
@@ -303,7 +297,7 @@ def test_a_host_name_that_resolves_is_used_without_dns_in_the_loop(fake_api, tmp
     """The name resolves (through /etc/hosts here) at start-up; the drain connects to the
     address, TLS still checks the name, and the whole wait works."""
     needs_root_mounts()
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     echo = Sigecho(tmp_path / "sigecho.log")
     server = f"https://kubernetes.default.svc:{fake_api.port}"
     args = [*api_args(fake_api, server=server), "--settle", "0ms", "--delay", "20s",
@@ -316,7 +310,7 @@ def test_a_host_name_that_resolves_is_used_without_dns_in_the_loop(fake_api, tmp
         t0 = ld.signal(signal.SIGTERM)
         fake_api.wait_for_request(lambda r: r["watch"] and r["t"] >= t0)
         t1 = time.monotonic()
-        fake_api.upsert(web_slice(terminating(endpoint(POD_IP, pod=POD_NAME))))
+        fake_api.upsert(pod_slice(ready=False))
         expect_stop_at(echo, ld, t1, 0.0, 0.0)
     finally:
         if proc.poll() is None:
@@ -332,7 +326,7 @@ FORGED = "2026-12-01T00:00:00.000Z lameduck[1] info: t=+5ms Pod left every Endpo
 
 
 def test_a_status_message_cannot_forge_a_log_line(echo_app, fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     fake_api.fault(kind="status", code=403, on="list", message="forbidden\n" + FORGED + "\r\x1b[2J")
     ld, echo = start(echo_app, fake_api)
     t0 = ld.signal(signal.SIGTERM)
@@ -345,12 +339,12 @@ def test_a_status_message_cannot_forge_a_log_line(echo_app, fake_api):
 
 def test_json_logs_stay_json_with_a_pod_name_that_is_not_utf8(echo_app, fake_api):
     """--pod-name $'web\\xff' wrote a log line that was not valid JSON."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     ld, echo = start(echo_app, fake_api, name="web\udcff", extra=["--log-format", "json"])
     t0 = ld.signal(signal.SIGTERM)
     # Not this Pod's name: the Pod is still found by its IP, then leaves.
     fake_api.wait_for_request(lambda r: r["watch"] and r["t"] >= t0)
-    fake_api.upsert(web_slice(terminating(endpoint(POD_IP, pod=POD_NAME))))
+    fake_api.upsert(pod_slice(ready=False))
     echo.wait_signal(signal.SIGTERM)
     ld.wait()
     raw = pathlib.Path(ld.stderr_path).read_bytes()
@@ -361,7 +355,7 @@ def test_json_logs_stay_json_with_a_pod_name_that_is_not_utf8(echo_app, fake_api
 
 def test_endpoints_json_with_a_pod_name_that_is_not_utf8(fake_api):
     """`lameduck endpoints -o json --pod-name $'web\\xff'` exited 125 (type_error.316)."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     r = subprocess.run([LAMEDUCK_BIN, "endpoints", "-o", "json",
                         *api_args(fake_api, name="web\udcff")],
                        capture_output=True, env=base_env(), timeout=TIMEOUT)

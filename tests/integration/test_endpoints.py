@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from fakeapi.slices import endpoint, terminating
+from fakeapi.slices import endpoint, pod_slice, terminating
 from fakeapi.slices import slice as make_slice
 from support.env import MODES
 from support.lameduck_proc import run_lameduck
@@ -53,13 +53,6 @@ FALLBACK = "EndpointSlice API unusable, falling back to --delay: "
 def pod_endpoint(ip=POD_IP, **kw):
     kw.setdefault("pod", POD_NAME)
     return endpoint(ip, **kw)
-
-
-def web_slice(ep=None, name="web-abc12", service="web", address_type="IPv4"):
-    """A slice of Service web with this Pod (ready unless ep says otherwise) and another."""
-    other = endpoint(OTHER_IP if address_type == "IPv4" else "fd00::6", pod="web-other")
-    return make_slice(name, service, [ep if ep is not None else pod_endpoint(), other],
-                      address_type=address_type)
 
 
 def api_args(api, *, ips=(POD_IP,), name=POD_NAME, server=None, ca=None, namespace="default"):
@@ -190,7 +183,7 @@ needs_ipv6 = pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback he
 def test_stop_signal_waits_for_the_slice_then_settle(echo_app, fake_api, mode):
     """The whole story: idle = no API traffic; SIGTERM = one list + one watch; the Pod is
     marked terminating; settle; stop signal; exit status passed through."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api, mode)
     child = echo.read().ready().pid
 
@@ -202,7 +195,7 @@ def test_stop_signal_waits_for_the_slice_then_settle(echo_app, fake_api, mode):
     t0 = sigterm(ld, fake_api)
     assert_still_serving(echo, ld)
     assert api_connections(ld.pid, fake_api.port) == 1  # the watch, on the list's connection
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     got, result = expect_stop_after(echo, ld, t_change, SETTLE, "after ready=false")
 
     err = result.stderr
@@ -242,11 +235,11 @@ def test_stop_signal_waits_for_the_slice_then_settle(echo_app, fake_api, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_api_connection_closed_once_the_pod_left(echo_app, fake_api, mode):
     """After the Pod left every slice lameduck drops its API connection (during settle)."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api, mode, settle=2.0)
     sigterm(ld, fake_api)
     wait_for(lambda: api_connections(ld.pid, fake_api.port) == 1, message="the watch connection")
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     ld.wait_stderr(r"settling 2s")
     wait_for(lambda: api_connections(ld.pid, fake_api.port) == 0, timeout=1.0,
              message=lambda: "lameduck to close its API connection")
@@ -280,21 +273,21 @@ def test_what_counts_as_gone(echo_app, fake_api, case):
     """Each way the Pod stops being routable ends the wait; ready=false+serving=true+
     terminating=true is what the controller really writes; a Service with
     publishNotReadyAddresses keeps ready=true and only terminating=true says it goes."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
     assert_still_serving(echo, ld)
     t_change = time.monotonic()
     if case == "terminating":
-        fake_api.upsert(web_slice(terminating(POD_IP, pod=POD_NAME)))
+        fake_api.upsert(pod_slice(terminating(POD_IP, pod=POD_NAME)))
     elif case == "publishNotReadyAddresses":
-        fake_api.upsert(web_slice(pod_endpoint(ready=True, serving=True, terminating=True)))
+        fake_api.upsert(pod_slice(pod_endpoint(ready=True, serving=True, terminating=True)))
     elif case == "deleted":
         assert fake_api.delete("default", "web-abc12")
     elif case == "removed-from-slice":
         fake_api.upsert(make_slice("web-abc12", "web", [endpoint(OTHER_IP, pod="web-other")]))
     else:  # readiness probe failed, not (yet) terminating
-        fake_api.upsert(web_slice(pod_endpoint(ready=False, serving=False, terminating=False)))
+        fake_api.upsert(pod_slice(pod_endpoint(ready=False, serving=False, terminating=False)))
     got, result = expect_stop_after(echo, ld, t_change, SETTLE, case)
     assert re.search(r"t=\+\d+ms Pod left every EndpointSlice \(was in svc/web", result.stderr)
     assert len(watches(fake_api)) == 1
@@ -305,14 +298,14 @@ def test_what_does_not_count_as_gone(echo_app, fake_api, still):
     """Changes that leave the Pod routable do not end the wait: an endpoint without
     ready (absent means ready), a change of serving alone, another Pod terminating."""
     start_ep = pod_endpoint(ready=None) if still == "ready-absent" else pod_endpoint()
-    fake_api.set_slices([web_slice(start_ep)])
+    fake_api.set_slices([pod_slice(start_ep)])
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
     if still == "ready-absent":
         # conditions: {} -- also after a MODIFIED that keeps it so.
         fake_api.upsert(make_slice("web-abc12", "web", [start_ep, endpoint("10.1.2.8")]))
     elif still == "serving-only-changes":
-        fake_api.upsert(web_slice(pod_endpoint(ready=True, serving=False)))
+        fake_api.upsert(pod_slice(pod_endpoint(ready=True, serving=False)))
     else:
         fake_api.upsert(make_slice("web-abc12", "web",
                                    [start_ep, terminating(OTHER_IP, pod="web-other")]))
@@ -322,7 +315,7 @@ def test_what_does_not_count_as_gone(echo_app, fake_api, still):
     # ...and the wait still ends when the Pod really goes (ready absent + terminating).
     gone = pod_endpoint(ready=None, terminating=True) if still == "ready-absent" else \
         terminating(POD_IP, pod=POD_NAME)
-    t_change = change(fake_api, web_slice(gone))
+    t_change = change(fake_api, pod_slice(gone))
     expect_stop_after(echo, ld, t_change, SETTLE, still)
 
 
@@ -391,7 +384,7 @@ FAULTS = [
 @pytest.mark.parametrize("faults,reason,earliest,latest",
                          [f[1:] for f in FAULTS], ids=[f[0] for f in FAULTS])
 def test_api_fault_falls_back_to_delay(echo_app, fake_api, faults, reason, earliest, latest):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     for fault in faults:
         fake_api.fault(**fault)
     ld, echo = start(echo_app, fake_api, delay="1s", max_delay="15s")
@@ -415,7 +408,7 @@ def test_api_fault_falls_back_to_delay(echo_app, fake_api, faults, reason, earli
 def test_retries_back_off(echo_app, fake_api):
     """500 forever on the list: jittered backoff (200-400 ms, 400-800 ms, ...), every retry
     inside --delay, and the fallback exactly at --delay."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     fake_api.fault(kind="status", code=500, on="list", count=-1)
     ld, echo = start(echo_app, fake_api, delay="3s", max_delay="15s")
     t0 = sigterm(ld, fake_api, watch=False)
@@ -435,7 +428,7 @@ def test_retries_back_off(echo_app, fake_api):
 def test_5xx_everywhere_fires_at_delay_not_after_the_retries(echo_app, fake_api):
     """Issue 14, item 7: every list and watch answered 500, --delay 2s --max-delay 6s: the
     stop signal at 2 s (it was 3.02 s, after four retries)."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     fake_api.fault(kind="status", code=500, on="any", count=-1)
     ld, echo = start(echo_app, fake_api, delay="2s", max_delay="6s")
     t0 = sigterm(ld, fake_api, watch=False)
@@ -447,7 +440,7 @@ def test_5xx_everywhere_fires_at_delay_not_after_the_retries(echo_app, fake_api)
 def test_retry_after_is_honoured(echo_app, fake_api):
     """429 Too Many Requests with Retry-After: 1 (the apiserver's priority and fairness
     shedding load): the retry waits that long, not the 200 ms backoff."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     fake_api.fault(kind="status", code=429, on="list", retry_after=1)
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
@@ -455,7 +448,7 @@ def test_retry_after_is_honoured(echo_app, fake_api):
     assert first["status"] == 429 and second["status"] == 200
     assert second["t"] - first["t"] >= 1.0 - EPSILON, (first, second)
     assert re.search(r"HTTP 429: .*; retrying in 1000ms", ld.stderr()), ld.stderr()
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     expect_stop_after(echo, ld, t_change, SETTLE, "after 429")
 
 
@@ -463,7 +456,7 @@ def test_watch_that_always_expires_is_no_hot_loop(echo_app, fake_api):
     """Every watch answers 410 Expired: relisting once is right, relisting as fast as the
     API answers is not. lameduck backs off and gives up like for any failure, and falls
     back to --delay instead of hammering the API server until --max-delay."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     fake_api.fault(kind="expired", on="watch", count=-1)
     ld, echo = start(echo_app, fake_api, delay="1s", max_delay="15s")
     t0 = sigterm(ld, fake_api, watch=False)
@@ -488,7 +481,7 @@ class InstantEndApi:
         self.requests = []
         body = json.dumps({"kind": "EndpointSliceList", "apiVersion": "discovery.k8s.io/v1",
                            "metadata": {"resourceVersion": "1000"},
-                           "items": [web_slice()]}).encode()
+                           "items": [pod_slice(pod=POD_NAME)]}).encode()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -557,7 +550,7 @@ def test_wrong_ca_is_a_tls_failure_never_ignored(echo_app, fake_api, fake_api_fa
     """A CA that did not sign the server's certificate: TLS verification fails, lameduck
     falls back (and the API saw no request: the token never left the Pod)."""
     other = fake_api_factory(share_certs=False)
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api, delay="1s", max_delay="15s", ca=other.ca_file)
     t0 = sigterm(ld, fake_api, watch=False)
     got = echo.wait_signal(signal.SIGTERM)
@@ -577,7 +570,7 @@ def test_problem_found_at_sigterm_falls_back_to_delay(echo_app, fake_api, proble
     """Problems that show only when the drain starts (the token file vanished or is
     empty by then; no namespace anywhere) are API failures like any other: --delay, not
     --max-delay."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     extra_env = None
     if problem == "no-namespace":
         args = [a for a in api_args(fake_api) if a not in ("--namespace", "default")]
@@ -606,7 +599,7 @@ def test_problem_found_at_sigterm_falls_back_to_delay(echo_app, fake_api, proble
 def test_prestop_hook_falls_back_to_delay_on_a_problem_found_at_start(fake_api, problem):
     """The same for `lameduck prestop` waiting on its own (PID 1 is not lameduck): it
     said "falling back to --delay" and then waited for --max-delay."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     args = ["prestop", *api_args(fake_api), "--delay", "1s", "--max-delay", "8s"]
     if problem == "no-namespace":
         args = [a for a in args if a not in ("--namespace", "default")]
@@ -621,7 +614,7 @@ def test_prestop_hook_falls_back_to_delay_on_a_problem_found_at_start(fake_api, 
 
 def test_hanging_api_never_holds_past_max_delay(echo_app, fake_api):
     """Hang on everything, --delay 20s, --max-delay 3s: the stop signal at 3 s."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     fake_api.fault(kind="hang", on="any", count=-1)
     ld, echo = start(echo_app, fake_api, delay="20s", max_delay="3s")
     t0 = sigterm(ld, fake_api, watch=False)
@@ -635,11 +628,11 @@ def test_hanging_api_never_holds_past_max_delay(echo_app, fake_api):
 def test_hang_on_watch_headers_times_out_and_retries(echo_app, fake_api):
     """A watch that never answers: after the 5 s request timeout, watch again; the change
     made meanwhile is still seen (the new watch replays from the list's version)."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     fake_api.fault(kind="hang", on="watch")
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     ld.wait_stderr(r"watching EndpointSlices: no answer within 5s; retrying in \d+ms",
                    timeout=5 + SLACK + 5)
     got, result = expect_stop_after(echo, ld, t_change, 5.0 + 0.2 + SETTLE, "hung watch")
@@ -649,7 +642,7 @@ def test_hang_on_watch_headers_times_out_and_retries(echo_app, fake_api):
 
 
 def test_max_delay_caps_a_pod_that_never_leaves(echo_app, fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api, max_delay="1500ms")
     t0 = sigterm(ld, fake_api, watch=False)
     expect_stop_after(echo, ld, t0, 1.5, "max-delay")
@@ -668,7 +661,7 @@ def test_forced_wait_endpoints_without_credentials_uses_delay(echo_app, tmp_path
 
 
 def test_no_wait_endpoints_never_talks_to_the_api(echo_app, fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api, delay="600ms", extra=["--no-wait-endpoints"])
     t0 = ld.signal(signal.SIGTERM)
     expect_stop_after(echo, ld, t0, 0.6, "--no-wait-endpoints")
@@ -680,14 +673,14 @@ def test_no_wait_endpoints_never_talks_to_the_api(echo_app, fake_api):
 # --------------------------------------------------------------------------------------
 
 def test_watch_expired_relists_and_still_sees_the_change(echo_app, fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     fake_api.fault(kind="expired", on="watch")
     ld, echo = start(echo_app, fake_api)
     ld.signal(signal.SIGTERM)
     ld.wait_stderr(r"watch expired \(410 Gone\): listing again")
     fake_api.wait_for_request(lambda r: r["watch"] and r["fault"] is None)
     assert_still_serving(echo, ld)
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     got, result = expect_stop_after(echo, ld, t_change, SETTLE, "after 410")
     assert [(r["watch"], r["fault"]) for r in fake_api.requests()] == [
         (False, None), (True, "expired"), (False, None), (True, None)]
@@ -698,12 +691,12 @@ def test_watch_too_old_after_compaction_relists(echo_app, fake_api):
     """The real 410: the stream breaks, the history is compacted meanwhile, the re-watch
     from the old resourceVersion gets ERROR 410 Expired -> list again; the Pod's change
     that happened in between is in the new list."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
     fake_api.fault(kind="status", code=503, on="watch")  # the re-watch fails once (backoff)
     fake_api.close_watches(abrupt=True)
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     fake_api.upsert(make_slice("api-xyz98", "api", [endpoint("10.1.2.99", pod="api-1")]))
     fake_api.compact()
     # Detected after the two backoffs (200 + 400 ms) and the relist.
@@ -717,7 +710,7 @@ def test_watch_too_old_after_compaction_relists(echo_app, fake_api):
 def test_dropped_watch_rewatches_from_the_last_event(echo_app, fake_api):
     """The stream is cut after one event; lameduck watches again from that event's
     resourceVersion, and a change made while it was away is replayed, not lost."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     fake_api.fault(kind="drop", on="watch", after=1)
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
@@ -725,7 +718,7 @@ def test_dropped_watch_rewatches_from_the_last_event(echo_app, fake_api):
     fake_api.upsert(make_slice("web-def34", "web", [endpoint("10.1.2.99", pod="web-2")]))
     rv_after_first_event = fake_api.slices()["resourceVersion"]
     ld.wait_stderr(r"watching EndpointSlices failed: .*; retrying in \d+ms")
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     got, result = expect_stop_after(echo, ld, t_change, SETTLE, "after a drop")
     w = watches(fake_api)
     assert len(w) == 2, w
@@ -737,24 +730,24 @@ def test_dropped_watch_rewatches_from_the_last_event(echo_app, fake_api):
 
 def test_watch_ended_cleanly_is_resumed(echo_app, fake_api):
     """An apiserver ending the watch (timeout, restart): watch again at once."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
     fake_api.close_watches()
     wait_for(lambda: len(watches(fake_api)) == 2, message="a second watch")
     assert_still_serving(echo, ld)
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     expect_stop_after(echo, ld, t_change, SETTLE, "after a clean end")
     assert len(lists(fake_api)) == 1
 
 
 def test_one_500_on_list_is_retried(echo_app, fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     fake_api.fault(kind="status", code=500, on="list")
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
     assert_still_serving(echo, ld)
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     got, result = expect_stop_after(echo, ld, t_change, SETTLE, "after a 500")
     assert [(r["watch"], r["status"]) for r in fake_api.requests()] == [
         (False, 500), (False, 200), (True, 200)]
@@ -765,14 +758,14 @@ def test_one_500_on_list_is_retried(echo_app, fake_api):
 def test_bookmarks_and_slow_answers_do_not_disturb(echo_app, fake_api):
     """BOOKMARK events (empty slices with only a resourceVersion) every 100 ms and a list
     that takes 1 s to come: still just the Pod's own change ends the wait."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     fake_api.bookmarks(100)
     fake_api.fault(kind="delay", on="list", ms=1000)
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
     time.sleep(0.5)
     assert_still_serving(echo, ld)
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     got, result = expect_stop_after(echo, ld, t_change, SETTLE, "with bookmarks")
     assert len(watches(fake_api)) == 1
     assert FALLBACK not in result.stderr
@@ -799,7 +792,7 @@ def test_paginated_list(echo_app, fake_api):
 def test_token_rotation_during_the_wait(echo_app, fake_api):
     """The token is re-read for every request: rotated after the first list, the next
     request carries the new token (the old one is no longer accepted)."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     old = fake_api.token
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
@@ -809,7 +802,7 @@ def test_token_rotation_during_the_wait(echo_app, fake_api):
     rewatch = fake_api.wait_for_request(lambda r: r["watch"] and r["token"] == new)
     assert rewatch["status"] == 200
     assert_still_serving(echo, ld)
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     got, result = expect_stop_after(echo, ld, t_change, SETTLE, "after rotation")
     tokens = [r["token"] for r in fake_api.requests()]
     assert tokens[:2] == [old, old] and set(tokens[2:]) == {new}, tokens
@@ -892,7 +885,7 @@ def test_several_services_and_slices(echo_app, fake_api):
     """The Pod in Service web (one of its two slices) and Service api: gone only when
     neither routes to it; unrelated slices come and go meanwhile."""
     fake_api.set_slices([
-        web_slice(),
+        pod_slice(pod=POD_NAME),
         make_slice("web-def34", "web", [endpoint("10.1.3.1", pod="web-9")]),
         make_slice("api-xyz98", "api", [pod_endpoint(), endpoint("10.1.3.2", pod="api-2")]),
         make_slice("db-qqq11", "db", [endpoint("10.1.3.3", pod="db-0")]),
@@ -902,7 +895,7 @@ def test_several_services_and_slices(echo_app, fake_api):
     err = ld.stderr()
     assert ("Pod still routable: svc/api (slice api-xyz98, 10.1.2.3), "
             "svc/web (slice web-abc12, 10.1.2.3)") in err, err
-    fake_api.upsert(web_slice(terminating(POD_IP, pod=POD_NAME)))
+    fake_api.upsert(pod_slice(terminating(POD_IP, pod=POD_NAME)))
     ld.wait_stderr(r"Pod still routable: svc/api \(slice api-xyz98, 10\.1\.2\.3\)\n")
     fake_api.delete("default", "db-qqq11")
     fake_api.upsert(make_slice("cache-r2d2", "cache", [endpoint("10.1.3.4", pod="c")]))
@@ -917,12 +910,12 @@ def test_several_services_and_slices(echo_app, fake_api):
 def test_service_filter_ignores_other_services(echo_app, fake_api):
     """--service web: Service admin keeps routing to the Pod, and that does not matter;
     the API is asked for web's slices only."""
-    fake_api.set_slices([web_slice(),
+    fake_api.set_slices([pod_slice(pod=POD_NAME),
                          make_slice("admin-aaaaa", "admin", [pod_endpoint()])])
     ld, echo = start(echo_app, fake_api, extra=["--service", "web"])
     sigterm(ld, fake_api)
     assert_still_serving(echo, ld)
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     got, result = expect_stop_after(echo, ld, t_change, SETTLE, "--service")
     assert "admin" not in result.stderr.split("SIGTERM received")[1]
     for r in fake_api.requests():
@@ -930,14 +923,14 @@ def test_service_filter_ignores_other_services(echo_app, fake_api):
 
 
 def test_several_service_filters(echo_app, fake_api):
-    fake_api.set_slices([web_slice(),
+    fake_api.set_slices([pod_slice(pod=POD_NAME),
                          make_slice("api-xyz98", "api", [pod_endpoint()]),
                          make_slice("admin-aaaaa", "admin", [pod_endpoint()])])
     ld, echo = start(echo_app, fake_api, extra=["--service", "web", "--service", "api"])
     sigterm(ld, fake_api)
     assert ("Pod still routable: svc/api (slice api-xyz98, 10.1.2.3), "
             "svc/web (slice web-abc12, 10.1.2.3)") in ld.stderr()
-    fake_api.upsert(web_slice(terminating(POD_IP, pod=POD_NAME)))
+    fake_api.upsert(pod_slice(terminating(POD_IP, pod=POD_NAME)))
     assert_still_serving(echo, ld)
     t_change = time.monotonic()
     fake_api.delete("default", "api-xyz98")
@@ -978,14 +971,14 @@ def test_settle_counts_from_when_the_pod_was_seen_leaving(echo_app, fake_api):
     """A huge event (8000 endpoints, ~2 MB) right before the Pod's own change: both may be
     handled in one wake-up that takes a while to parse. The settle must still run in full
     after the Pod was seen leaving, not from the time that wake-up began."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
     big = make_slice("big-qqqqq", "big", [endpoint(f"10.{50 + i // 250}.{i % 250}.1",
                                                    pod=f"big-{i}", hostname=f"h{i}" * 8)
                                           for i in range(8000)])
     fake_api.upsert(big)
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     got, result = expect_stop_after(echo, ld, t_change, SETTLE, "after a big event",
                                     slack=SLACK + 1.0)
     left = timeline(result.stderr, "Pod left every EndpointSlice")
@@ -1021,7 +1014,7 @@ def test_target_ref_of_another_pod_does_not_match(echo_app, fake_api):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_other_signals_are_forwarded_while_watching(echo_app, fake_api, mode):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api, mode)
     sigterm(ld, fake_api)
     for sig in (signal.SIGUSR1, signal.SIGHUP, signal.SIGUSR2):
@@ -1031,7 +1024,7 @@ def test_other_signals_are_forwarded_while_watching(echo_app, fake_api, mode):
         assert got.sender == ld.ns_pid
     assert_still_serving(echo, ld)
     assert len(fake_api.requests()) == 2  # the watch was not disturbed
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     got = echo.wait_signal(signal.SIGTERM)
     assert got.t >= t_change + SETTLE - EPSILON
     assert ld.wait().code == CHILD_EXIT
@@ -1042,7 +1035,7 @@ def test_other_signals_are_forwarded_while_watching(echo_app, fake_api, mode):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "second-SIGTERM"])
 def test_impatient_signal_skips_the_wait(echo_app, fake_api, mode, sig):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api, mode)
     sigterm(ld, fake_api)
     assert_still_serving(echo, ld)
@@ -1060,7 +1053,7 @@ def test_impatient_signal_skips_the_wait(echo_app, fake_api, mode, sig):
 def test_app_exiting_during_the_wait(echo_app, fake_api):
     """The app dies on its own while lameduck watches: lameduck exits with its status at
     once and drops the watch."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = echo_app([*api_args(fake_api), "--settle", "400ms", "--delay", LONG_DELAY],
                         "--exit-on", "USR1:3", mode="pid1")
     sigterm(ld, fake_api)
@@ -1078,7 +1071,7 @@ def test_app_exiting_during_the_wait(echo_app, fake_api):
 def test_watch_selects_only_the_services_that_hold_the_pod(echo_app, fake_api):
     """The list shows the Pod in web only: the watch selects web's slices, so churn in
     other Services never reaches lameduck; a new slice of web is still seen."""
-    fake_api.set_slices([web_slice(),
+    fake_api.set_slices([pod_slice(pod=POD_NAME),
                          make_slice("api-xyz98", "api", [endpoint("10.1.2.99", pod="api-1")])])
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
@@ -1098,12 +1091,12 @@ def test_watch_selects_only_the_services_that_hold_the_pod(echo_app, fake_api):
 
 def test_debug_watch_namespace_keeps_the_wide_watch(echo_app, fake_api):
     """--debug-watch-namespace (hidden, for bench/): the watch selects every slice."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api, extra=["--debug-watch-namespace"])
     sigterm(ld, fake_api)
     (w,) = watches(fake_api)
     assert "labelSelector" not in w["query"], w
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     expect_stop_after(echo, ld, t_change, SETTLE, "wide watch")
 
 
@@ -1113,11 +1106,11 @@ def test_a_service_created_after_the_list(echo_app, fake_api, wide):
     Service created after the list is not watched, even if its slice names the Pod as
     ready; only the watch of the whole namespace waits for it. In a rollout the endpoint
     controller writes a deleted Pod as terminating, so such a slice cannot hold a drain."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api, extra=["--debug-watch-namespace"] if wide else [])
     sigterm(ld, fake_api)
     fake_api.upsert(make_slice("canary-q8w2e", "canary", [pod_endpoint()]))
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     if not wide:
         expect_stop_after(echo, ld, t_change, SETTLE, "a new Service is not watched")
         return
@@ -1128,7 +1121,7 @@ def test_a_service_created_after_the_list(echo_app, fake_api, wide):
 
 
 def test_relist_after_410_is_narrow_too(echo_app, fake_api):
-    fake_api.set_slices([web_slice(),
+    fake_api.set_slices([pod_slice(pod=POD_NAME),
                          make_slice("api-xyz98", "api", [endpoint("10.1.2.99", pod="api-1")])])
     ld, echo = start(echo_app, fake_api)
     sigterm(ld, fake_api)
@@ -1140,7 +1133,7 @@ def test_relist_after_410_is_narrow_too(echo_app, fake_api):
     wait_for(lambda: len(lists(fake_api)) == 2, message="a relist")
     relist = lists(fake_api)[1]
     assert relist["query"]["labelSelector"] == "kubernetes.io/service-name=web", relist
-    t_change = change(fake_api, web_slice(terminating(POD_IP, pod=POD_NAME)))
+    t_change = change(fake_api, pod_slice(terminating(POD_IP, pod=POD_NAME)))
     expect_stop_after(echo, ld, t_change, SETTLE, "narrow relist")
 
 
@@ -1148,13 +1141,13 @@ def test_a_flood_of_new_slices_neither_starves_the_loop_nor_passes_max_delay(ech
     """Issue 14, item 5: thousands of ADDED events (the wide watch sees every Service):
     signals are still forwarded at once, and --max-delay is kept. (The fake API sends
     events slower than the issue's flood: this checks the behaviour, not the old bug.)"""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice(pod=POD_NAME)])
     ld, echo = start(echo_app, fake_api, max_delay="4s", extra=["--debug-watch-namespace"])
     t0 = sigterm(ld, fake_api)
     flood = [make_slice(f"flood{i:05d}-aaaaa", f"flood{i:05d}",
                         [endpoint(f"10.8.{i // 250}.{i % 250}", pod=f"f{i}")])
              for i in range(3000)]
-    fake_api.set_slices([web_slice(), *flood])
+    fake_api.set_slices([pod_slice(pod=POD_NAME), *flood])
     t_hup = ld.signal(signal.SIGHUP)
     got = echo.wait_signal(signal.SIGHUP, timeout=5)
     assert got.t - t_hup < 0.5 + SLACK, ld.stderr()[-2000:]

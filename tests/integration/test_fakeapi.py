@@ -24,23 +24,18 @@ import warnings
 import pytest
 
 from fakeapi.harness import server_command, server_env
-from fakeapi.slices import endpoint, service_slices, slice, terminating
+from fakeapi.slices import endpoint, pod_slice, service_slices, slice
+from support.wait import wait_for
 
 NS_PATH = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
 KUBECTL = shutil.which("kubectl")
+POLL = {"timeout": 20.0, "interval": 0.05}  # for wait_for: the fake API's own pace
 needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed")
 
 
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-
-def web_slice(ready=True, name="web-abc12", service="web", ip="10.1.2.3", namespace="default"):
-    ep = endpoint(ip, pod="web-1", namespace=namespace) if ready else \
-        terminating(ip, pod="web-1", namespace=namespace)
-    return slice(name, service, [ep, endpoint("10.1.2.4", pod="web-2", namespace=namespace)],
-                 namespace=namespace)
-
 
 def kubectl_cmd(api, *args, token=None):
     kubeconfig = api.kubeconfig(os.path.join(api.dir, "kubeconfig-test"), token=token)
@@ -58,13 +53,6 @@ def kubectl_env(api):
 def kubectl(api, *args, token=None, timeout=60):
     return subprocess.run(kubectl_cmd(api, *args, token=token), env=kubectl_env(api),
                           capture_output=True, text=True, timeout=timeout)
-
-
-def wait_until(cond, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def json_stream(text):
@@ -216,8 +204,8 @@ def test_tls_is_1_2_or_newer(fake_api):
 
 @needs_kubectl
 def test_kubectl_get_json_and_table_and_selectors(fake_api):
-    fake_api.set_slices([web_slice(), slice("api-x1", "api", [endpoint("10.1.9.9", ready=None)]),
-                         web_slice(name="web-other", namespace="other")])
+    fake_api.set_slices([pod_slice(), slice("api-x1", "api", [endpoint("10.1.9.9", ready=None)]),
+                         pod_slice(name="web-other", namespace="other")])
 
     r = kubectl(fake_api, "get", "endpointslices", "-o", "json")
     assert r.returncode == 0, r.stderr
@@ -281,7 +269,7 @@ def test_kubectl_chunk_size_paginates(fake_api):
 
 @needs_kubectl
 def test_kubectl_watch_json_sees_live_change(fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     proc = subprocess.Popen(kubectl_cmd(fake_api, "get", "endpointslices", "--watch", "-o",
                                         "json"), env=kubectl_env(fake_api),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -291,7 +279,7 @@ def test_kubectl_watch_json_sees_live_change(fake_api):
     try:
         fake_api.wait_for_request(lambda q: q["watch"] and q["status"] == 200
                                   and q["user_agent"].startswith("kubectl/"), timeout=30)
-        fake_api.upsert(web_slice(ready=False))
+        fake_api.upsert(pod_slice(ready=False))
         text, deadline = "", time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -318,7 +306,7 @@ def test_kubectl_watch_json_sees_live_change(fake_api):
 
 @needs_kubectl
 def test_kubectl_request_timeout_on_hang(fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     fake_api.fault(kind="hang", on="list")
     t0 = time.monotonic()
     r = kubectl(fake_api, "get", "endpointslices", "-o", "json", "--request-timeout=2s")
@@ -388,8 +376,8 @@ def test_list_shape_and_get(fake_api):
 
 
 def test_label_selectors(fake_api):
-    fake_api.set_slices([web_slice(), web_slice(name="api-1", service="api"),
-                         web_slice(name="db-1", service="db")])
+    fake_api.set_slices([pod_slice(), pod_slice(name="api-1", service="api"),
+                         pod_slice(name="db-1", service="db")])
 
     def names(sel):
         return [i["metadata"]["name"] for i in list_json(fake_api, {"labelSelector": sel})["items"]]
@@ -437,9 +425,9 @@ def test_pagination_is_a_consistent_snapshot(fake_api):
 # --------------------------------------------------------------------------------------
 
 def test_watch_chunked_framing_replay_live_and_timeout(fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     rv0 = int(list_json(fake_api)["metadata"]["resourceVersion"])
-    fake_api.upsert(web_slice(ready=False))              # rv0+1, before the watch
+    fake_api.upsert(pod_slice(ready=False))              # rv0+1, before the watch
     w = watch(fake_api, {"resourceVersion": str(rv0), "allowWatchBookmarks": "true",
                          "timeoutSeconds": "2"})
     try:
@@ -468,7 +456,7 @@ def test_curl_sees_chunked_watch(fake_api):
     curl = shutil.which("curl")
     if not curl:
         pytest.skip("curl not installed")
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     r = subprocess.run([curl, "-sS", "--raw", "--cacert", fake_api.ca_file, "-H",
                         f"Authorization: Bearer {fake_api.token}",
                         f"{fake_api.url}{NS_PATH}?watch=true&timeoutSeconds=1"],
@@ -482,27 +470,27 @@ def test_curl_sees_chunked_watch(fake_api):
 
 
 def test_watch_without_rv_sends_state_then_filters_by_label(fake_api):
-    fake_api.set_slices([web_slice(), web_slice(name="api-1", service="api")])
+    fake_api.set_slices([pod_slice(), pod_slice(name="api-1", service="api")])
     w = watch(fake_api, {"labelSelector": "kubernetes.io/service-name=web",
                          "timeoutSeconds": "10"})
     try:
         ev = w.event()
         assert (ev["type"], ev["object"]["metadata"]["name"]) == ("ADDED", "web-abc12")
-        fake_api.upsert(web_slice(name="api-1", service="api", ready=False))  # filtered out
-        moved = web_slice()
+        fake_api.upsert(pod_slice(name="api-1", service="api", ready=False))  # filtered out
+        moved = pod_slice()
         moved["metadata"]["labels"]["kubernetes.io/service-name"] = "other"
         fake_api.upsert(moved)        # leaves the selector: the watcher sees DELETED
         ev = w.event()
         assert (ev["type"], ev["object"]["metadata"]["name"]) == ("DELETED", "web-abc12")
         assert ev["object"]["metadata"]["labels"]["kubernetes.io/service-name"] == "web"
-        fake_api.upsert(web_slice())  # comes back: ADDED
+        fake_api.upsert(pod_slice())  # comes back: ADDED
         assert w.event()["type"] == "ADDED"
     finally:
         w.close()
 
 
 def test_watch_bookmarks(fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     rv = list_json(fake_api)["metadata"]["resourceVersion"]
     fake_api.bookmarks(100)
     w = watch(fake_api, {"resourceVersion": rv, "allowWatchBookmarks": "true",
@@ -523,9 +511,9 @@ def test_watch_bookmarks(fake_api):
 
 
 def test_watch_from_compacted_rv_gets_410_error_event(fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     old_rv = list_json(fake_api)["metadata"]["resourceVersion"]
-    fake_api.upsert(web_slice(ready=False))
+    fake_api.upsert(pod_slice(ready=False))
     fake_api.compact()
     w = watch(fake_api, {"resourceVersion": old_rv, "allowWatchBookmarks": "true"})
     try:
@@ -559,7 +547,7 @@ def test_watch_expired_fault(fake_api):
 
 
 def test_watch_drop_fault_cuts_stream_without_terminating_chunk(fake_api):
-    fake_api.set_slices([web_slice(), web_slice(name="web-2")])
+    fake_api.set_slices([pod_slice(), pod_slice(name="web-2")])
     fake_api.fault(kind="drop", on="watch", after=1)
     w = watch(fake_api, {})
     try:
@@ -575,8 +563,8 @@ def test_close_watches(fake_api):
     w1 = watch(fake_api, {})
     w2 = watch(fake_api, {})
     try:
-        wait_until(lambda: sum(r["status"] == 200 and r["watch"]
-                               for r in fake_api.requests()) >= 2)
+        wait_for(lambda: sum(r["status"] == 200 and r["watch"] for r in fake_api.requests()) >= 2,
+                 **POLL, message="two watches")
         fake_api.close_watches()
         assert w1.event() is None and w2.event() is None
         w3 = watch(fake_api, {})
@@ -608,17 +596,19 @@ def test_handlers_end_when_clients_leave(fake_api):
     hung = RawHttp(fake_api)
     hung.sock.sendall(f"GET {NS_PATH} HTTP/1.1\r\nHost: x\r\n"
                       f"Authorization: Bearer {fake_api.token}\r\n\r\n".encode())
-    wait_until(lambda: fake_api.health()["threads"] >= baseline + 4)
+    wait_for(lambda: fake_api.health()["threads"] >= baseline + 4, **POLL,
+             message="a thread per connection")
     for c in conns + [hung]:
         c.close()
     # Each handler notices its client is gone within a poll tick or two.
-    wait_until(lambda: fake_api.health()["threads"] <= baseline + 1)
+    wait_for(lambda: fake_api.health()["threads"] <= baseline + 1, **POLL,
+             message="the threads to end")
 
 
 def test_stats_count_requests_bytes_events_and_connections_per_client(fake_api):
     """GET /stats (bench/scale.py): per client (bearer token) the requests, the bytes sent
     for lists and for watches, the watch events; connections open, peak and total."""
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     me, other = fake_api.token, "other-client"
     fake_api.set_tokens([me, other])
     fake_api.clear_requests()
@@ -630,12 +620,13 @@ def test_stats_count_requests_bytes_events_and_connections_per_client(fake_api):
     w2 = watch(fake_api, {}, token=other)
     try:
         assert w1.event()["type"] == "ADDED"
-        fake_api.upsert(web_slice(ready=False))
+        fake_api.upsert(pod_slice(ready=False))
         assert w1.event()["type"] == "MODIFIED"
         assert w2.event()["type"] == "ADDED" and w2.event()["type"] == "MODIFIED"
         # The server counts an event once it is written, so the client may read the last
         # one a moment before the count has it.
-        wait_until(lambda: fake_api.stats()["clients"][other]["events"] == 4)
+        wait_for(lambda: fake_api.stats()["clients"][other]["events"] == 4, **POLL,
+                 message="4 events to the other client")
         stats = fake_api.stats()
     finally:
         for c in (a, w1, w2):
@@ -650,13 +641,14 @@ def test_stats_count_requests_bytes_events_and_connections_per_client(fake_api):
     assert mine["connections"] == {"open": 1, "peak": 1, "total": 1}
     assert theirs["connections"] == {"open": 2, "peak": 2, "total": 2}
     assert stats["connections"]["peak"] >= 3 and stats["connections"]["open"] >= 3
-    wait_until(lambda: fake_api.stats()["connections"]["open"] == 0)
+    wait_for(lambda: fake_api.stats()["connections"]["open"] == 0, **POLL,
+             message="no open connection")
     after = fake_api.reset_stats()
     assert (after["open"], after["peak"], after["total"]) == (0, 0, 0)
 
 
 def test_garbage_fault(fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     fake_api.fault(kind="garbage", on="list")
     status, headers, body = fake_api.api_get(NS_PATH)
     assert status == 200 and headers["Content-Type"] == "application/json"
@@ -672,7 +664,7 @@ def test_garbage_fault(fake_api):
 
 
 def test_flood_fault(fake_api):
-    fake_api.set_slices([web_slice()])
+    fake_api.set_slices([pod_slice()])
     fake_api.fault(kind="flood", on="watch", events=50)
     w = watch(fake_api, {"timeoutSeconds": "5"})
     try:
@@ -680,7 +672,7 @@ def test_flood_fault(fake_api):
     finally:
         w.close()
     assert names[:50] == [f"web-flood-{i:06d}" for i in range(50)]
-    assert names[50] == web_slice()["metadata"]["name"]  # then the normal stream
+    assert names[50] == pod_slice()["metadata"]["name"]  # then the normal stream
     assert [s["metadata"]["name"] for s in fake_api.slices()["items"]] == [names[50]]
 
 

@@ -35,7 +35,6 @@ import os
 import pathlib
 import queue
 import random
-import re
 import secrets
 import shutil
 import signal
@@ -50,7 +49,7 @@ import pytest
 
 from fakeapi.certs import ensure_certs
 from fakeapi.harness import FakeApi
-from fakeapi.slices import endpoint, terminating
+from fakeapi.slices import endpoint, pod_slice
 from fakeapi.slices import slice as make_slice
 from support import env
 from support.env import LAMEDUCK_BIN, pid1_prefix
@@ -74,11 +73,6 @@ ASAN = env._is_asan(LAMEDUCK_BIN)
 DRAINS = int(os.environ.get("LAMEDUCK_SOAK_DRAINS") or 200)
 JOBS = int(os.environ.get("LAMEDUCK_SOAK_JOBS") or 6)
 SEED = int(os.environ.get("LAMEDUCK_SOAK_SEED") or random.SystemRandom().randrange(1 << 32))
-
-
-def web_slice(ep=None):
-    return make_slice("web-abc12", "web", [ep or endpoint(POD_IP, pod=POD_NAME),
-                                          endpoint("10.1.2.4", pod="web-other")])
 
 
 def nested(n):
@@ -320,7 +314,7 @@ def run_drain(d: Drain, sc: Scenario) -> None:
     api = d.api
     api.clear_faults()
     api.set_tokens([api.token])
-    api.set_slices([web_slice()])
+    api.set_slices([pod_slice()])
     api.clear_requests()
     d.dir.mkdir(parents=True)
     d.token, d.ca, d.server = str(d.dir / "token"), str(d.dir / "ca.crt"), api.url
@@ -380,7 +374,7 @@ def run_drain(d: Drain, sc: Scenario) -> None:
                     raise AssertionError(f"no watch\n{ld.stderr()}") from None
             sc.during(d)
             d.t_left = time.monotonic()
-            api.upsert(web_slice(terminating(POD_IP, pod=POD_NAME)))
+            api.upsert(pod_slice(ready=False))
         time.sleep(max(0.0, hup_at - time.monotonic()))
         t_hup = ld.signal(signal.SIGHUP) if not echo.read().first(signal.SIGTERM) else None
         if sc.expect == "app-exits":
