@@ -30,11 +30,10 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "tests"))
-from fakeapi.harness import FakeApi  # noqa: E402
-from fakeapi.slices import endpoint  # noqa: E402
-from fakeapi.slices import slice as make_slice  # noqa: E402
+import _repo  # noqa: F401 -- tests/ on sys.path
+from fakeapi.harness import FakeApi
+from fakeapi.slices import endpoint
+from fakeapi.slices import slice as make_slice
 
 POD_IP = "10.1.2.3"
 BUDGET_KIB = 48 << 10  # a drain's peak may exceed idle by this much (tests use it too)

@@ -16,11 +16,12 @@ import subprocess
 import sys
 import time
 
+import _repo  # noqa: F401 -- tests/ on sys.path
+from strace import attach_strace
+from support.procfs import children_of
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, "tests"))  # tests/support, shared with the tests and demo/
-
-from support.procfs import children_of  # noqa: E402
 
 REFERENCE = "tini-static"
 POD_IP = "10.1.2.3"  # only ever a string in EndpointSlice JSON; nothing connects to it
@@ -339,22 +340,6 @@ def measure_signals(inits, ldbench, work):
                  *init.cmd(ldbench, "sigack")], 120, os.path.join(work, f"signals-{init.slug}.log"))
         rounds.append(res)
     return rounds
-
-
-def attach_strace(pid, args):
-    """strace ``args`` attached to ``pid``, returned once it has attached (it says so on
-    stderr), plus a short pause so that the attach's own stops are over."""
-    st = subprocess.Popen(["strace", *args, "-p", str(pid)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    buf = b""
-    while b"attached" not in buf and time.monotonic() < deadline:
-        chunk = st.stderr.read1(256)
-        if not chunk:
-            break
-        buf += chunk
-    time.sleep(0.2)
-    return st
 
 
 def measure_syscalls(inits, ldbench, work, n=200):

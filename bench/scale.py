@@ -44,13 +44,13 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "tests"))
+import _repo
+from fakeapi.harness import FakeApi
+from fakeapi.slices import endpoint, terminating
+from fakeapi.slices import slice as make_slice
+from support.wait import wait_for
 
-from fakeapi.harness import FakeApi  # noqa: E402
-from fakeapi.slices import endpoint, terminating  # noqa: E402
-from fakeapi.slices import slice as make_slice  # noqa: E402
+ROOT = _repo.ROOT
 
 BIG_EVERY = 5        # every fifth Service is big
 BIG_PODS = 200       # in slices of SLICE_SIZE
@@ -114,17 +114,6 @@ def draining_pods(base_services, drains):
 
 
 # ---- one round ----------------------------------------------------------------------
-
-def wait_for(what, cond, timeout, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(interval)
-
 
 def read_sigecho(path):
     """(ready?, [(t, signal name, sender)], exit code or None) from a sigecho log."""
@@ -190,7 +179,8 @@ def run_round(api, args, work, services, mode):
             p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                  env=env)
         procs.append((p, echo_log))
-    wait_for("every child ready", lambda: all(read_sigecho(e)[0] for _, e in procs), 60)
+    wait_for(lambda: all(read_sigecho(e)[0] for _, e in procs), 60, 0.2,
+             message="every child ready")
 
     t_term = time.monotonic()
     for p, _ in procs:
@@ -200,7 +190,7 @@ def run_round(api, args, work, services, mode):
         reqs = api.requests()
         return len({r["token"] for r in reqs if r["watch"] and r["status"] == 200
                     and r["token"] in tokens}) == len(tokens)
-    wait_for("every drain's watch", watching, 120)
+    wait_for(watching, 120, 0.2, message="every drain's watch")
     t_watching = time.monotonic()
 
     def settled_events():

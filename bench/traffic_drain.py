@@ -28,10 +28,9 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-from support.procfs import children_of  # noqa: E402
-from measure import attach_strace  # noqa: E402
+import _repo  # noqa: F401 -- tests/ on sys.path
+from strace import attach_strace
+from support.procfs import children_of
 
 POD_IP, CLIENT_IP = "10.99.0.1", "10.99.0.2"
 PORT = 8080

@@ -12,22 +12,20 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, HERE)
+import _repo  # noqa: F401 -- tests/ on sys.path
+import lbcontroller
+import netns
+from fakeapi.harness import FakeApi
+from fakeapi.slices import endpoint, slice as make_slice, terminating
+from procs import fmt_s, http_ok, log
+from support.env import PYTHON
+from support.procfs import children_of
+from support.wait import wait_for
 
-from fakeapi.harness import FakeApi  # noqa: E402
-from fakeapi.slices import endpoint, slice as make_slice, terminating  # noqa: E402
-import lbcontroller  # noqa: E402
-import netns  # noqa: E402
-from procs import fmt_s, http_ok, log, wait_until  # noqa: E402
-from support.env import PYTHON  # noqa: E402
-from support.procfs import children_of  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 NAMESPACE = "default"
 SERVICE = "web"
@@ -132,7 +130,7 @@ class World:
                     raise RuntimeError(f"pod {name} exited at once; see {pod.log}:\n"
                                        + open(pod.log, errors="replace").read())
                 return False
-            wait_until(found, 10, f"PID 1 of pod {name}", interval=0.005)
+            wait_for(found, 10, interval=0.005, message=f"PID 1 of pod {name}")
         else:
             pod.pid1 = pod.proc.pid
         if self.a.sidecar_rate > 0:
@@ -169,7 +167,7 @@ class World:
                 raise RuntimeError(f"pod {pod.name} exited during startup; see {pod.log}:\n"
                                    + open(pod.log, errors="replace").read())
             return http_ok(pod.ip, POD_PORT, timeout=0.5)
-        wait_until(ready, 30, f"pod {pod.name} to answer", interval=0.05)
+        wait_for(ready, 30, interval=0.05, message=f"pod {pod.name} to answer")
         pod.t_ready = time.monotonic()
 
     def kubelet_probes(self):
@@ -235,7 +233,7 @@ class World:
                 return "Name: HAProxy" in lbcontroller.haproxy(self.sock, "show info")
             except OSError:
                 return False
-        wait_until(up, 15, "HAProxy's stats socket")
+        wait_for(up, 15, message="HAProxy's stats socket")
 
     def lb_servers(self):
         """{ip} of HAProxy servers that take traffic right now."""
@@ -275,7 +273,8 @@ class World:
         if a.probe_period > 0:
             threading.Thread(target=self.kubelet_probes, daemon=True).start()
         want = {p.ip for p in pods}
-        wait_until(lambda: self.lb_servers() == want, a.lag + 15, "HAProxy to route to all Pods")
+        wait_for(lambda: self.lb_servers() == want, a.lag + 15,
+                 message="HAProxy to route to all Pods")
 
     def start_load(self):
         self.t_load = time.monotonic()
@@ -307,7 +306,7 @@ class World:
                     if "req/s to" not in f.read():
                         return False
             return True
-        wait_until(started, 15, "the load generator")
+        wait_for(started, 15, message="the load generator")
 
     def stop_load(self):
         self.procs.stop(self.loadgen, grace=15)
@@ -352,8 +351,8 @@ class World:
             self.slice_eps[new.ip] = endpoint(new.ip, pod=new.name, namespace=NAMESPACE)
             self.publish_slice()
         self.t_roll_end = time.monotonic()
-        wait_until(lambda: not self.slice_queue, self.a.endpoint_delay + 10,
-                   "the endpoint controller", interval=0.05)
+        wait_for(lambda: not self.slice_queue, self.a.endpoint_delay + 10, interval=0.05,
+                 message="the endpoint controller")
 
     def stop(self):
         self.stopping.set()
@@ -504,7 +503,7 @@ def summarize(args, config, w):
     pods = []
     for p in old:
         text = open(p.log, errors="replace").read() if os.path.exists(p.log) else ""
-        side = read_requests(os.path.join(w.dir, "pods", f"{p.name}-sidecar.csv"))
+        side = read_requests(os.path.join(w.dir, "pods", message=f"{p.name}-sidecar.csv"))
         in_drain = [r for r in side if p.t_term <= r[0] < p.t_exit]
         pods.append({
             "name": p.name, "ip": p.ip,

@@ -1,18 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Process and timing helpers of the demo: every process it starts is tracked and stopped,
-even on errors and Ctrl-C; durations in lameduck's syntax; polling with a deadline."""
+"""Process helpers of the demo: every process it starts is tracked and stopped,
+even on errors and Ctrl-C; durations in lameduck's syntax. (Polling with a deadline:
+support.wait.wait_for.)"""
 
 import http.client
 import os
 import signal
 import subprocess
 import sys
-import time
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(_ROOT, "tests"))  # tests/support, shared with the tests and bench/
-
-from support.procfs import descendant_pids  # noqa: E402
+import _repo  # noqa: F401 -- tests/ on sys.path
+from support.procfs import descendant_pids
 
 
 def log(msg):
@@ -111,12 +109,4 @@ def http_ok(host, port, timeout=1.0):
         return False
     finally:
         conn.close()
-
-
-def wait_until(pred, timeout, what, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(interval)
 

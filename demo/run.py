@@ -42,16 +42,16 @@ import sys
 import tempfile
 import time
 
+import _repo  # noqa: F401 -- tests/ on sys.path
+import netns
+import sweep
+from cluster import CONFIGS, LB_MODES, make_api_certs, run_config
+from procs import Procs, log, pidns_available
+from report import table, write_outputs
+from support.durations import parse_duration
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-
-import netns  # noqa: E402
-import sweep  # noqa: E402
-from cluster import CONFIGS, LB_MODES, make_api_certs, run_config  # noqa: E402
-from procs import Procs, log, pidns_available  # noqa: E402
-from report import table, write_outputs  # noqa: E402
-from support.durations import parse_duration  # noqa: E402
 
 DEFAULT_CONFIGS = ["none", "delay", "endpoints", "defaults"]
 TRAFFIC_CONFIGS = ("defaults", "no-pooled")
