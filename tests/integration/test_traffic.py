@@ -39,6 +39,10 @@ LOOK = 0.25  # lameduck's look interval (kTrafficLookInterval)
 QUIET = 1.0  # --quiet in these tests
 POD_IP, CLIENT_IP, NODE_IP = "10.11.0.2", "10.11.0.3", "10.11.0.4"
 NOBODY = 65534
+# "N new connections" as lameduck writes it: "(M unseen)" follows when M of them were
+# accepted and gone between two looks (counted, no peer known), which a loaded machine makes
+# likely.
+NEW_CONNECTIONS = r"\d+ new connections?(?: \(\d+ unseen\))?"
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("unshare")
@@ -208,7 +212,8 @@ def test_short_connections_between_two_looks_hold_the_wait(net, tmp_path, starte
     last = last_sent(c)
     log = pod.log()
     assert_within(stop, last + QUIET - 0.05, last + QUIET + LOOK + SLACK, "stop after last", log)
-    assert re.search(rf"traffic: \d+ new connections, \d+ B in the last .* \(last from {CLIENT_IP}:", log), log
+    assert re.search(rf"traffic: {NEW_CONNECTIONS}, \d+ B in the last .* \(last from {CLIENT_IP}:",
+                     log), log
     assert re.search(r"quiet for 1s since t=\+\d+ms: sent SIGTERM", log), log
 
 
@@ -371,5 +376,5 @@ def test_endpoints_reports_the_traffic(net, tmp_path, started):
     assert [p["ip"] for p in traffic["peers"]] == [CLIENT_IP], r.stdout
     text = subprocess.run(["ip", "netns", "exec", net.pod, LAMEDUCK, "endpoints"],
                           capture_output=True, text=True, timeout=30, env=env_for()).stdout
-    assert re.search(rf"^traffic: +\d+ new connections, \d+ KiB in the last 1s on port\(s\) 8080 "
-                     rf"\(from {CLIENT_IP}\)$", text, re.M), text
+    assert re.search(rf"^traffic: +{NEW_CONNECTIONS}, \d+ (?:B|KiB) in the last 1s on port\(s\) "
+                     rf"8080 \(from {CLIENT_IP}\)$", text, re.M), text
