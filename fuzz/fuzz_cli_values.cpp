@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Values from the command line and the environment: durations, signals, --rewrite specs.
-#include "duration.h"
+#include "base/duration.h"
 #include "fuzz_common.h"
-#include "signals.h"
+#include "init/signals.h"
 
 using namespace lameduck;
 

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "text.h"
+#include "base/text.h"
 
 namespace lameduck::fuzz {
 

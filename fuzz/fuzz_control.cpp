@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The preStop control protocol, both sides: request lines read by PID 1 and reply lines
 // read by the hook, in chunks cut anywhere; replies lameduck writes read back the same.
-#include "control_protocol.h"
+#include "control/control_protocol.h"
 #include "fuzz_common.h"
 
 using namespace lameduck;

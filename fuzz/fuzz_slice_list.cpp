@@ -2,8 +2,8 @@
 // An EndpointSlice list page from the API (parse_slice_list), then the routing decision.
 #include <map>
 
-#include "endpoints.h"
 #include "fuzz_common.h"
+#include "kube/endpoint_slice.h"
 
 using namespace lameduck;
 

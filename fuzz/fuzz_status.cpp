@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz_common.h"
-#include "http.h"
-#include "kube_api.h"
+#include "kube/http.h"
+#include "kube/kube_api.h"
 
 using namespace lameduck;
 

@@ -3,8 +3,8 @@
 // one event (parse_watch_event). The first two bytes say where the chunks are cut.
 #include <string>
 
-#include "endpoints.h"
 #include "fuzz_common.h"
+#include "kube/endpoint_slice.h"
 
 using namespace lameduck;
 

@@ -51,7 +51,7 @@ if ! command -v kubectl >/dev/null; then
 fi
 
 step "checking formatting"
-files=$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/unit/*.cpp' 2>/dev/null || ls src/*.cpp src/*.h tests/unit/*.cpp)
+files=$(git ls-files 'src/**.cpp' 'src/**.h' 'tests/unit/**.cpp' 'tests/unit/**.h' 2>/dev/null || find src tests/unit -name '*.cpp' -o -name '*.h')
 clang-format --dry-run --Werror $files
 
 PY=/usr/bin/python3
@@ -66,7 +66,7 @@ step "build (-Wall -Wextra -Werror) and test"
 cmake_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 step "clang-tidy (.clang-tidy)"
-git ls-files 'src/*.cpp' | xargs -P 2 -n 1 clang-tidy -p build --quiet 2>/dev/null
+git ls-files 'src/**.cpp' | xargs -P 2 -n 1 clang-tidy -p build --quiet 2>/dev/null
 ctest --test-dir build --output-on-failure
 
 if [[ "${LAMEDUCK_SKIP_ASAN:-0}" != 1 ]]; then

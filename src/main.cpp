@@ -8,16 +8,16 @@
 #include <cstdio>
 #include <exception>
 
-#include "endpoints_cmd.h"
-#include "exit_status.h"
-#include "install.h"
-#include "kube_config.h"
-#include "licenses.h"
-#include "log.h"
-#include "options.h"
-#include "prestop.h"
-#include "run.h"
-#include "signal_fd.h"
+#include "base/log.h"
+#include "cli/options.h"
+#include "commands/endpoints.h"
+#include "commands/install.h"
+#include "commands/licenses.h"
+#include "commands/prestop.h"
+#include "commands/run.h"
+#include "init/exit_status.h"
+#include "init/signal_fd.h"
+#include "kube/kube_config.h"
 
 using namespace lameduck;
 

@@ -13,7 +13,7 @@ process (network namespaces do not change it): the app prints when SIGTERM reach
 clients print when each request was answered, so "the stop came --quiet after the last
 request" is measured, not inferred from lameduck's own log. These drains run without the
 EndpointSlice API (as outside Kubernetes), so the traffic wait starts at SIGTERM, capped by
---delay; the settle floor after the slices is covered by tests/unit/drain_test.cpp.
+--delay; the settle floor after the slices is covered by tests/unit/drain/drain_test.cpp.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Durations in lameduck's syntax (src/duration.cpp): ``500ms``, ``15s``, ``2m``, ``1h``, a
+"""Durations in lameduck's syntax (src/base/duration.cpp): ``500ms``, ``15s``, ``2m``, ``1h``, a
 bare number of seconds, at most a day. For tools (demo/) that take lameduck-style
 durations on their own command line."""
 

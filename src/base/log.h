@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+// Logging: stderr only (stdout belongs to the app), one line per event, text or JSON.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "base/duration.h"
+#include "cli/options.h"
+
+namespace lameduck {
+
+// Installs the default logger. Safe to call again (e.g. after parsing the options).
+void setup_logging(const LogOptions& options);
+
+// `lameduck prestop` while PID 1 is not lameduck: every log line also goes to PID 1's stderr
+// (/proc/1/fd/2), where `kubectl logs` reads (the kubelet shows a hook's own output only
+// when it fails), marked "lameduck prestop (pid N)". Best effort and never blocking: no copy
+// when it cannot be opened or is our own stderr; a line that would block is dropped.
+// Call after setup_logging.
+void copy_log_to_pid1(const LogOptions& options);
+// PID 1 is lameduck after all: it logs the drain itself.
+void stop_copy_to_pid1();
+
+// Prints "lameduck: <message>" on stderr as one line: for usage errors (before the log
+// format is known) and setup failures; as a JSON log line once --log-format json is set.
+void print_error(const std::string& message);
+
+// The drain's timeline, "the product's evidence": every line of a drain is stamped
+// "t=+<ms>ms", counted from the drain's start with the clock read as the line is written,
+// so lines are on one clock and never older than what they report. Lines before the drain
+// starts carry no stamp.
+class Timeline {
+ public:
+  void start(TimePoint zero) { zero_ = zero; }
+  bool started() const { return zero_.has_value(); }
+  // The start (the epoch before it).
+  TimePoint zero() const { return zero_.value_or(TimePoint{}); }
+  // Since the start (0 before it).
+  Millis elapsed(TimePoint now = Clock::now()) const;
+
+  template <class... A>
+  void info(spdlog::format_string_t<A...> format, A&&... args) const {
+    log(spdlog::level::info, format, std::forward<A>(args)...);
+  }
+  template <class... A>
+  void warn(spdlog::format_string_t<A...> format, A&&... args) const {
+    log(spdlog::level::warn, format, std::forward<A>(args)...);
+  }
+  template <class... A>
+  void debug(spdlog::format_string_t<A...> format, A&&... args) const {
+    log(spdlog::level::debug, format, std::forward<A>(args)...);
+  }
+  template <class... A>
+  void log(spdlog::level::level_enum level, spdlog::format_string_t<A...> format,
+           A&&... args) const {
+    if (!spdlog::should_log(level)) return;
+    write(level, fmt::format(format, std::forward<A>(args)...));
+  }
+
+ private:
+  void write(spdlog::level::level_enum level, std::string_view text) const;
+
+  std::optional<TimePoint> zero_;
+};
+
+}  // namespace lameduck

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "commands/prestop.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/event_loop.h"
+#include "base/log.h"
+#include "commands/wait_setup.h"
+#include "control/control_client.h"
+#include "drain/drain.h"
+#include "drain/drain_runner.h"
+
+namespace lameduck {
+namespace {
+
+// How much longer than its own --max-delay the hook waits for PID 1's answer: PID 1's
+// drain is capped by the same --max-delay (one config for both), plus scheduling slack.
+constexpr Millis kPid1Margin{1000};
+
+// wait_here: PID 1 could not be asked (maybe it is lameduck but busy); wait_alone: there
+// is no lameduck PID 1 to tell afterwards (the hook is PID 1, or has no PID namespace).
+enum class Asked { done, wait_here, wait_alone };
+
+// After its own wait, how long the hook tries a still-full backlog to tell PID 1.
+constexpr Millis kTellBusyRetry{500};
+
+// SIGTERM, SIGINT or SIGHUP end the hook's wait early: someone wants the container gone
+// now (the kubelet never signals a hook, so this is an operator). Other signals are ignored.
+// Returns what ended the wait ("SIGTERM from pid 12"), or nothing.
+std::optional<std::string> interrupted(std::span<const signalfd_siginfo> signals,
+                                       const Timeline& timeline) {
+  for (const auto& info : signals) {
+    int sig = static_cast<int>(info.ssi_signo);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+      timeline.info("{} received from pid {}: preStop hook stops waiting, exits 0",
+                    signal_name(sig), info.ssi_pid);
+      return signal_name(sig) + " from pid " + std::to_string(info.ssi_pid);
+    }
+  }
+  return std::nullopt;
+}
+
+void log_summary(const Timeline& timeline, const DrainSummary& summary) {
+  timeline.info("{}{}", kSummaryPrefix, format_summary(summary, std::nullopt));
+}
+
+// The hook's summary when PID 1 drained: one phase, its wait for PID 1.
+Asked pid1_done(const Timeline& timeline, std::string ended_by) {
+  log_summary(timeline, {{{"pid1", timeline.elapsed()}}, std::move(ended_by), {}});
+  return Asked::done;
+}
+
+// Step 1: when PID 1 is lameduck, let it drain and wait for its answer, so the drain
+// happens once, with PID 1's configuration, and the kubelet's SIGTERM is forwarded at once.
+Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& timeline) {
+  if (getpid() == 1) {
+    timeline.info("preStop: running as PID 1 itself; waiting here");
+    return Asked::wait_alone;
+  }
+  std::string why_not;
+  auto pid_namespace = own_pid_namespace(why_not);
+  if (!pid_namespace) {
+    timeline.info("preStop: {}; waiting here", why_not);
+    return Asked::wait_alone;
+  }
+  auto connection = connect_to_pid1(*pid_namespace, geteuid());
+  switch (connection.failure) {
+    case Pid1Connection::Failure::none: stop_copy_to_pid1(); break;  // PID 1 logs the drain
+    case Pid1Connection::Failure::absent:
+      timeline.info("preStop: PID 1 is not lameduck or does not listen ({}); waiting here",
+                    connection.why);
+      return Asked::wait_here;
+    case Pid1Connection::Failure::busy:
+      timeline.warn("preStop: PID 1 is busy ({}); waiting here", connection.why);
+      return Asked::wait_here;
+    case Pid1Connection::Failure::untrusted:
+      timeline.warn("preStop: not asking the control socket's owner to drain: {}; waiting here",
+                    connection.why);
+      return Asked::wait_here;
+  }
+  auto& client = connection.client;
+  if (auto error = client->send_drain_request()) {
+    // A refusing PID 1 answers and closes at once, maybe before our request went out.
+    std::vector<Reply> replies;
+    std::string closed_why;
+    client->read_replies(replies, closed_why);
+    for (const auto& reply : replies) {
+      if (reply.kind == ReplyKind::refused) *error = "PID 1 refused: " + reply.text;
+    }
+    timeline.warn("preStop: cannot ask PID 1 to drain ({}); waiting here", *error);
+    return Asked::wait_here;
+  }
+  Millis bound = options.wait.max_delay + kPid1Margin;
+  TimePoint until = timeline.zero() + bound;  // from the hook's start
+  timeline.info("preStop: asked PID 1 (lameduck) to drain; waiting for it (at most {})",
+                format_duration(bound));
+  client->keep_open_until_exit();
+  FdSource answer(client->fd());
+  LoopSource* sources[] = {&answer};
+  for (;;) {
+    auto woke = loop.wait(sources, until);
+    if (auto why = interrupted(woke.signals, timeline)) return pid1_done(timeline, *why);
+    loop.dispatch(sources, woke.now);
+    if (answer.ready()) {
+      std::vector<Reply> replies;
+      std::string closed_why;
+      bool open = client->read_replies(replies, closed_why);
+      for (const auto& reply : replies) {
+        switch (reply.kind) {
+          case ReplyKind::draining: timeline.info("PID 1 is draining: {}", reply.text); break;
+          case ReplyKind::done:
+            timeline.info("PID 1 reports the drain done ({}); preStop hook exits 0", reply.text);
+            return pid1_done(timeline, "PID 1 reported it done (" + reply.text + ")");
+          case ReplyKind::refused:
+            timeline.warn("PID 1 refused the drain request: {}; waiting here", reply.text);
+            return Asked::wait_here;
+          case ReplyKind::unknown:
+            timeline.warn("unexpected reply from PID 1: '{}'", reply.text);
+            break;
+        }
+      }
+      if (!open) {
+        // PID 1 exits only when the app did: the container is going away, and so is the hook.
+        timeline.info("PID 1 closed the control socket{}; it is exiting, preStop hook exits 0",
+                      closed_why.empty() ? "" : " (" + closed_why + ")");
+        return pid1_done(timeline, "PID 1 exited");
+      }
+    }
+    if (Clock::now() >= until) {
+      timeline.warn(
+          "PID 1 did not report the drain done within {} (--max-delay + {}); preStop hook "
+          "exits 0",
+          format_duration(bound), format_duration(kPid1Margin));
+      return pid1_done(timeline, "no answer from PID 1 within " + format_duration(bound));
+    }
+  }
+}
+
+// The hook's drain effects: it stops nothing; when the wait is over, it exits 0.
+class HookEffects final : public DrainEffects {
+ public:
+  explicit HookEffects(const Timeline& timeline) : timeline_(timeline) {}
+  bool done() const { return done_; }
+
+  // Never asked for: a preStop drain does not stop anything (no SIGTERM here).
+  void send_stop(std::string_view) override {}
+  void send_kill(std::string_view) override {}
+  void forward(int) override {}
+  void report_draining(TimePoint) override {}
+  void report_drained(std::string_view why) override {
+    timeline_.info("{}: preStop hook exits 0", why);
+    done_ = true;
+  }
+  std::string after_wait(bool) const override { return "the preStop hook exits 0"; }
+
+ private:
+  const Timeline& timeline_;
+  bool done_ = false;
+};
+
+// Step 3, after a wait of its own: a lameduck PID 1 that could not be asked (busy, or it
+// refused) is told, so the kubelet's SIGTERM that follows is not a second wait. Only a
+// PID 1 that passes the same checks as in step 1 is told; anything else stays quiet.
+void tell_pid1(const Timeline& timeline, const std::string& how) {
+  std::string why_not;
+  auto pid_namespace = own_pid_namespace(why_not);
+  if (!pid_namespace) return;
+  auto connection = connect_to_pid1(*pid_namespace, geteuid(), kTellBusyRetry);
+  if (connection.failure != Pid1Connection::Failure::none) {
+    timeline.debug("preStop: not telling PID 1 about this wait: {}", connection.why);
+    return;
+  }
+  auto& client = connection.client;
+  client->keep_open_until_exit();
+  if (auto error = client->send_line(format_waited_request(how))) {
+    timeline.debug("preStop: cannot tell PID 1 about this wait: {}", *error);
+    return;
+  }
+  // Its answer ("done noted", or "refused ..."), briefly: the hook's exit must not wait.
+  std::vector<Reply> replies;
+  std::string closed_why;
+  TimePoint until = Clock::now() + Millis(500);
+  while (Clock::now() < until && replies.empty()) {
+    pollfd p{client->fd(), POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms(until, Clock::now())) <= 0) break;
+    if (!client->read_replies(replies, closed_why)) break;
+  }
+  for (const auto& reply : replies) {
+    if (reply.kind == ReplyKind::done) {
+      timeline.info(
+          "preStop: told PID 1 (lameduck) that this hook waited; it forwards the "
+          "kubelet's SIGTERM at once");
+      return;
+    }
+    if (reply.kind == ReplyKind::refused) {
+      timeline.info("preStop: PID 1 refused to hear about this wait: {}", reply.text);
+      return;
+    }
+  }
+}
+
+// Step 2: the wait itself, as PID 1 would do it: EndpointSlices + settle, or --delay.
+int wait_here(const PrestopOptions& options, EventLoop& loop, Timeline& timeline, bool tell) {
+  // PID 1 is not lameduck: every listening port of the namespace is the app's (or --port).
+  WaitSetup wait = setup_wait(options.wait, std::nullopt);
+  add_traffic_wait(wait, options.wait.traffic, std::nullopt, timeline);
+  HookEffects effects(timeline);
+  DrainRunner runner(wait.drain, wait.sources(), effects, timeline);
+  runner.on_prestop();
+  LoopSource* sources[] = {&runner};
+  while (!effects.done()) {
+    auto woke = loop.wait(sources, std::nullopt);
+    if (auto why = interrupted(woke.signals, timeline)) {
+      auto summary = runner.summary();
+      summary.ended_by = *why;
+      log_summary(timeline, summary);
+      return 0;
+    }
+    loop.dispatch(sources, woke.now);
+  }
+  auto summary = runner.summary();
+  if (tell) tell_pid1(timeline, summary.ended_by);
+  log_summary(timeline, summary);
+  return 0;
+}
+
+}  // namespace
+
+int run_prestop(const PrestopOptions& options, SignalFd& signals) {
+  // The hook's timeline starts with the hook: asking PID 1 is part of the drain.
+  Timeline timeline;
+  timeline.start(Clock::now());
+  // Where `kubectl logs` reads, until PID 1 turns out to be lameduck (ask_pid1).
+  copy_log_to_pid1(options.wait.log);
+  EventLoop loop(signals);
+  auto asked = ask_pid1(options, loop, timeline);
+  if (asked == Asked::done) return 0;
+  return wait_here(options, loop, timeline, asked == Asked::wait_here);
+}
+
+}  // namespace lameduck

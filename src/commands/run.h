@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
+// `lameduck [OPTIONS] -- COMMAND`: setup (may fail with 125/126/127), then the run loop.
+#pragma once
+
+#include "cli/options.h"
+#include "init/signal_fd.h"
+
+namespace lameduck {
+
+int run_command(const RunOptions& options, SignalFd& signals);
+
+}  // namespace lameduck

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/control_socket.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+
+namespace lameduck {
+
+socklen_t abstract_address(const std::string& name, sockaddr_un& addr) {
+  addr = {};
+  addr.sun_family = AF_UNIX;
+  std::size_t n = std::min(name.size(), sizeof addr.sun_path - 1);
+  std::memcpy(addr.sun_path + 1, name.data(), n);  // sun_path[0] == '\0': abstract
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+}
+
+std::optional<PeerCredentials> peer_credentials(int fd) {
+  ucred cred{};
+  socklen_t size = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &size) != 0) return std::nullopt;
+  return PeerCredentials{cred.pid, cred.uid, cred.gid};
+}
+
+std::optional<std::uint64_t> namespace_inode(const std::string& path, int& error) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    error = errno;
+    return std::nullopt;
+  }
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
+std::optional<std::uint64_t> own_pid_namespace(std::string& why_not) {
+  int error = 0;
+  auto inode = namespace_inode("/proc/self/ns/pid", error);
+  if (!inode) why_not = std::string("cannot read /proc/self/ns/pid: ") + std::strerror(error);
+  return inode;
+}
+
+}  // namespace lameduck

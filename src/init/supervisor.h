@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+// The run phase: one event loop over the signalfd, the drain (its wait sources) and the
+// control socket. Once the child runs, only its exit ends this.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/event_loop.h"
+#include "base/log.h"
+#include "cli/options.h"
+#include "commands/wait_setup.h"
+#include "drain/drain.h"
+#include "drain/drain_runner.h"
+#include "init/child.h"
+#include "init/signal_fd.h"
+
+namespace lameduck {
+
+// The drain's effects as PID 1: signals to the app and answers to preStop hooks.
+class Supervisor final : private DrainEffects {
+ public:
+  // The drain as set up (its sources must outlive this), and its timeline; control may be
+  // null.
+  Supervisor(const RunOptions& options, const WaitSetup& wait, Timeline& timeline,
+             SignalFd& signals, Child child, ControlChannel* control);
+  // Runs until the app has exited and its leftovers are gone; returns lameduck's exit code.
+  int run();
+  // The drain's timeline, for wait sources that write on it.
+  const Timeline& timeline() const { return timeline_; }
+
+ private:
+  void on_signal(const signalfd_siginfo& info);
+  void on_reaped();
+  void take_drain_requests();
+  void clean_up_leftovers();
+  // Lets connected preStop hooks take "done" and hang up (at most kHookLinger).
+  void let_hooks_go();
+
+  void send_stop(std::string_view why) override;
+  void send_kill(std::string_view why) override;
+  void forward(int sig) override;
+  void report_draining(TimePoint now) override;
+  void report_drained(std::string_view why) override;
+  std::string after_wait(bool stopping) const override;
+  void drain_expired() override;
+
+  const RunOptions& options_;
+  Child child_;
+  ControlChannel* control_;
+  Timeline& timeline_;
+  DrainRunner runner_;
+  EventLoop loop_;
+  std::optional<int> child_status_;
+  std::string started_by_;  // the preStop hook that started the drain, for its summary
+};
+
+}  // namespace lameduck

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+// The traffic wait's decision, pure: fed one look at the Pod's network namespace after
+// another (the namespace's count of accepted TCP connections and a list of its TCP
+// sockets), it tells when traffic that counts was last seen. No I/O here: traffic_probe.*
+// takes the looks, traffic_wait.* drives them. ../shared/SPEC.md, "Traffic semantics".
+//
+// Safety rule: whatever cannot be seen counts as traffic. A look that could not be read,
+// a connection that was accepted but never seen in a socket list, a connection that
+// vanished (or was closed by the app) while it could still receive data, a counter that
+// went backwards: each makes the look "active", so the quiet period starts again. Such
+// errors make the wait longer, never shorter.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/duration.h"
+#include "traffic/net_address.h"
+
+namespace lameduck {
+
+// The kernel's TCP states (include/net/tcp_states.h), as sock_diag reports them.
+enum class TcpState : std::uint8_t {
+  established = 1,
+  syn_sent,
+  syn_recv,
+  fin_wait1,
+  fin_wait2,
+  time_wait,
+  close,
+  close_wait,
+  last_ack,
+  listen,
+  closing,
+  new_syn_recv,
+};
+
+// True while the peer has not sent its FIN, so more bytes may still arrive.
+bool can_receive(TcpState state);
+
+struct SocketSample {
+  std::uint64_t cookie = 0;  // the kernel's socket id; kept when a socket turns TIME_WAIT
+  IpAddress local;
+  std::uint16_t local_port = 0;
+  IpAddress peer;
+  std::uint16_t peer_port = 0;
+  TcpState state = TcpState::close;
+  std::optional<std::uint64_t> bytes_received;  // tcpi_bytes_received; none for TIME_WAIT
+  std::uint64_t inode = 0;                      // 0 for TIME_WAIT and orphaned sockets
+};
+
+// One look. Fields are nullopt when they could not be read; `error` says why.
+struct TrafficLook {
+  TimePoint at;
+  std::optional<std::uint64_t> passive_opens;        // Tcp PassiveOpens of the namespace
+  std::optional<std::vector<SocketSample>> sockets;  // every TCP socket of the namespace
+  // The sockets destroyed since the last look, in their last state (sock_diag's destroy
+  // events); nullopt when they are not known (not subscribed, or events were lost).
+  std::optional<std::vector<SocketSample>> destroyed;
+  std::string error;
+};
+
+struct TrafficPolicyConfig {
+  Millis quiet{2000};
+  std::vector<Cidr> ignore;       // loopback and the Pod's own addresses are always ignored
+  std::set<std::uint16_t> ports;  // the app's ports; empty: every listening port
+  bool wait_pooled = true;        // bytes on open connections count, not only new connections
+};
+
+// What one look found that counts, for the timeline.
+struct LookResult {
+  std::uint64_t new_connections = 0;   // counted, including those never seen in a list
+  std::uint64_t unattributed = 0;      // of new_connections: accepted and gone between looks
+  std::uint64_t bytes = 0;             // received on the app's connections
+  std::uint64_t uncertain = 0;         // closed or vanished with unknown bytes
+  std::string error;                   // the look could not be read (counts as traffic)
+  std::optional<IpAddress> last_peer;  // one peer that sent in this look
+  std::uint16_t last_port = 0;
+  bool active() const {
+    return new_connections > 0 || bytes > 0 || uncertain > 0 || !error.empty();
+  }
+};
+
+// A peer's counted traffic within a window.
+struct PeerTraffic {
+  IpAddress ip;
+  std::uint64_t connections = 0;  // new connections
+  std::uint64_t bytes = 0;
+  std::uint64_t open = 0;  // the app's connections from this peer open at the last look
+};
+
+class TrafficPolicy {
+ public:
+  explicit TrafficPolicy(TrafficPolicyConfig config);
+
+  // Looks must come in time order. The first one only sets the baseline.
+  LookResult observe(const TrafficLook& look);
+
+  // The last look that saw counted traffic, or the first look when none has.
+  std::optional<TimePoint> quiet_since() const { return quiet_since_; }
+  // When the quiet period is complete: quiet_since + quiet. nullopt before the first look.
+  std::optional<TimePoint> quiet_until() const;
+  // Peers with counted traffic in looks at or after `since`, most bytes first.
+  std::vector<PeerTraffic> active_peers(TimePoint since) const;
+  // Counted traffic that no peer can be named for (unattributed, unreadable looks) since.
+  std::uint64_t anonymous_since(TimePoint since) const;
+  // The ports that count: the configured ones, or every listening port at the last look.
+  const std::set<std::uint16_t>& ports() const { return ports_; }
+  const TrafficPolicyConfig& config() const { return config_; }
+
+ private:
+  struct Known {
+    SocketSample socket;
+    bool counted = false;  // an app connection from a peer that counts
+  };
+  struct PeerEvent {
+    TimePoint at;
+    IpAddress ip;
+    std::uint64_t connections;
+    std::uint64_t bytes;
+  };
+  bool ignored(const IpAddress& client, const IpAddress& server) const;
+  void note(std::vector<PeerEvent>& events, TimePoint at, const IpAddress& ip,
+            std::uint64_t connections, std::uint64_t bytes, LookResult& result, std::uint16_t port);
+  void prune(TimePoint now);
+
+  TrafficPolicyConfig config_;
+  std::optional<TimePoint> quiet_since_;
+  std::optional<std::uint64_t> passive_opens_;  // at the last readable look
+  std::map<std::uint64_t, Known> sockets_;      // by cookie, at the last readable look
+  std::set<std::uint16_t> ports_;
+  std::vector<PeerEvent> events_;  // counted traffic per peer, within the window
+  std::vector<std::pair<TimePoint, std::uint64_t>> anonymous_;
+  std::map<IpAddress, std::uint64_t> open_;  // counted connections per peer at the last look
+  std::int64_t backlog_ = 0;  // accepted (PassiveOpens) minus seen, since the baseline
+  bool baseline_ = false;
+};
+
+}  // namespace lameduck

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+// Linux: what the traffic wait looks at, in the network namespace lameduck runs in (the
+// Pod's): the TCP PassiveOpens counter of /proc/net/snmp and a NETLINK_SOCK_DIAG dump of
+// every TCP socket with its tcp_info. Both are per network namespace and readable by any
+// user. Nothing is opened until the first look, and close() drops the netlink socket, so
+// a serving Pod pays nothing.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "traffic/traffic_policy.h"
+
+namespace lameduck {
+
+// Owns one NETLINK_SOCK_DIAG socket.
+class SockDiagSocket {
+ public:
+  SockDiagSocket() = default;
+  ~SockDiagSocket();
+  SockDiagSocket(const SockDiagSocket&) = delete;
+  SockDiagSocket& operator=(const SockDiagSocket&) = delete;
+
+  // Every TCP socket (IPv4 and IPv6, all states) with bytes received where known.
+  // Opens the socket on first use. nullopt with `error` set when the dump failed.
+  std::optional<std::vector<SocketSample>> dump_tcp(std::string& error);
+  void close();
+  bool is_open() const { return fd_ >= 0; }
+
+ private:
+  bool dump_family(int family, std::vector<SocketSample>& out, std::string& error);
+  int fd_ = -1;
+};
+
+// Owns a NETLINK_SOCK_DIAG socket subscribed to the kernel's TCP destroy events (any user
+// may): every socket of the namespace that is freed, with its last state and tcp_info, so
+// connections that open and close between two looks are attributed to their peers.
+class SockDiagEvents {
+ public:
+  SockDiagEvents() = default;
+  ~SockDiagEvents();
+  SockDiagEvents(const SockDiagEvents&) = delete;
+  SockDiagEvents& operator=(const SockDiagEvents&) = delete;
+
+  bool subscribe(std::string& error);
+  bool subscribed() const { return fd_ >= 0; }
+  // Every socket destroyed since the last call; nullopt when not subscribed or when the
+  // kernel dropped events (the receive buffer overflowed).
+  std::optional<std::vector<SocketSample>> drain();
+  void close();
+
+ private:
+  int fd_ = -1;
+};
+
+// Tcp: PassiveOpens of this network namespace; nullopt with `error` when unreadable.
+std::optional<std::uint64_t> read_passive_opens(std::string& error);
+
+// One look: the counter first, then the sockets, then the destroy events since the last
+// look (traffic_policy.cpp explains why this order is safe).
+TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, TimePoint now);
+
+// The TCP ports the given processes listen on: their socket inodes (/proc/PID/fd) matched
+// with the listening sockets of `sockets`. nullopt with `why` when a process's descriptors
+// cannot be read (another user's process, no /proc): then no port can be told apart.
+std::optional<std::set<std::uint16_t>> listening_ports_of(const std::vector<pid_t>& pids,
+                                                          const std::vector<SocketSample>& sockets,
+                                                          std::string& why);
+
+}  // namespace lameduck

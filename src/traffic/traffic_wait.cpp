@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "traffic/traffic_wait.h"
+
+#include <poll.h>
+#include <spdlog/spdlog.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+
+#include "init/orphans.h"
+
+namespace lameduck {
+namespace {
+
+std::string plural(std::uint64_t n, const char* word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+std::string port_list(const std::set<std::uint16_t>& ports) {
+  if (ports.empty()) return "none yet";
+  std::string out;
+  for (auto p : ports) out += (out.empty() ? "" : ",") + std::to_string(p);
+  return out;
+}
+
+TrafficPolicyConfig policy_config(const TrafficWaitParams& params) {
+  TrafficPolicyConfig config;
+  config.quiet = params.quiet;
+  config.ignore = params.ignore;
+  config.ports = params.ports;
+  config.wait_pooled = params.wait_pooled;
+  return config;
+}
+
+}  // namespace
+
+std::unique_ptr<TrafficWait> setup_traffic_wait(const TrafficOptions& options,
+                                                std::optional<pid_t> app) {
+  if (!options.wait) return nullptr;
+  TrafficWaitParams params;
+  params.quiet = options.quiet;
+  params.ignore = ignored_peers(options.ignore_peers, std::getenv("HOST_IP"), params.ignore_from);
+  params.ports = options.ports;
+  params.app = app;
+  params.wait_pooled = options.wait_pooled;
+  return std::make_unique<TrafficWait>(std::move(params));
+}
+
+TrafficReport sample_traffic(const TrafficOptions& options, Millis period) {
+  TrafficPolicyConfig config;
+  std::string from;
+  config.ignore = ignored_peers(options.ignore_peers, std::getenv("HOST_IP"), from);
+  config.ports = options.ports;
+  config.quiet = period;
+  TrafficPolicy policy(config);
+  SockDiagSocket diag;
+  SockDiagEvents events;
+  TrafficReport report;
+  report.period = period;
+  auto start = Clock::now();
+  auto first = take_look(diag, events, start);
+  report.error = first.error;
+  policy.observe(first);
+  // Not PID 1: a plain sleep is fine here.
+  ::poll(nullptr, 0, static_cast<int>(period.count()));
+  auto second = take_look(diag, events, Clock::now());
+  if (report.error.empty()) report.error = second.error;
+  auto r = policy.observe(second);
+  report.ports = policy.ports();
+  report.new_connections = r.new_connections;
+  report.unattributed = r.unattributed;
+  report.bytes = r.bytes;
+  report.peers = policy.active_peers(start);
+  return report;
+}
+
+std::string describe_traffic(const TrafficReport& report) {
+  std::string out = plural(report.new_connections, "new connection");
+  if (report.unattributed > 0) out += " (" + std::to_string(report.unattributed) + " unseen)";
+  out += ", " + format_bytes(report.bytes) + " in the last " + format_duration(report.period) +
+         " on port(s) " + port_list(report.ports);
+  std::string peers;
+  for (const auto& p : report.peers) peers += (peers.empty() ? "" : ", ") + format_ip(p.ip);
+  if (!peers.empty()) out += " (from " + peers + ")";
+  if (!report.error.empty()) out += "; " + report.error;
+  return out;
+}
+
+std::string format_bytes(std::uint64_t bytes) {
+  char text[32];
+  if (bytes < 1024) {
+    std::snprintf(text, sizeof text, "%" PRIu64 " B", bytes);
+  } else if (bytes < std::uint64_t{1024} * 1024) {
+    std::snprintf(text, sizeof text, "%.0f KiB", static_cast<double>(bytes) / 1024);
+  } else {
+    std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1024 * 1024));
+  }
+  return text;
+}
+
+std::vector<Cidr> ignored_peers(const std::vector<Cidr>& given, const char* host_ip,
+                                std::string& from) {
+  if (!given.empty()) {
+    from = "--ignore-peer";
+    return given;
+  }
+  if (host_ip != nullptr && *host_ip != '\0') {
+    if (auto cidr = parse_cidr(host_ip)) {
+      from = "HOST_IP";
+      return {*cidr};
+    }
+    from = "HOST_IP '" + std::string(host_ip) + "' is not an IP address";
+    return {};
+  }
+  from = "no HOST_IP";
+  return {};
+}
+
+TrafficWait::TrafficWait(TrafficWaitParams params)
+    : params_(std::move(params)), policy_(policy_config(params_)) {}
+
+const Timeline& TrafficWait::timeline() const {
+  static const Timeline unstarted;  // lines without a stamp, should nobody have set one
+  return timeline_ != nullptr ? *timeline_ : unstarted;
+}
+
+std::optional<WaitOutcome> TrafficWait::start(TimePoint now) {
+  running_ = true;
+  quiet_ = false;
+  window_start_ = now;
+  window_ = {};
+  TrafficLook first = take_look(diag_, events_, now);
+
+  // Which ports are the app's: --port, else what its processes listen on, else all.
+  auto config = policy_config(params_);
+  std::string ports_from = "--port";
+  if (config.ports.empty()) {
+    ports_from = "every listening port";
+    if (params_.app && first.sockets) {
+      std::vector<pid_t> pids = descendants_of(*params_.app);
+      pids.push_back(*params_.app);
+      std::string why;
+      if (auto ports = listening_ports_of(pids, *first.sockets, why); !ports) {
+        ports_from = "every listening port (" + why + ")";
+      } else if (ports->empty()) {
+        ports_from = "every listening port (the app listens on none)";
+      } else {
+        config.ports = *ports;
+        ports_from = "the app's";
+      }
+    }
+  }
+  policy_ = TrafficPolicy(config);
+  policy_.observe(first);
+  last_look_ = now;
+
+  std::string ignored = "loopback";
+  for (const auto& c : params_.ignore) ignored += ", " + format_cidr(c);
+  timeline().info(
+      "waiting for traffic to stop: {} quiet on port(s) {} ({}), ignoring {} "
+      "({})",
+      format_duration(params_.quiet), port_list(policy_.ports()), ports_from, ignored,
+      params_.ignore_from);
+  if (!first.error.empty()) {
+    warned_ = first.error;
+    timeline().warn("traffic: {}; every look that cannot be read counts as traffic", first.error);
+  }
+  return std::nullopt;
+}
+
+void TrafficWait::stop() {
+  if (!running_) return;
+  running_ = false;
+  diag_.close();
+  events_.close();
+  auto now = Clock::now();
+  if (!quiet_) {
+    auto active = still_active(now);
+    if (!active.empty()) {
+      timeline().info("traffic still active when the wait ended: {}", active);
+    }
+  }
+}
+
+std::optional<TimePoint> TrafficWait::next_timeout() const {
+  if (!running_ || quiet_) return std::nullopt;
+  TimePoint next = last_look_ + kTrafficLookInterval;
+  // Look exactly when the wait could end, so that it ends on a look.
+  if (auto until = policy_.quiet_until(); until && *until > last_look_ && *until < next) {
+    next = *until;
+  }
+  return next;
+}
+
+std::optional<WaitOutcome> TrafficWait::on_ready(std::span<const pollfd>, TimePoint now) {
+  auto due = next_timeout();
+  if (!due || now < *due) return std::nullopt;
+  return look(now);
+}
+
+std::optional<WaitOutcome> TrafficWait::check(TimePoint now) {
+  auto until = policy_.quiet_until();
+  if (quiet_ || !until || now < *until) return std::nullopt;
+  quiet_ = true;
+  auto quiet_for = std::chrono::duration_cast<Millis>(now - *policy_.quiet_since());
+  // Rounded down to the look interval, so "quiet for 2s" reads as configured.
+  quiet_for -= quiet_for % kTrafficLookInterval;
+  return WaitOutcome{WaitOutcome::Kind::done, "quiet for " + format_duration(quiet_for) +
+                                                  " since t=+" +
+                                                  std::to_string(t(*policy_.quiet_since())) + "ms"};
+}
+
+std::optional<WaitOutcome> TrafficWait::look(TimePoint now) {
+  TrafficLook sample = take_look(diag_, events_, now);
+  LookResult r = policy_.observe(sample);
+  last_look_ = now;
+  if (!r.error.empty() && r.error != warned_) {
+    warned_ = r.error;
+    timeline().warn("traffic: {}; counts as traffic", r.error);
+  }
+  window_.new_connections += r.new_connections;
+  window_.unattributed += r.unattributed;
+  window_.bytes += r.bytes;
+  window_.uncertain += r.uncertain;
+  if (!r.error.empty()) window_.error = r.error;
+  if (r.last_peer) {
+    window_.last_peer = r.last_peer;
+    window_.last_port = r.last_port;
+  }
+  if (now - window_start_ >= Millis(1000)) log_traffic(now);
+  return check(now);
+}
+
+void TrafficWait::log_traffic(TimePoint now) {
+  if (window_.active()) {
+    auto period = std::chrono::duration_cast<Millis>(now - window_start_);
+    std::string what = plural(window_.new_connections, "new connection");
+    if (window_.unattributed > 0) what += " (" + std::to_string(window_.unattributed) + " unseen)";
+    what += ", " + format_bytes(window_.bytes);
+    if (window_.uncertain > 0) {
+      what += ", " + plural(window_.uncertain, "connection") + " closed with unknown bytes";
+    }
+    if (!window_.error.empty()) what += ", looks unreadable";
+    std::string from;
+    if (window_.last_peer) {
+      from = " (last from " + format_endpoint(*window_.last_peer, window_.last_port) + ")";
+    }
+    timeline().info("traffic: {} in the last {}{}", what, format_duration(period), from);
+  }
+  window_start_ = now;
+  window_ = {};
+}
+
+std::string TrafficWait::still_active(TimePoint now) const {
+  TimePoint since = now - params_.quiet;
+  std::string out;
+  int shown = 0;
+  auto peers = policy_.active_peers(since);
+  for (const auto& p : peers) {
+    if (++shown > 5) {
+      out += ", " + std::to_string(peers.size() - 5) + " more peers";
+      break;
+    }
+    std::string detail = plural(p.open, "open connection");
+    if (p.connections > 0) detail += ", " + plural(p.connections, "new connection");
+    detail += ", " + format_bytes(p.bytes);
+    out += (out.empty() ? "" : ", ") + format_ip(p.ip) + " (" + detail + " in the last " +
+           format_duration(params_.quiet) + ")";
+  }
+  if (auto anonymous = policy_.anonymous_since(since); anonymous > 0) {
+    out += (out.empty() ? "" : ", ") + plural(anonymous, "connection or look") +
+           " that could not be attributed";
+  }
+  return out;
+}
+
+}  // namespace lameduck

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cli/options.h"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <cstdlib>
+
+using namespace lameduck;
+
+namespace {
+
+ParsedCommandLine parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "lameduck");
+  return parse_command_line(static_cast<int>(args.size()), args.data());
+}
+
+std::string error_of(std::vector<const char*> args) {
+  try {
+    parse(std::move(args));
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("the command follows -- or the first positional") {
+  auto a = parse({"--delay", "3s", "--", "/app", "-x", "--delay", "9"});
+  CHECK(a.subcommand == Subcommand::run);
+  CHECK(a.run.command == std::vector<std::string>{"/app", "-x", "--delay", "9"});
+  CHECK(a.run.wait.delay == Millis(3000));
+  auto b = parse({"/app", "-x"});
+  CHECK(b.run.command == std::vector<std::string>{"/app", "-x"});
+  CHECK_FALSE(b.run.wait.delay.has_value());
+}
+
+TEST_CASE("run options") {
+  auto a = parse({"--signal",
+                  "QUIT",
+                  "--kill-after",
+                  "10s",
+                  "-g",
+                  "--rewrite",
+                  "TERM:INT",
+                  "-e",
+                  "143",
+                  "--success-exit-code",
+                  "130",
+                  "--orphan-grace",
+                  "500ms",
+                  "--settle",
+                  "0",
+                  "--max-delay",
+                  "1m",
+                  "--no-subreaper",
+                  "--",
+                  "x"});
+  CHECK(a.run.stop_signal == SIGQUIT);
+  CHECK(a.run.kill_after == Millis(10000));
+  CHECK(a.run.group);
+  CHECK(a.run.rewrite.apply(SIGTERM) == SIGINT);
+  CHECK(a.run.success_codes == std::set<int>{130, 143});
+  CHECK(a.run.orphan_grace == Millis(500));
+  CHECK(a.run.wait.settle == Millis(0));
+  CHECK(a.run.wait.max_delay == Millis(60000));
+  CHECK(a.run.subreaper == false);
+  CHECK_FALSE(a.run.wait.api.wait_endpoints.has_value());
+}
+
+TEST_CASE("environment variables configure, flags win") {
+  setenv("LAMEDUCK_DELAY", "7s", 1);
+  setenv("LAMEDUCK_SIGNAL", "SIGUSR1", 1);
+  setenv("LAMEDUCK_SUCCESS_EXIT_CODE", "143,130", 1);
+  setenv("LAMEDUCK_WAIT_ENDPOINTS", "false", 1);
+  auto a = parse({"--signal", "HUP", "--", "x"});
+  CHECK(a.run.wait.delay == Millis(7000));
+  CHECK(a.run.stop_signal == SIGHUP);
+  CHECK(a.run.success_codes == std::set<int>{130, 143});
+  CHECK(a.run.wait.api.wait_endpoints == false);
+  unsetenv("LAMEDUCK_DELAY");
+  unsetenv("LAMEDUCK_SIGNAL");
+  unsetenv("LAMEDUCK_SUCCESS_EXIT_CODE");
+  unsetenv("LAMEDUCK_WAIT_ENDPOINTS");
+}
+
+TEST_CASE("subcommands, also after options") {
+  CHECK(parse({"version"}).subcommand == Subcommand::version);
+  CHECK(parse({"prestop", "--delay", "3"}).subcommand == Subcommand::prestop);
+  auto p = parse({"--delay", "4", "prestop"});
+  CHECK(p.subcommand == Subcommand::prestop);
+  CHECK(p.prestop.wait.delay == Millis(4000));
+  CHECK(parse({"--", "prestop"}).run.command == std::vector<std::string>{"prestop"});
+  CHECK(parse({"endpoints", "-o", "json"}).endpoints.json);
+  CHECK(parse({"--help"}).subcommand == Subcommand::help);
+  CHECK_FALSE(parse({"--help"}).help_text.empty());
+}
+
+TEST_CASE("every usage mistake names the problem") {
+  CHECK(error_of({}).find("no command") != std::string::npos);
+  CHECK(error_of({"--delay", "3"}).find("no command") != std::string::npos);
+  CHECK(error_of({"--bogus", "x"}).find("--bogus") != std::string::npos);
+  CHECK(error_of({"--delay", "soon", "x"}).find("invalid duration 'soon'") != std::string::npos);
+  CHECK(error_of({"--signal", "NOPE", "x"}).find("unknown signal 'NOPE'") != std::string::npos);
+  CHECK(error_of({"--rewrite", "TERM", "x"}).find("FROM:TO") != std::string::npos);
+  CHECK(error_of({"-e", "300", "x"}).find("success-exit-code") != std::string::npos);
+  CHECK(error_of({"-e", "abc", "x"}).find("success-exit-code") != std::string::npos);
+  CHECK(error_of({"--log-format", "xml", "x"}).find("log-format") != std::string::npos);
+  CHECK(error_of({"--delay"}).find("delay") != std::string::npos);
+  CHECK(error_of({"version", "x"}).find("version") != std::string::npos);
+  CHECK(error_of({"prestop", "--bogus"}).find("bogus") != std::string::npos);
+}
+
+TEST_CASE("the stop signal cannot be a job-control stop") {
+  for (const char* sig : {"STOP", "SIGTSTP", "TTIN", "22"}) {
+    CAPTURE(sig);
+    CHECK(error_of({"--signal", sig, "x"}).find("only suspends") != std::string::npos);
+  }
+  CHECK(error_of({"--rewrite", "TERM:TSTP", "x"}).find("only suspends") != std::string::npos);
+  // Forwarding them stays possible: job control for an interactive app.
+  CHECK(parse({"--rewrite", "USR1:TSTP", "x"}).run.rewrite.apply(SIGUSR1) == SIGTSTP);
+}
+
+TEST_CASE("values: signals 1-31 and real-time, IPs, https") {
+  CHECK(error_of({"--rewrite", "1:32", "x"}).find("unknown signal '32'") != std::string::npos);
+  CHECK(error_of({"--pod-ip", "notanip", "x"}).find("'notanip' is not an IPv4 or IPv6") !=
+        std::string::npos);
+  CHECK(error_of({"--pod-ip", "10.0.0.1,fd00::1,10.0.0", "x"}).find("'10.0.0'") !=
+        std::string::npos);
+  CHECK(parse({"--pod-ip", "10.0.0.1,fd00::1", "x"}).run.wait.api.pod_ips.size() == 2);
+  CHECK(error_of({"--api-server", "http://10.0.0.1", "x"}).find("not an https:// URL") !=
+        std::string::npos);
+  CHECK(error_of({"prestop", "--api-server", "http://x"}).find("https://") != std::string::npos);
+  CHECK(error_of({"endpoints", "--pod-ip", "x.y"}).find("'x.y'") != std::string::npos);
+  setenv("LAMEDUCK_POD_IP", "notanip", 1);
+  CHECK(error_of({"x"}).find("notanip") != std::string::npos);
+  unsetenv("LAMEDUCK_POD_IP");
+}
+
+TEST_CASE("values from the environment are trimmed") {
+  setenv("LAMEDUCK_DELAY", "7s  ", 1);
+  setenv("LAMEDUCK_SIGNAL", " QUIT ", 1);
+  setenv("LAMEDUCK_POD_IP", "10.0.0.1 , fd00::1 ", 1);
+  setenv("LAMEDUCK_WAIT_ENDPOINTS", "false ", 1);
+  setenv("LAMEDUCK_GROUP", "true ", 1);
+  setenv("LAMEDUCK_SUCCESS_EXIT_CODE", "143 ", 1);
+  setenv("LAMEDUCK_WAIT_TRAFFIC", " false", 1);
+  setenv("LAMEDUCK_WAIT_POOLED", "false ", 1);
+  auto a = parse({"x"});
+  CHECK(a.run.wait.delay == Millis(7000));
+  CHECK(a.run.stop_signal == SIGQUIT);
+  CHECK(a.run.wait.api.pod_ips == std::vector<std::string>{"10.0.0.1", "fd00::1"});
+  CHECK(a.run.wait.api.wait_endpoints == false);
+  CHECK(a.run.group);
+  CHECK(a.run.success_codes == std::set<int>{143});
+  CHECK_FALSE(a.run.wait.traffic.wait);
+  CHECK_FALSE(a.run.wait.traffic.wait_pooled);
+  for (const char* name :
+       {"LAMEDUCK_DELAY", "LAMEDUCK_SIGNAL", "LAMEDUCK_POD_IP", "LAMEDUCK_WAIT_ENDPOINTS",
+        "LAMEDUCK_GROUP", "LAMEDUCK_SUCCESS_EXIT_CODE", "LAMEDUCK_WAIT_TRAFFIC",
+        "LAMEDUCK_WAIT_POOLED"}) {
+    unsetenv(name);
+  }
+}
+
+TEST_CASE("relative token and CA files are resolved where lameduck started") {
+  auto a = parse({"--token-file", "tok", "--ca-file", "/abs/ca.crt", "x"});
+  CHECK(a.run.wait.api.token_file.front() == '/');
+  CHECK(a.run.wait.api.token_file.ends_with("/tok"));
+  CHECK(a.run.wait.api.ca_file == "/abs/ca.crt");
+}
+
+TEST_CASE("help has no CLI11 noise") {
+  auto help = parse({"--help"}).help_text;
+  CHECK(help.find("Usage: lameduck [OPTIONS]") == std::string::npos);
+  CHECK(help.find("{false}") == std::string::npos);
+  CHECK(help.find("--wait-endpoints, --no-wait-endpoints") != std::string::npos);
+  CHECK(help.find("--subreaper, --no-subreaper") != std::string::npos);
+  CHECK(short_usage().find("lameduck [OPTIONS] -- COMMAND") != std::string::npos);
+  CHECK(help.find("--wait-traffic, --no-wait-traffic") != std::string::npos);
+  CHECK(help.find("--wait-pooled, --no-wait-pooled") != std::string::npos);
+}
+
+TEST_CASE("traffic wait options: defaults") {
+  auto a = parse({"--", "x"});
+  CHECK_FALSE(a.run.wait.settle.has_value());  // 2s, or 5s with --no-wait-traffic
+  CHECK(a.run.wait.traffic.wait);
+  CHECK(a.run.wait.traffic.quiet == Millis(2000));
+  CHECK(a.run.wait.traffic.ignore_peers.empty());
+  CHECK(a.run.wait.traffic.ports.empty());
+  CHECK(a.run.wait.traffic.wait_pooled);
+}
+
+TEST_CASE("traffic wait options: flags") {
+  auto a = parse({"--no-wait-traffic", "--quiet", "500ms", "--ignore-peer", "10.0.0.0/8",
+                  "--ignore-peer", "192.168.1.7,fd00::/64", "--port", "8080", "--port", "9090,8080",
+                  "--no-wait-pooled", "--", "x"});
+  const auto& t = a.run.wait.traffic;
+  CHECK_FALSE(t.wait);
+  CHECK(t.quiet == Millis(500));
+  REQUIRE(t.ignore_peers.size() == 3);
+  CHECK(format_cidr(t.ignore_peers[0]) == "10.0.0.0/8");
+  CHECK(format_cidr(t.ignore_peers[1]) == "192.168.1.7/32");
+  CHECK(format_cidr(t.ignore_peers[2]) == "fd00::/64");
+  CHECK(t.ports == std::set<std::uint16_t>{8080, 9090});
+  CHECK_FALSE(t.wait_pooled);
+  auto p = parse({"prestop", "--quiet", "3s", "--port", "80"});
+  CHECK(p.prestop.wait.traffic.quiet == Millis(3000));
+  CHECK(p.prestop.wait.traffic.ports == std::set<std::uint16_t>{80});
+  auto e = parse({"endpoints", "--port", "80", "--ignore-peer", "10.1.1.1"});
+  CHECK(e.endpoints.traffic.ports == std::set<std::uint16_t>{80});
+  CHECK(e.endpoints.traffic.ignore_peers.size() == 1);
+}
+
+TEST_CASE("traffic wait options: from the environment") {
+  setenv("LAMEDUCK_WAIT_TRAFFIC", "false", 1);
+  setenv("LAMEDUCK_QUIET", "4s", 1);
+  setenv("LAMEDUCK_IGNORE_PEER", "10.0.0.1,10.0.0.2", 1);
+  setenv("LAMEDUCK_PORT", "81", 1);
+  setenv("LAMEDUCK_WAIT_POOLED", "0", 1);
+  auto a = parse({"--", "x"});
+  unsetenv("LAMEDUCK_WAIT_TRAFFIC");
+  unsetenv("LAMEDUCK_QUIET");
+  unsetenv("LAMEDUCK_IGNORE_PEER");
+  unsetenv("LAMEDUCK_PORT");
+  unsetenv("LAMEDUCK_WAIT_POOLED");
+  const auto& t = a.run.wait.traffic;
+  CHECK_FALSE(t.wait);
+  CHECK(t.quiet == Millis(4000));
+  CHECK(t.ignore_peers.size() == 2);
+  CHECK(t.ports == std::set<std::uint16_t>{81});
+  CHECK_FALSE(t.wait_pooled);
+}
+
+TEST_CASE("traffic wait options: mistakes are one clear line") {
+  CHECK(error_of({"--quiet", "soon", "--", "x"}).find("--quiet: invalid duration") !=
+        std::string::npos);
+  CHECK(error_of({"--ignore-peer", "10.0.0.0/40", "--", "x"}) ==
+        "--ignore-peer: invalid address or CIDR '10.0.0.0/40' (e.g. 10.0.0.7, 10.0.0.0/8, "
+        "fd00::/64)");
+  CHECK(error_of({"--port", "0", "--", "x"}) == "--port: invalid TCP port '0' (1 to 65535)");
+  CHECK(error_of({"--port", "http", "--", "x"}) == "--port: invalid TCP port 'http' (1 to 65535)");
+}
