@@ -38,7 +38,7 @@ void open_missing_stdio() {
 }
 
 // --check: warnings only (exit 0), for what would break a drain (kube_config.h).
-int check_api(const ApiOptions& api) {
+int check_api(const KubeOptions& api) {
   for (const auto& problem : check_api_setup(api)) spdlog::warn("--check: {}", problem);
   return 0;
 }
@@ -49,13 +49,13 @@ int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
     case Subcommand::version: std::puts("lameduck " LAMEDUCK_VERSION); return 0;
     case Subcommand::licenses: std::fputs(license_notices(), stdout); return 0;
     case Subcommand::run:
-      setup_logging(cli.run.wait.log);
+      setup_logging(cli.run.log);
       // Parse-only: manifests are checked where the image's COMMAND does not exist.
-      if (cli.run.check_only) return check_api(cli.run.wait.api);
+      if (cli.run.check_only) return check_api(cli.run.wait.kube);
       return run_command(cli.run, signals);
     case Subcommand::prestop:
-      setup_logging(cli.prestop.wait.log);
-      if (cli.prestop.check_only) return check_api(cli.prestop.wait.api);
+      setup_logging(cli.prestop.log);
+      if (cli.prestop.check_only) return check_api(cli.prestop.wait.kube);
       return run_prestop(cli.prestop, signals);
     case Subcommand::endpoints: return run_endpoints(cli.endpoints, signals);
     case Subcommand::install: setup_logging({}); return run_install(cli.install);

@@ -5,13 +5,21 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
 #include "base/duration.h"
-#include "cli/options.h"
 
 namespace lameduck {
+
+enum class LogFormat { text, json };
+
+// --log-format and --log-level.
+struct LogOptions {
+  LogFormat format = LogFormat::text;
+  std::string level = "info";
+};
 
 // Installs the default logger. Safe to call again (e.g. after parsing the options).
 void setup_logging(const LogOptions& options);

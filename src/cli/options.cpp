@@ -133,22 +133,22 @@ void add_log_options(CLI::App& app, std::string& format, std::string& level) {
       ->type_name("LEVEL");
 }
 
-void add_api_options(CLI::App& app, ApiOptions& api) {
-  add_list(app, "service", api.services,
+void add_kube_options(CLI::App& app, KubeOptions& kube) {
+  add_list(app, "service", kube.services,
            "only consider EndpointSlices of this Service (repeatable; default: all)");
-  add_list(app, "pod-ip", api.pod_ips,
+  add_list(app, "pod-ip", kube.pod_ips,
            "this Pod's IP (repeatable for dual-stack; default: POD_IPS/POD_IP, interfaces)");
-  add(app, "pod-name", api.pod_name, "this Pod's name (default: POD_NAME, hostname)");
-  add(app, "namespace", api.namespace_name,
+  add(app, "pod-name", kube.pod_name, "this Pod's name (default: POD_NAME, hostname)");
+  add(app, "namespace", kube.namespace_name,
       "this Pod's namespace (default: POD_NAMESPACE, the service-account namespace file)");
-  add(app, "api-server", api.api_server,
+  add(app, "api-server", kube.api_server,
       "API server URL (default: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)");
-  add(app, "token-file", api.token_file,
+  add(app, "token-file", kube.token_file,
       "bearer token file, re-read on every request (default: the service-account token)");
-  add(app, "ca-file", api.ca_file, "CA bundle to verify the API server (default: ca.crt)");
+  add(app, "ca-file", kube.ca_file, "CA bundle to verify the API server (default: ca.crt)");
   // Hidden, for measurements (bench/): the watch selects every slice of the namespace, as
   // before the narrow watch, instead of only the Services that hold the Pod.
-  app.add_flag("--debug-watch-namespace", api.watch_namespace,
+  app.add_flag("--debug-watch-namespace", kube.watch_namespace,
                "watch every EndpointSlice of the namespace (debug)")
       ->envname(env_name("debug-watch-namespace"))
       ->group("");
@@ -185,7 +185,7 @@ void add_traffic_options(CLI::App& app, RawTraffic& raw) {
              "only new connections do (default: on)");
 }
 
-void add_wait_options(CLI::App& app, RawWait& raw, ApiOptions& api) {
+void add_wait_options(CLI::App& app, RawWait& raw, KubeOptions& kube) {
   add(app, "delay", raw.delay,
       "when EndpointSlices are not used or not readable: the longest traffic wait, or "
       "with --no-wait-traffic a fixed wait (default: 15s in a Pod, 0 elsewhere)");
@@ -197,7 +197,7 @@ void add_wait_options(CLI::App& app, RawWait& raw, ApiOptions& api) {
       "make it longer (2s; 5s with --no-wait-traffic)");
   add(app, "max-delay", raw.max_delay, "hard cap on the whole wait (25s)");
   add_traffic_options(app, raw.traffic);
-  add_api_options(app, api);
+  add_kube_options(app, kube);
 }
 
 Millis to_duration(const std::string& flag, const std::string& text) {
@@ -244,12 +244,12 @@ void finish_wait(const RawWait& raw, WaitOptions& wait) {
   if (!raw.delay.empty()) wait.delay = to_duration("delay", raw.delay);
   if (!raw.settle.empty()) wait.settle = to_duration("settle", raw.settle);
   wait.max_delay = to_duration("max-delay", raw.max_delay);
-  if (raw.wait_endpoints_opt->count() > 0) wait.api.wait_endpoints = raw.wait_endpoints;
+  if (raw.wait_endpoints_opt->count() > 0) wait.kube.wait_endpoints = raw.wait_endpoints;
 }
 
 // Checks what the API options say, in the parser so that --check catches it.
-void finish_api(ApiOptions& api) {
-  for (const auto& ip : api.pod_ips) {
+void finish_kube(KubeOptions& kube) {
+  for (const auto& ip : kube.pod_ips) {
     in6_addr address{};
     if (inet_pton(AF_INET, ip.c_str(), &address) != 1 &&
         inet_pton(AF_INET6, ip.c_str(), &address) != 1) {
@@ -257,13 +257,13 @@ void finish_api(ApiOptions& api) {
       throw UsageError("--pod-ip: '" + ip + "' is not an IPv4 or IPv6 address");
     }
   }
-  if (!api.api_server.empty() && api.api_server.rfind("https://", 0) != 0) {
-    throw UsageError("--api-server: '" + api.api_server +
+  if (!kube.api_server.empty() && kube.api_server.rfind("https://", 0) != 0) {
+    throw UsageError("--api-server: '" + kube.api_server +
                      "' is not an https:// URL (lameduck sends its token only over TLS)");
   }
   // lameduck leaves its working directory once the app runs (chdir "/"), and reads these
   // files later: resolve them against the directory it started in.
-  for (std::string* file : {&api.token_file, &api.ca_file}) {
+  for (std::string* file : {&kube.token_file, &kube.ca_file}) {
     std::error_code error;
     if (!file->empty() && file->front() != '/') {
       auto absolute = std::filesystem::absolute(*file, error);
@@ -311,15 +311,15 @@ void parse_prestop(std::vector<std::string> args, ParsedCommandLine& out) {
                "lameduck prestop"};
   RawWait raw;
   std::string format = "text", level = "info";
-  add_wait_options(app, raw, out.prestop.wait.api);
+  add_wait_options(app, raw, out.prestop.wait.kube);
   add_log_options(app, format, level);
   app.add_flag("--check", out.prestop.check_only,
                "only parse and check the options, then exit 0 (to test manifests)");
   std::reverse(args.begin(), args.end());
   if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
   finish_wait(raw, out.prestop.wait);
-  finish_api(out.prestop.wait.api);
-  finish_log(format, level, out.prestop.wait.log);
+  finish_kube(out.prestop.wait.kube);
+  finish_log(format, level, out.prestop.log);
   out.subcommand = Subcommand::prestop;
 }
 
@@ -330,13 +330,13 @@ void parse_endpoints(std::vector<std::string> args, ParsedCommandLine& out) {
       "lameduck endpoints"};
   std::string format = "text", level = "warn", output = "text";
   RawTraffic traffic;
-  add_api_options(app, out.endpoints.api);
+  add_kube_options(app, out.endpoints.kube);
   add_traffic_scope_options(app, traffic);
   add_log_options(app, format, level);
   app.add_option("-o,--output", output, "text or json")->check(CLI::IsMember({"text", "json"}));
   std::reverse(args.begin(), args.end());
   if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
-  finish_api(out.endpoints.api);
+  finish_kube(out.endpoints.kube);
   finish_log(format, level, out.endpoints.log);
   finish_traffic(traffic, out.endpoints.traffic);
   out.endpoints.json = output == "json";
@@ -383,7 +383,7 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
   std::vector<std::string> rewrites;
   std::vector<int> success_codes;
   bool subreaper = false;
-  add_wait_options(app, raw, run.wait.api);
+  add_wait_options(app, raw, run.wait.kube);
   auto* signal_opt =
       add(app, "signal", stop_signal, "signal sent to the app when the wait is over (SIGTERM)");
   add_list(app, "rewrite", rewrites,
@@ -435,8 +435,8 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
   run.command = std::move(rest);
 
   finish_wait(raw, run.wait);
-  finish_api(run.wait.api);
-  finish_log(format, level, run.wait.log);
+  finish_kube(run.wait.kube);
+  finish_log(format, level, run.log);
   run.stop_signal = to_signal("signal", stop_signal);
   if (!kill_after.empty()) run.kill_after = to_duration("kill-after", kill_after);
   run.orphan_grace = to_duration("orphan-grace", orphan_grace);
@@ -460,15 +460,6 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
 }
 
 }  // namespace
-
-Millis fallback_delay(const WaitOptions& wait) {
-  return wait.delay.value_or(in_kubernetes() ? Millis(15000) : Millis(0));
-}
-
-bool in_kubernetes() {
-  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
-  return host != nullptr && *host != '\0';
-}
 
 std::string short_usage() {
   return std::string(kShortUsage) + "\nSee lameduck --help for the options.\n";

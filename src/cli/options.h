@@ -9,45 +9,16 @@
 #include <string>
 #include <vector>
 
-#include "commands/install.h"
-#include "drain/drain.h"
+#include "base/duration.h"
+#include "base/log.h"
 #include "init/signals.h"
-#include "traffic/net_address.h"
+#include "kube/kube_options.h"
+#include "traffic/traffic_options.h"
 
 namespace lameduck {
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
-};
-
-enum class LogFormat { text, json };
-
-struct LogOptions {
-  LogFormat format = LogFormat::text;
-  std::string level = "info";
-};
-
-// Where the Pod is, and how to reach the API. Empty means "discover".
-struct ApiOptions {
-  std::optional<bool> wait_endpoints;  // unset: on when in-cluster credentials exist
-  std::vector<std::string> services;
-  std::vector<std::string> pod_ips;
-  std::string pod_name;
-  std::string namespace_name;
-  std::string api_server;
-  std::string token_file;
-  std::string ca_file;
-  bool watch_namespace = false;  // --debug-watch-namespace: no narrow watch
-};
-
-// The traffic wait: after the slices (or from the start without them), until the Pod had
-// no new traffic for `quiet`.
-struct TrafficOptions {
-  bool wait = true;
-  Millis quiet{2000};
-  std::vector<Cidr> ignore_peers;  // empty: HOST_IP (loopback is always ignored)
-  std::set<std::uint16_t> ports;   // empty: every TCP port the app listens on
-  bool wait_pooled = true;         // bytes on open connections count too
 };
 
 // Options shared by the PID-1 mode and `prestop`: the wait itself.
@@ -56,12 +27,12 @@ struct WaitOptions {
   std::optional<Millis> settle;  // unset: 2s with the traffic wait, 5s without
   Millis max_delay{25000};
   TrafficOptions traffic;
-  ApiOptions api;
-  LogOptions log;
+  KubeOptions kube;
 };
 
 struct RunOptions {
   WaitOptions wait;
+  LogOptions log;
   int stop_signal = 15;
   SignalRewrite rewrite;
   std::optional<Millis> kill_after;
@@ -75,14 +46,19 @@ struct RunOptions {
 
 struct PrestopOptions {
   WaitOptions wait;
+  LogOptions log;
   bool check_only = false;
 };
 
 struct EndpointsOptions {
-  ApiOptions api;
+  KubeOptions kube;
   TrafficOptions traffic;  // which ports and peers the traffic report counts
   LogOptions log;
   bool json = false;
+};
+
+struct InstallOptions {
+  std::string dir;
 };
 
 enum class Subcommand { run, prestop, endpoints, install, version, licenses, help };
@@ -101,11 +77,5 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv);
 
 // What `lameduck` alone prints (to stderr, exit 125), as tini does.
 std::string short_usage();
-
-// True when running in a Pod (KUBERNETES_SERVICE_HOST is set).
-bool in_kubernetes();
-
-// --delay, or its default: 15s in a Pod, 0 elsewhere.
-Millis fallback_delay(const WaitOptions& wait);
 
 }  // namespace lameduck

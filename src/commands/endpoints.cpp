@@ -132,8 +132,8 @@ Listed list_routes_once(const KubeConfig& config, const ResolvedIdentity& identi
 
 int run_endpoints(const EndpointsOptions& options, SignalFd& signals) {
   setup_logging(options.log);
-  KubeConfig config = resolve_kube_config(options.api);
-  ResolvedIdentity identity = resolve_identity(options.api);
+  KubeConfig config = resolve_kube_config(options.kube);
+  ResolvedIdentity identity = resolve_identity(options.kube);
 
   std::string error;
   std::vector<Route> routes;
@@ -142,7 +142,7 @@ int run_endpoints(const EndpointsOptions& options, SignalFd& signals) {
   } else if (identity.pod.namespace_name.empty()) {
     error = "cannot tell the Pod's namespace: set POD_NAMESPACE or --namespace";
   } else {
-    auto listed = list_routes_once(config, identity, options.api.services, signals);
+    auto listed = list_routes_once(config, identity, options.kube.services, signals);
     error = listed.error;
     routes = std::move(listed.routes);
   }

@@ -5,11 +5,9 @@
 
 #include <string>
 
-namespace lameduck {
+#include "cli/options.h"
 
-struct InstallOptions {
-  std::string dir;
-};
+namespace lameduck {
 
 // The file name the binary gets in DIR.
 inline constexpr const char* kInstallName = "lameduck";

@@ -238,7 +238,7 @@ int run_prestop(const PrestopOptions& options, SignalFd& signals) {
   Timeline timeline;
   timeline.start(Clock::now());
   // Where `kubectl logs` reads, until PID 1 turns out to be lameduck (ask_pid1).
-  copy_log_to_pid1(options.wait.log);
+  copy_log_to_pid1(options.log);
   EventLoop loop(signals);
   auto asked = ask_pid1(options, loop, timeline);
   if (asked == Asked::done) return 0;

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+
 #include "kube/kube_config.h"
 #include "kube/slice_watch.h"
 
@@ -11,7 +13,7 @@ namespace {
 
 // Default: on exactly when in-cluster credentials (or explicit ones) are there.
 // delay: the drain's --delay, the time the API gets for a first answer (retries included).
-std::unique_ptr<WaitSource> setup_watcher(const ApiOptions& api, Millis delay) {
+std::unique_ptr<WaitSource> setup_watcher(const KubeOptions& api, Millis delay) {
   KubeConfig config = resolve_kube_config(api);
   std::string problems;
   for (const auto& p : config.problems) problems += (problems.empty() ? "" : "; ") + p;
@@ -28,19 +30,27 @@ std::unique_ptr<WaitSource> setup_watcher(const ApiOptions& api, Millis delay) {
   SliceWatchParams params;
   params.config = std::move(config);
   params.identity = resolve_identity(api);
-  params.services = api.services;
-  params.answer_within = delay;
-  params.narrow = !api.watch_namespace;
+  const PodIdentity& pod = params.identity.pod;
+  params.sync.selector = {params.config.api_server, pod.namespace_name, api.services};
+  params.sync.pod = pod;
+  params.sync.answer_within = delay;
+  params.sync.narrow = !api.watch_namespace;
   spdlog::debug("EndpointSlice wait armed: {}", describe_identity(params.identity));
   return std::make_unique<SliceWatcher>(std::move(params));
+}
+
+// True when running in a Pod (KUBERNETES_SERVICE_HOST is set).
+bool in_kubernetes() {
+  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+  return host != nullptr && *host != '\0';
 }
 
 }  // namespace
 
 WaitSetup setup_wait(const WaitOptions& wait, std::optional<Millis> kill_after) {
   WaitSetup setup;
-  setup.drain.delay = fallback_delay(wait);
-  setup.watcher = setup_watcher(wait.api, setup.drain.delay);
+  setup.drain.delay = wait.delay.value_or(in_kubernetes() ? Millis(15000) : Millis(0));
+  setup.watcher = setup_watcher(wait.kube, setup.drain.delay);
   // With the traffic wait the settle is only its floor: the traffic shows when the
   // consumers caught up. Without it, the settle is the guess at their lag it always was.
   setup.drain.settle = wait.settle.value_or(wait.traffic.wait ? Millis(2000) : Millis(5000));

@@ -79,7 +79,7 @@ std::string in_cluster_url(const std::string& host, const std::string& port) {
   return "https://" + (ipv6 ? "[" + host + "]" : host) + ":" + (port.empty() ? "443" : port);
 }
 
-KubeConfig resolve_kube_config(const ApiOptions& api) {
+KubeConfig resolve_kube_config(const KubeOptions& api) {
   KubeConfig config;
   std::string sa = kServiceAccountDir;
   config.api_server = api.api_server.empty() ? in_cluster_url(env("KUBERNETES_SERVICE_HOST"),
@@ -111,7 +111,7 @@ KubeConfig resolve_kube_config(const ApiOptions& api) {
   return config;
 }
 
-std::vector<std::string> check_api_setup(const ApiOptions& api) {
+std::vector<std::string> check_api_setup(const KubeOptions& api) {
   std::vector<std::string> out;
   std::string sa = kServiceAccountDir;
   auto check = [&out](const char* what, const std::string& path, std::size_t max_bytes) {
@@ -139,7 +139,7 @@ std::vector<std::string> check_api_setup(const ApiOptions& api) {
   return out;
 }
 
-ResolvedIdentity resolve_identity(const ApiOptions& api) {
+ResolvedIdentity resolve_identity(const KubeOptions& api) {
   ResolvedIdentity id;
   if (!api.pod_ips.empty()) {
     id.pod.ips = api.pod_ips;

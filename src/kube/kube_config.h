@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "cli/options.h"
 #include "kube/endpoint_slice.h"
+#include "kube/kube_options.h"
 
 namespace lameduck {
 
@@ -23,12 +23,12 @@ struct KubeConfig {
 };
 
 // Also starts resolving a host name in --api-server, on a thread (host_lookup.h).
-KubeConfig resolve_kube_config(const ApiOptions& api);
+KubeConfig resolve_kube_config(const KubeOptions& api);
 
 // For --check, where the ServiceAccount volume is usually absent: what is certain to
 // break a drain (a token or CA that exists but is a FIFO, a directory or too big; an
 // --api-server that is no https:// URL), and a note for a host name. Talks to nothing.
-std::vector<std::string> check_api_setup(const ApiOptions& api);
+std::vector<std::string> check_api_setup(const KubeOptions& api);
 
 // https://HOST:PORT with IPv6 literals bracketed; empty without KUBERNETES_SERVICE_HOST.
 std::string in_cluster_url(const std::string& host, const std::string& port);
@@ -38,7 +38,7 @@ struct ResolvedIdentity {
   std::string ips_from, name_from, namespace_from;  // for the log
 };
 
-ResolvedIdentity resolve_identity(const ApiOptions& api);
+ResolvedIdentity resolve_identity(const KubeOptions& api);
 
 // "pod web-abc in default, IPs 10.1.2.3 (from POD_IP), name from POD_NAME, ..."
 std::string describe_identity(const ResolvedIdentity& identity);

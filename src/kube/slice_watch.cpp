@@ -23,12 +23,7 @@ std::optional<WaitOutcome> SliceWatcher::start(TimePoint now) {
   const auto& pod = params_.identity.pod;
   spdlog::info("t=+0ms EndpointSlices of namespace {} at {}: {}", pod.namespace_name,
                params_.config.api_server, describe_identity(params_.identity));
-  SliceSyncConfig config;
-  config.selector = {params_.config.api_server, pod.namespace_name, params_.services};
-  config.pod = pod;
-  config.request_timeout = params_.request_timeout;
-  config.answer_within = params_.answer_within;
-  config.narrow = params_.narrow;
+  SliceSyncConfig config = params_.sync;
   // Drains that start together must not retry together.
   config.seed =
       static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(now.time_since_epoch().count());
@@ -87,9 +82,9 @@ void SliceWatcher::send(const SliceSync::Request& request) {
   // Re-read for every request: bound ServiceAccount tokens rotate.
   options.bearer_token = read_bearer_token(params_.config.token_file, error);
   if (!error.empty()) return sync_->on_failure(error, Clock::now());
-  options.connect_timeout_ms = static_cast<long>(params_.request_timeout.count());
+  options.connect_timeout_ms = static_cast<long>(params_.sync.request_timeout.count());
   bool watch = request.kind == SliceSync::Request::Kind::watch;
-  options.total_timeout_ms = watch ? 0 : static_cast<long>(params_.request_timeout.count());
+  options.total_timeout_ms = watch ? 0 : static_cast<long>(params_.sync.request_timeout.count());
   options.max_body = watch ? kMaxErrorBody : kMaxListBody;
   aborting_ = false;
   kind_ = request.kind;

@@ -21,10 +21,9 @@ namespace lameduck {
 struct SliceWatchParams {
   KubeConfig config;
   ResolvedIdentity identity;
-  std::vector<std::string> services;
-  Millis request_timeout{5000};  // a list, or a watch's response headers
-  Millis answer_within{15000};   // --delay: the API's time for a first complete list
-  bool narrow = true;            // false: --debug-watch-namespace (today's wide watch)
+  // The protocol's settings: selector (api_server, namespace, --service), pod, timeouts,
+  // narrow. Each drain gets its own backoff seed.
+  SliceSyncConfig sync;
 };
 
 // Parsing watch events in one round of the loop stops after this long.

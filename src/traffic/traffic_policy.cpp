@@ -49,16 +49,16 @@ bool can_receive(TcpState state) {
   }
 }
 
-TrafficPolicy::TrafficPolicy(TrafficPolicyConfig config) : config_(std::move(config)) {}
+TrafficPolicy::TrafficPolicy(TrafficOptions options) : options_(std::move(options)) {}
 
 std::optional<TimePoint> TrafficPolicy::quiet_until() const {
   if (!quiet_since_) return std::nullopt;
-  return *quiet_since_ + config_.quiet;
+  return *quiet_since_ + options_.quiet;
 }
 
 bool TrafficPolicy::ignored(const IpAddress& client, const IpAddress& server) const {
   if (client.is_loopback() || client == server) return true;
-  return std::any_of(config_.ignore.begin(), config_.ignore.end(),
+  return std::any_of(options_.ignore_peers.begin(), options_.ignore_peers.end(),
                      [&](const Cidr& c) { return c.contains(client); });
 }
 
@@ -71,7 +71,7 @@ void TrafficPolicy::note(std::vector<PeerEvent>& events, TimePoint at, const IpA
 }
 
 void TrafficPolicy::prune(TimePoint now) {
-  auto window = std::max(config_.quiet, Millis(1000)) + Millis(1000);
+  auto window = std::max(options_.quiet, Millis(1000)) + Millis(1000);
   std::erase_if(events_, [&](const PeerEvent& e) { return e.at + window < now; });
   std::erase_if(anonymous_, [&](const auto& a) { return a.first + window < now; });
 }
@@ -79,7 +79,7 @@ void TrafficPolicy::prune(TimePoint now) {
 LookResult TrafficPolicy::observe(const TrafficLook& look) {
   LookResult result;
   prune(look.at);
-  bool need_sockets = config_.wait_pooled;
+  bool need_sockets = options_.wait_pooled;
   if (!look.passive_opens || (need_sockets && !look.sockets)) {
     // Blind for this look: it counts as traffic, and the next readable look is compared
     // with the last readable one.
@@ -96,8 +96,8 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
     }
   }
   std::set<std::uint16_t> server_ports = listening;
-  server_ports.insert(config_.ports.begin(), config_.ports.end());
-  ports_ = config_.ports.empty() ? listening : config_.ports;
+  server_ports.insert(options_.ports.begin(), options_.ports.end());
+  ports_ = options_.ports.empty() ? listening : options_.ports;
 
   // This look's sockets by cookie, and which connections they are: the live ones, and
   // those destroyed since the last look (their final state).
@@ -162,7 +162,7 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
   result.unattributed = static_cast<std::uint64_t>(std::max<std::int64_t>(backlog_ - before, 0));
   result.new_connections = seen_counted + result.unattributed;
 
-  if (config_.wait_pooled && look.sockets) {
+  if (options_.wait_pooled && look.sockets) {
     auto count_bytes = [&](const Known& known, bool gone) {
       const auto& s = known.socket;
       auto before_it = sockets_.find(s.cookie);

@@ -20,6 +20,7 @@
 
 #include "base/duration.h"
 #include "traffic/net_address.h"
+#include "traffic/traffic_options.h"
 
 namespace lameduck {
 
@@ -64,13 +65,6 @@ struct TrafficLook {
   std::string error;
 };
 
-struct TrafficPolicyConfig {
-  Millis quiet{2000};
-  std::vector<Cidr> ignore;       // loopback and the Pod's own addresses are always ignored
-  std::set<std::uint16_t> ports;  // the app's ports; empty: every listening port
-  bool wait_pooled = true;        // bytes on open connections count, not only new connections
-};
-
 // What one look found that counts, for the timeline.
 struct LookResult {
   std::uint64_t new_connections = 0;   // counted, including those never seen in a list
@@ -95,7 +89,9 @@ struct PeerTraffic {
 
 class TrafficPolicy {
  public:
-  explicit TrafficPolicy(TrafficPolicyConfig config);
+  // Reads quiet, ignore_peers (loopback and the Pod's own addresses are always ignored),
+  // ports and wait_pooled.
+  explicit TrafficPolicy(TrafficOptions options);
 
   // Looks must come in time order. The first one only sets the baseline.
   LookResult observe(const TrafficLook& look);
@@ -110,7 +106,6 @@ class TrafficPolicy {
   std::uint64_t anonymous_since(TimePoint since) const;
   // The ports that count: the configured ones, or every listening port at the last look.
   const std::set<std::uint16_t>& ports() const { return ports_; }
-  const TrafficPolicyConfig& config() const { return config_; }
 
  private:
   struct Known {
@@ -128,7 +123,7 @@ class TrafficPolicy {
             std::uint64_t connections, std::uint64_t bytes, LookResult& result, std::uint16_t port);
   void prune(TimePoint now);
 
-  TrafficPolicyConfig config_;
+  TrafficOptions options_;
   std::optional<TimePoint> quiet_since_;
   std::optional<std::uint64_t> passive_opens_;  // at the last readable look
   std::map<std::uint64_t, Known> sockets_;      // by cookie, at the last readable look

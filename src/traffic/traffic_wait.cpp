@@ -24,34 +24,21 @@ std::string port_list(const std::set<std::uint16_t>& ports) {
   return out;
 }
 
-TrafficPolicyConfig policy_config(const TrafficWaitParams& params) {
-  TrafficPolicyConfig config;
-  config.quiet = params.quiet;
-  config.ignore = params.ignore;
-  config.ports = params.ports;
-  config.wait_pooled = params.wait_pooled;
-  return config;
-}
-
 }  // namespace
 
 std::unique_ptr<TrafficWait> setup_traffic_wait(const TrafficOptions& options,
                                                 std::optional<pid_t> app) {
   if (!options.wait) return nullptr;
-  TrafficWaitParams params;
-  params.quiet = options.quiet;
-  params.ignore = ignored_peers(options.ignore_peers, std::getenv("HOST_IP"), params.ignore_from);
-  params.ports = options.ports;
-  params.app = app;
-  params.wait_pooled = options.wait_pooled;
-  return std::make_unique<TrafficWait>(std::move(params));
+  TrafficOptions resolved = options;
+  std::string from;
+  resolved.ignore_peers = ignored_peers(options.ignore_peers, std::getenv("HOST_IP"), from);
+  return std::make_unique<TrafficWait>(std::move(resolved), std::move(from), app);
 }
 
 TrafficReport sample_traffic(const TrafficOptions& options, Millis period) {
-  TrafficPolicyConfig config;
+  TrafficOptions config = options;
   std::string from;
-  config.ignore = ignored_peers(options.ignore_peers, std::getenv("HOST_IP"), from);
-  config.ports = options.ports;
+  config.ignore_peers = ignored_peers(options.ignore_peers, std::getenv("HOST_IP"), from);
   config.quiet = period;
   TrafficPolicy policy(config);
   SockDiagSocket diag;
@@ -117,8 +104,11 @@ std::vector<Cidr> ignored_peers(const std::vector<Cidr>& given, const char* host
   return {};
 }
 
-TrafficWait::TrafficWait(TrafficWaitParams params)
-    : params_(std::move(params)), policy_(policy_config(params_)) {}
+TrafficWait::TrafficWait(TrafficOptions options, std::string ignore_from, std::optional<pid_t> app)
+    : options_(std::move(options)),
+      ignore_from_(std::move(ignore_from)),
+      app_(app),
+      policy_(options_) {}
 
 const Timeline& TrafficWait::timeline() const {
   static const Timeline unstarted;  // lines without a stamp, should nobody have set one
@@ -133,13 +123,13 @@ std::optional<WaitOutcome> TrafficWait::start(TimePoint now) {
   TrafficLook first = take_look(diag_, events_, now);
 
   // Which ports are the app's: --port, else what its processes listen on, else all.
-  auto config = policy_config(params_);
+  TrafficOptions config = options_;
   std::string ports_from = "--port";
   if (config.ports.empty()) {
     ports_from = "every listening port";
-    if (params_.app && first.sockets) {
-      std::vector<pid_t> pids = descendants_of(*params_.app);
-      pids.push_back(*params_.app);
+    if (app_ && first.sockets) {
+      std::vector<pid_t> pids = descendants_of(*app_);
+      pids.push_back(*app_);
       std::string why;
       if (auto ports = listening_ports_of(pids, *first.sockets, why); !ports) {
         ports_from = "every listening port (" + why + ")";
@@ -156,12 +146,12 @@ std::optional<WaitOutcome> TrafficWait::start(TimePoint now) {
   last_look_ = now;
 
   std::string ignored = "loopback";
-  for (const auto& c : params_.ignore) ignored += ", " + format_cidr(c);
+  for (const auto& c : options_.ignore_peers) ignored += ", " + format_cidr(c);
   timeline().info(
       "waiting for traffic to stop: {} quiet on port(s) {} ({}), ignoring {} "
       "({})",
-      format_duration(params_.quiet), port_list(policy_.ports()), ports_from, ignored,
-      params_.ignore_from);
+      format_duration(options_.quiet), port_list(policy_.ports()), ports_from, ignored,
+      ignore_from_);
   if (!first.error.empty()) {
     warned_ = first.error;
     timeline().warn("traffic: {}; every look that cannot be read counts as traffic", first.error);
@@ -253,7 +243,7 @@ void TrafficWait::log_traffic(TimePoint now) {
 }
 
 std::string TrafficWait::still_active(TimePoint now) const {
-  TimePoint since = now - params_.quiet;
+  TimePoint since = now - options_.quiet;
   std::string out;
   int shown = 0;
   auto peers = policy_.active_peers(since);
@@ -266,7 +256,7 @@ std::string TrafficWait::still_active(TimePoint now) const {
     if (p.connections > 0) detail += ", " + plural(p.connections, "new connection");
     detail += ", " + format_bytes(p.bytes);
     out += (out.empty() ? "" : ", ") + format_ip(p.ip) + " (" + detail + " in the last " +
-           format_duration(params_.quiet) + ")";
+           format_duration(options_.quiet) + ")";
   }
   if (auto anonymous = policy_.anonymous_since(since); anonymous > 0) {
     out += (out.empty() ? "" : ", ") + plural(anonymous, "connection or look") +

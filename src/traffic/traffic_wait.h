@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "base/log.h"
-#include "cli/options.h"
 #include "drain/wait_source.h"
+#include "traffic/traffic_options.h"
 #include "traffic/traffic_policy.h"
 #include "traffic/traffic_probe.h"
 
@@ -25,18 +25,11 @@ namespace lameduck {
 // of a second, rare enough to cost nothing noticeable (bench/: CPU per drain).
 constexpr Millis kTrafficLookInterval{250};
 
-struct TrafficWaitParams {
-  Millis quiet{2000};
-  std::vector<Cidr> ignore;       // besides loopback (always)
-  std::string ignore_from;        // where `ignore` came from, for the log
-  std::set<std::uint16_t> ports;  // --port; empty: the app's listening ports
-  std::optional<pid_t> app;       // whose ports (with its descendants); none: every port
-  bool wait_pooled = true;
-};
-
 class TrafficWait final : public WaitSource {
  public:
-  explicit TrafficWait(TrafficWaitParams params);
+  // options.ignore_peers: resolved (ignored_peers), `ignore_from` says where from, for the
+  // log. Empty ports: the listening ports of `app` and its descendants (none: every port).
+  TrafficWait(TrafficOptions options, std::string ignore_from, std::optional<pid_t> app);
 
   // The drain's timeline, for the lines this wait writes (set before start()).
   void set_timeline(const Timeline& timeline) { timeline_ = &timeline; }
@@ -65,7 +58,9 @@ class TrafficWait final : public WaitSource {
   const Timeline& timeline() const;
   void log_traffic(TimePoint now);
 
-  TrafficWaitParams params_;
+  TrafficOptions options_;
+  std::string ignore_from_;
+  std::optional<pid_t> app_;
   TrafficPolicy policy_;
   SockDiagSocket diag_;
   SockDiagEvents events_;

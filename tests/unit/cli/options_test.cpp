@@ -66,7 +66,7 @@ TEST_CASE("run options") {
   CHECK(a.run.wait.settle == Millis(0));
   CHECK(a.run.wait.max_delay == Millis(60000));
   CHECK(a.run.subreaper == false);
-  CHECK_FALSE(a.run.wait.api.wait_endpoints.has_value());
+  CHECK_FALSE(a.run.wait.kube.wait_endpoints.has_value());
 }
 
 TEST_CASE("environment variables configure, flags win") {
@@ -78,7 +78,7 @@ TEST_CASE("environment variables configure, flags win") {
   CHECK(a.run.wait.delay == Millis(7000));
   CHECK(a.run.stop_signal == SIGHUP);
   CHECK(a.run.success_codes == std::set<int>{130, 143});
-  CHECK(a.run.wait.api.wait_endpoints == false);
+  CHECK(a.run.wait.kube.wait_endpoints == false);
   unsetenv("LAMEDUCK_DELAY");
   unsetenv("LAMEDUCK_SIGNAL");
   unsetenv("LAMEDUCK_SUCCESS_EXIT_CODE");
@@ -128,7 +128,7 @@ TEST_CASE("values: signals 1-31 and real-time, IPs, https") {
         std::string::npos);
   CHECK(error_of({"--pod-ip", "10.0.0.1,fd00::1,10.0.0", "x"}).find("'10.0.0'") !=
         std::string::npos);
-  CHECK(parse({"--pod-ip", "10.0.0.1,fd00::1", "x"}).run.wait.api.pod_ips.size() == 2);
+  CHECK(parse({"--pod-ip", "10.0.0.1,fd00::1", "x"}).run.wait.kube.pod_ips.size() == 2);
   CHECK(error_of({"--api-server", "http://10.0.0.1", "x"}).find("not an https:// URL") !=
         std::string::npos);
   CHECK(error_of({"prestop", "--api-server", "http://x"}).find("https://") != std::string::npos);
@@ -150,8 +150,8 @@ TEST_CASE("values from the environment are trimmed") {
   auto a = parse({"x"});
   CHECK(a.run.wait.delay == Millis(7000));
   CHECK(a.run.stop_signal == SIGQUIT);
-  CHECK(a.run.wait.api.pod_ips == std::vector<std::string>{"10.0.0.1", "fd00::1"});
-  CHECK(a.run.wait.api.wait_endpoints == false);
+  CHECK(a.run.wait.kube.pod_ips == std::vector<std::string>{"10.0.0.1", "fd00::1"});
+  CHECK(a.run.wait.kube.wait_endpoints == false);
   CHECK(a.run.group);
   CHECK(a.run.success_codes == std::set<int>{143});
   CHECK_FALSE(a.run.wait.traffic.wait);
@@ -166,9 +166,9 @@ TEST_CASE("values from the environment are trimmed") {
 
 TEST_CASE("relative token and CA files are resolved where lameduck started") {
   auto a = parse({"--token-file", "tok", "--ca-file", "/abs/ca.crt", "x"});
-  CHECK(a.run.wait.api.token_file.front() == '/');
-  CHECK(a.run.wait.api.token_file.ends_with("/tok"));
-  CHECK(a.run.wait.api.ca_file == "/abs/ca.crt");
+  CHECK(a.run.wait.kube.token_file.front() == '/');
+  CHECK(a.run.wait.kube.token_file.ends_with("/tok"));
+  CHECK(a.run.wait.kube.ca_file == "/abs/ca.crt");
 }
 
 TEST_CASE("help has no CLI11 noise") {

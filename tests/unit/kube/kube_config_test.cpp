@@ -25,7 +25,7 @@ TEST_CASE("identity: flags, then downward-API env") {
   setenv("POD_IPS", "10.0.0.7,fd00::7", 1);
   setenv("POD_NAME", "web-7", 1);
   setenv("POD_NAMESPACE", "shop", 1);
-  ApiOptions api;
+  KubeOptions api;
   auto id = resolve_identity(api);
   CHECK(id.pod.ips == std::vector<std::string>{"10.0.0.7", "fd00::7"});
   CHECK(id.ips_from == "POD_IPS");
@@ -40,7 +40,7 @@ TEST_CASE("identity: flags, then downward-API env") {
   CHECK(id.pod.name == "flag");
   CHECK(id.pod.namespace_name == "flagns");
   unsetenv("POD_IPS");
-  api = ApiOptions{};
+  api = KubeOptions{};
   CHECK(resolve_identity(api).ips_from == "POD_IP");
   unsetenv("POD_IP");
   unsetenv("POD_NAME");
@@ -51,7 +51,7 @@ TEST_CASE("identity: flags, then downward-API env") {
 
 TEST_CASE("config problems are named") {
   unsetenv("KUBERNETES_SERVICE_HOST");
-  ApiOptions api;
+  KubeOptions api;
   api.token_file = "/nonexistent/token";
   api.ca_file = "/nonexistent/ca";
   auto config = resolve_kube_config(api);

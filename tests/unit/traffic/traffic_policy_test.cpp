@@ -49,9 +49,9 @@ struct Looks {
 };
 
 TrafficPolicy policy(bool wait_pooled = true) {
-  TrafficPolicyConfig config;
+  TrafficOptions config;
   config.quiet = Millis(2000);
-  config.ignore = {*parse_cidr("192.168.1.10")};  // the node
+  config.ignore_peers = {*parse_cidr("192.168.1.10")};  // the node
   config.wait_pooled = wait_pooled;
   return TrafficPolicy(config);
 }
@@ -131,7 +131,7 @@ TEST_CASE("both ends of one loopback connection are one connection") {
 }
 
 TEST_CASE("a connection to a port that is not the app's does not count") {
-  TrafficPolicyConfig config;
+  TrafficOptions config;
   config.ports = {8080};
   TrafficPolicy p(config);
   Looks w;
