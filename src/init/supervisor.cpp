@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 
 #include "base/log.h"
 #include "control/control_protocol.h"
@@ -36,13 +37,13 @@ Supervisor::Supervisor(const RunOptions& options, const WaitSetup& wait, Timelin
 int Supervisor::run() {
   LoopSource* sources[] = {&runner_, control_};
   while (!child_status_) {
-    auto woke = loop_.wait(sources, std::nullopt);
-    // Every signal of the batch, also those read with the app's SIGCHLD: they still go to
-    // what is left of its process group (--group).
-    for (const auto& info : woke.signals) on_signal(info);
-    if (child_status_) break;
-    loop_.dispatch(sources, woke.now);
-    take_drain_requests();
+    // Nothing may end PID 1 while the app runs: whatever a round throws is logged, and the
+    // next round goes on (main would exit 125, and the kernel would kill the app with it).
+    try {
+      run_round(sources);
+    } catch (const std::exception& e) {
+      spdlog::error("internal error: {}; lameduck goes on", e.what());
+    }
   }
   runner_.stop_waits();
   if (control_ != nullptr) control_->report_drained("app exited");
@@ -56,6 +57,16 @@ int Supervisor::run() {
   }
   timeline_.info("exiting with {}", code);
   return code;
+}
+
+void Supervisor::run_round(std::span<LoopSource* const> sources) {
+  auto woke = loop_.wait(sources, std::nullopt);
+  // Every signal of the batch, also those read with the app's SIGCHLD: they still go to
+  // what is left of its process group (--group).
+  for (const auto& info : woke.signals) on_signal(info);
+  if (child_status_) return;
+  loop_.dispatch(sources, woke.now);
+  take_drain_requests();
 }
 
 void Supervisor::let_hooks_go() {

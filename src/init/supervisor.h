@@ -3,6 +3,7 @@
 // control socket. Once the child runs, only its exit ends this.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -26,10 +27,10 @@ class Supervisor final : private DrainEffects {
              SignalFd& signals, Child child, ControlChannel* control);
   // Runs until the app has exited and its leftovers are gone; returns lameduck's exit code.
   int run();
-  // The drain's timeline, for wait sources that write on it.
-  const Timeline& timeline() const { return timeline_; }
 
  private:
+  // One round of the loop: wait, handle the signals, dispatch, take the hooks' requests.
+  void run_round(std::span<LoopSource* const> sources);
   void on_signal(const signalfd_siginfo& info);
   void on_reaped();
   void take_drain_requests();
