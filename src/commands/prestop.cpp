@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "commands/prestop.h"
 
-#include <poll.h>
 #include <unistd.h>
 
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "base/event_loop.h"
 #include "base/log.h"
@@ -57,9 +55,19 @@ Asked pid1_done(const Timeline& timeline, std::string ended_by) {
   return Asked::done;
 }
 
+// Retries of a busy PID 1's socket wait in the hook's loop: a signal that ends the hook's
+// wait ends them too (its description then in *why).
+RetryPause pause_in(EventLoop& loop, const Timeline& timeline, std::optional<std::string>& why) {
+  return [&loop, &timeline, &why](TimePoint until) {
+    why = interrupted(loop.wait({}, until).signals, timeline);
+    return !why;
+  };
+}
+
 // Step 1: when PID 1 is lameduck, let it drain and wait for its answer, so the drain
 // happens once, with PID 1's configuration, and the kubelet's SIGTERM is forwarded at once.
 Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& timeline) {
+  using Failure = ControlConnection::Failure;
   if (getpid() == 1) {
     timeline.info("preStop: running as PID 1 itself; waiting here");
     return Asked::wait_alone;
@@ -70,31 +78,32 @@ Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& t
     timeline.info("preStop: {}; waiting here", why_not);
     return Asked::wait_alone;
   }
-  auto connection = connect_to_pid1(*pid_namespace, geteuid());
+  std::optional<std::string> stopped_by;
+  auto connection =
+      connect_to_pid1(*pid_namespace, geteuid(), kBusyRetry, pause_in(loop, timeline, stopped_by));
   switch (connection.failure) {
-    case Pid1Connection::Failure::none: stop_copy_to_pid1(); break;  // PID 1 logs the drain
-    case Pid1Connection::Failure::absent:
+    case Failure::none: stop_copy_to_pid1(); break;  // PID 1 logs the drain
+    case Failure::interrupted: return pid1_done(timeline, *stopped_by);
+    case Failure::absent:
       timeline.info("preStop: PID 1 is not lameduck or does not listen ({}); waiting here",
                     connection.why);
       return Asked::wait_here;
-    case Pid1Connection::Failure::busy:
+    case Failure::busy:
       timeline.warn("preStop: PID 1 is busy ({}); waiting here", connection.why);
       return Asked::wait_here;
-    case Pid1Connection::Failure::untrusted:
+    case Failure::untrusted:
       timeline.warn("preStop: not asking the control socket's owner to drain: {}; waiting here",
                     connection.why);
       return Asked::wait_here;
   }
   auto& client = connection.client;
-  if (auto error = client->send_drain_request()) {
+  if (auto sent = client->send_drain_request(); !sent.ok()) {
     // A refusing PID 1 answers and closes at once, maybe before our request went out.
-    std::vector<Reply> replies;
-    std::string closed_why;
-    client->read_replies(replies, closed_why);
-    for (const auto& reply : replies) {
-      if (reply.kind == ReplyKind::refused) *error = "PID 1 refused: " + reply.text;
+    std::string error = sent.error;
+    for (const auto& reply : client->read_replies().replies) {
+      if (reply.kind == ReplyKind::refused) error = "PID 1 refused: " + reply.text;
     }
-    timeline.warn("preStop: cannot ask PID 1 to drain ({}); waiting here", *error);
+    timeline.warn("preStop: cannot ask PID 1 to drain ({}); waiting here", error);
     return Asked::wait_here;
   }
   Millis bound = options.wait.max_delay + kPid1Margin;
@@ -102,36 +111,28 @@ Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& t
   timeline.info("preStop: asked PID 1 (lameduck) to drain; waiting for it (at most {})",
                 format_duration(bound));
   client->keep_open_until_exit();
-  FdSource answer(client->fd());
-  LoopSource* sources[] = {&answer};
   for (;;) {
-    auto woke = loop.wait(sources, until);
-    if (auto why = interrupted(woke.signals, timeline)) return pid1_done(timeline, *why);
-    loop.dispatch(sources, woke.now);
-    if (answer.ready()) {
-      std::vector<Reply> replies;
-      std::string closed_why;
-      bool open = client->read_replies(replies, closed_why);
-      for (const auto& reply : replies) {
-        switch (reply.kind) {
-          case ReplyKind::draining: timeline.info("PID 1 is draining: {}", reply.text); break;
-          case ReplyKind::done:
-            timeline.info("PID 1 reports the drain done ({}); preStop hook exits 0", reply.text);
-            return pid1_done(timeline, "PID 1 reported it done (" + reply.text + ")");
-          case ReplyKind::refused:
-            timeline.warn("PID 1 refused the drain request: {}; waiting here", reply.text);
-            return Asked::wait_here;
-          case ReplyKind::unknown:
-            timeline.warn("unexpected reply from PID 1: '{}'", reply.text);
-            break;
-        }
+    auto got = client->await_reply(loop, until);
+    if (auto why = interrupted(got.signals, timeline)) return pid1_done(timeline, *why);
+    for (const auto& reply : got.read.replies) {
+      switch (reply.kind) {
+        case ReplyKind::draining: timeline.info("PID 1 is draining: {}", reply.text); break;
+        case ReplyKind::done:
+          timeline.info("PID 1 reports the drain done ({}); preStop hook exits 0", reply.text);
+          return pid1_done(timeline, "PID 1 reported it done (" + reply.text + ")");
+        case ReplyKind::refused:
+          timeline.warn("PID 1 refused the drain request: {}; waiting here", reply.text);
+          return Asked::wait_here;
+        case ReplyKind::unknown:
+          timeline.warn("unexpected reply from PID 1: '{}'", reply.text);
+          break;
       }
-      if (!open) {
-        // PID 1 exits only when the app did: the container is going away, and so is the hook.
-        timeline.info("PID 1 closed the control socket{}; it is exiting, preStop hook exits 0",
-                      closed_why.empty() ? "" : " (" + closed_why + ")");
-        return pid1_done(timeline, "PID 1 exited");
-      }
+    }
+    if (!got.read.open) {
+      // PID 1 exits only when the app did: the container is going away, and so is the hook.
+      timeline.info("PID 1 closed the control socket{}; it is exiting, preStop hook exits 0",
+                    got.read.error.empty() ? "" : " (" + got.read.error + ")");
+      return pid1_done(timeline, "PID 1 exited");
     }
     if (Clock::now() >= until) {
       timeline.warn(
@@ -167,42 +168,44 @@ class HookEffects final : public DrainEffects {
 
 // Step 3, after a wait of its own: a lameduck PID 1 that could not be asked (busy, or it
 // refused) is told, so the kubelet's SIGTERM that follows is not a second wait. Only a
-// PID 1 that passes the same checks as in step 1 is told; anything else stays quiet.
-void tell_pid1(const Timeline& timeline, const std::string& how) {
+// PID 1 that passes the same checks as in step 1 is told; anything else stays quiet. A
+// signal that would end a wait ends this too: the hook exits 0 at once.
+void tell_pid1(EventLoop& loop, const Timeline& timeline, const std::string& how) {
   std::string why_not;
   auto pid_namespace = own_pid_namespace(why_not);
   if (!pid_namespace) return;
-  auto connection = connect_to_pid1(*pid_namespace, geteuid(), kTellBusyRetry);
-  if (connection.failure != Pid1Connection::Failure::none) {
-    timeline.debug("preStop: not telling PID 1 about this wait: {}", connection.why);
+  std::optional<std::string> stopped_by;
+  auto connection = connect_to_pid1(*pid_namespace, geteuid(), kTellBusyRetry,
+                                    pause_in(loop, timeline, stopped_by));
+  if (connection.failure != ControlConnection::Failure::none) {
+    if (!stopped_by)
+      timeline.debug("preStop: not telling PID 1 about this wait: {}", connection.why);
     return;
   }
   auto& client = connection.client;
   client->keep_open_until_exit();
-  if (auto error = client->send_line(format_waited_request(how))) {
-    timeline.debug("preStop: cannot tell PID 1 about this wait: {}", *error);
+  if (auto sent = client->send_line(format_waited_request(how)); !sent.ok()) {
+    timeline.debug("preStop: cannot tell PID 1 about this wait: {}", sent.error);
     return;
   }
   // Its answer ("done noted", or "refused ..."), briefly: the hook's exit must not wait.
-  std::vector<Reply> replies;
-  std::string closed_why;
   TimePoint until = Clock::now() + Millis(500);
-  while (Clock::now() < until && replies.empty()) {
-    pollfd p{client->fd(), POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms(until, Clock::now())) <= 0) break;
-    if (!client->read_replies(replies, closed_why)) break;
-  }
-  for (const auto& reply : replies) {
-    if (reply.kind == ReplyKind::done) {
-      timeline.info(
-          "preStop: told PID 1 (lameduck) that this hook waited; it forwards the "
-          "kubelet's SIGTERM at once");
-      return;
+  for (;;) {
+    auto got = client->await_reply(loop, until);
+    if (interrupted(got.signals, timeline)) return;
+    for (const auto& reply : got.read.replies) {
+      if (reply.kind == ReplyKind::done) {
+        timeline.info(
+            "preStop: told PID 1 (lameduck) that this hook waited; it forwards the "
+            "kubelet's SIGTERM at once");
+        return;
+      }
+      if (reply.kind == ReplyKind::refused) {
+        timeline.info("preStop: PID 1 refused to hear about this wait: {}", reply.text);
+        return;
+      }
     }
-    if (reply.kind == ReplyKind::refused) {
-      timeline.info("preStop: PID 1 refused to hear about this wait: {}", reply.text);
-      return;
-    }
+    if (!got.read.open || Clock::now() >= until) return;
   }
 }
 
@@ -226,7 +229,7 @@ int wait_here(const PrestopOptions& options, EventLoop& loop, Timeline& timeline
     loop.dispatch(sources, woke.now);
   }
   auto summary = runner.summary();
-  if (tell) tell_pid1(timeline, summary.ended_by);
+  if (tell) tell_pid1(loop, timeline, summary.ended_by);
   log_summary(timeline, summary);
   return 0;
 }

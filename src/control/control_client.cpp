@@ -5,12 +5,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <thread>
 
 namespace lameduck {
 namespace {
@@ -66,17 +66,19 @@ std::vector<UnixListener> find_listeners(std::string_view proc_net_unix, std::st
   return out;
 }
 
-std::unique_ptr<ControlClient> ControlClient::connect(const std::string& name, std::string& why_not,
-                                                      Millis busy_for, bool* busy) {
-  if (busy != nullptr) *busy = false;
+ControlConnection ControlClient::connect(const std::string& name, Millis busy_for,
+                                         const RetryPause& pause) {
+  using Failure = ControlConnection::Failure;
+  ControlConnection out;
   sockaddr_un addr;
   socklen_t size = abstract_address(name, addr);
   auto until = Clock::now() + busy_for;
   for (;;) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) {
-      why_not = std::string("socket failed: ") + std::strerror(errno);
-      return nullptr;
+      out.failure = Failure::absent;
+      out.why = errno_text("socket failed");
+      return out;
     }
     int rc;
     do {
@@ -86,71 +88,91 @@ std::unique_ptr<ControlClient> ControlClient::connect(const std::string& name, s
       int error = errno;
       // EAGAIN: the listen backlog is full; a busy PID 1 catches up in a moment.
       if (error == EAGAIN && Clock::now() < until) {
-        std::this_thread::sleep_for(kBusyPause);
+        if (pause && !pause(std::min(until, Clock::now() + kBusyPause))) {
+          out.failure = Failure::interrupted;
+          return out;
+        }
         continue;
       }
-      if (busy != nullptr) *busy = error == EAGAIN;
-      why_not = std::string("connect to @") + name + ": " + std::strerror(error);
-      return nullptr;
+      out.failure = error == EAGAIN ? Failure::busy : Failure::absent;
+      out.why = errno_text("connect to @" + name, error);
+      return out;
     }
     auto server = peer_credentials(fd.get());
     if (!server) {
-      why_not = std::string("SO_PEERCRED failed: ") + std::strerror(errno);
-      return nullptr;
+      out.failure = Failure::absent;
+      out.why = errno_text("SO_PEERCRED failed");
+      return out;
     }
-    return std::unique_ptr<ControlClient>(new ControlClient(std::move(fd), *server));
+    out.client.reset(new ControlClient(std::move(fd), *server));
+    return out;
   }
 }
 
-std::optional<std::string> ControlClient::send_drain_request() {
+Status ControlClient::send_drain_request() {
   return send_line(kDrainRequest);
 }
 
-std::optional<std::string> ControlClient::send_line(std::string_view line) {
+Status ControlClient::send_line(std::string_view line) {
   for (;;) {
     ssize_t n = ::send(fd_.get(), line.data(), line.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     // A fresh connection's buffer always takes one short line at once.
-    if (n == static_cast<ssize_t>(line.size())) return std::nullopt;
-    return std::string("send failed: ") + (n < 0 ? std::strerror(errno) : "short write");
+    if (n == static_cast<ssize_t>(line.size())) return {};
+    return {n < 0 ? errno_text("send failed") : "send failed: short write"};
   }
 }
 
-bool ControlClient::read_replies(std::vector<Reply>& out, std::string& closed_why) {
+ReadReplies ControlClient::read_replies() {
+  ReadReplies out;
   char buffer[512];
   for (;;) {
     ssize_t n = ::recv(fd_.get(), buffer, sizeof buffer, MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return out;
     if (n <= 0) {
-      closed_why = n == 0 ? "" : std::strerror(errno);
-      return false;
+      out.open = false;
+      if (n < 0) out.error = std::strerror(errno);
+      return out;
     }
     if (!in_.append(std::string_view(buffer, static_cast<std::size_t>(n)))) {
-      closed_why = "reply line too long";
-      return false;
+      out.open = false;
+      out.error = "reply line too long";
+      return out;
     }
-    while (auto line = in_.next_line()) out.push_back(parse_reply(*line));
+    while (auto line = in_.next_line()) out.replies.push_back(parse_reply(*line));
   }
 }
 
-Pid1Connection connect_to_pid1(std::uint64_t pid_namespace, uid_t own_uid, Millis busy_for) {
-  using Failure = Pid1Connection::Failure;
+ControlClient::Awaited ControlClient::await_reply(EventLoop& loop, TimePoint until) {
+  FdSource answer(fd_.get());
+  LoopSource* sources[] = {&answer};
+  auto woke = loop.wait(sources, until);
+  loop.dispatch(sources, woke.now);
+  Awaited out;
+  out.signals = woke.signals;
+  if (answer.ready()) {
+    out.read = read_replies();
+  } else {
+    out.timed_out = woke.now >= until;
+  }
+  return out;
+}
+
+ControlConnection connect_to_pid1(std::uint64_t pid_namespace, uid_t own_uid, Millis busy_for,
+                                  const RetryPause& pause) {
+  using Failure = ControlConnection::Failure;
   std::string base = control_socket_name(pid_namespace);
-  Pid1Connection first;
-  bool busy = false;
-  first.client = ControlClient::connect(base, first.why, busy_for, &busy);
-  if (!first.client) {
-    first.failure = busy ? Failure::busy : Failure::absent;
-    if (busy) {
-      first.why = "its control socket's backlog stayed full for " + format_duration(busy_for);
-    }
-  } else if (auto refusal = refuse_server(first.client->server(), own_uid)) {
+  ControlConnection first = ControlClient::connect(base, busy_for, pause);
+  if (first.failure == Failure::interrupted) return first;
+  if (first.failure == Failure::busy) {
+    first.why = "its control socket's backlog stayed full for " + format_duration(busy_for);
+  } else if (first.client) {
+    auto refusal = refuse_server(first.client->server(), own_uid);
+    if (!refusal) return first;
     first.failure = Failure::untrusted;
     first.why = *refusal;
     first.client.reset();
-  } else {
-    return first;
   }
   // PID 1 found the name taken and listens on name/<random>: look for it.
   auto candidates = find_listeners(read_all("/proc/net/unix"), base);
@@ -160,13 +182,9 @@ Pid1Connection connect_to_pid1(std::uint64_t pid_namespace, uid_t own_uid, Milli
     if (listener.name == base) continue;
     if (!own.empty() && own.count(listener.inode) == 0) continue;
     if (++tried > kMaxCandidates) break;
-    std::string why;
-    auto client = ControlClient::connect(listener.name, why, busy_for);
-    if (client && !refuse_server(client->server(), own_uid)) {
-      Pid1Connection found;
-      found.client = std::move(client);
-      return found;
-    }
+    auto found = ControlClient::connect(listener.name, busy_for, pause);
+    if (found.failure == Failure::interrupted) return found;
+    if (found.client && !refuse_server(found.client->server(), own_uid)) return found;
   }
   return first;
 }

@@ -3,26 +3,52 @@
 // Protocol: control_protocol.h.
 #pragma once
 
+#include <sys/signalfd.h>
+
 #include <cstdint>
+#include <functional>
 #include <memory>
-#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "base/errors.h"
+#include "base/event_loop.h"
 #include "base/unique_fd.h"
 #include "control/control_protocol.h"
 #include "control/control_socket.h"
 
 namespace lameduck {
 
+class ControlClient;
+
+// How a retry waits: until `until` at most, hearing signals meanwhile (the hook's event
+// loop). False when the caller must give up now: a signal ended the hook's wait.
+using RetryPause = std::function<bool(TimePoint until)>;
+
+// A connection attempt: the client, or the failure and why.
+struct ControlConnection {
+  enum class Failure { none, absent, busy, untrusted, interrupted };
+  std::unique_ptr<ControlClient> client;  // set when failure == none
+  Failure failure = Failure::none;
+  std::string why;  // for absent, busy and untrusted
+};
+
+// What one read of the connection brought.
+struct ReadReplies {
+  std::vector<Reply> replies;  // the complete replies, oldest first
+  bool open = true;            // false once the server closed the connection, or it broke
+  std::string error;           // why it broke; empty while open or on a clean close
+};
+
 // One connection to a control socket.
 class ControlClient {
  public:
-  // Connects without blocking; nullptr and the reason (e.g. "Connection refused": nobody
-  // listens, so PID 1 is not lameduck) in why_not. EAGAIN (a full listen backlog) is
-  // retried for up to busy_for; *busy tells the caller it was that.
-  static std::unique_ptr<ControlClient> connect(const std::string& name, std::string& why_not,
-                                                Millis busy_for = Millis(0), bool* busy = nullptr);
+  // Connects without blocking: absent and the reason (e.g. "Connection refused": nobody
+  // listens, so PID 1 is not lameduck) when that fails. A full listen backlog (EAGAIN) is
+  // retried for up to busy_for, with pause() between the attempts, then called busy.
+  static ControlConnection connect(const std::string& name, Millis busy_for = Millis(0),
+                                   const RetryPause& pause = {});
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;
 
@@ -37,13 +63,22 @@ class ControlClient {
   }
   // Who listens: SO_PEERCRED as of its listen().
   const PeerCredentials& server() const { return server_; }
-  // Sends "drain\n"; the error text on failure.
-  std::optional<std::string> send_drain_request();
-  // Sends one request line (e.g. format_waited_request); the error text on failure.
-  std::optional<std::string> send_line(std::string_view line);
-  // Reads what is available and appends the complete replies. False once the server
-  // closed the connection (or it broke: the reason in closed_why).
-  bool read_replies(std::vector<Reply>& out, std::string& closed_why);
+  // Sends "drain\n".
+  Status send_drain_request();
+  // Sends one request line (e.g. format_waited_request).
+  Status send_line(std::string_view line);
+  // Reads what is available without blocking.
+  ReadReplies read_replies();
+
+  // What await_reply saw: the replies read (if the socket became readable), and the
+  // signals that arrived meanwhile, for the caller to judge.
+  struct Awaited {
+    ReadReplies read;
+    std::span<const signalfd_siginfo> signals;  // valid until the loop's next wait
+    bool timed_out = false;                     // until passed with nothing to read
+  };
+  // One round of loop: waits until the server's answer can be read, a signal, or until.
+  Awaited await_reply(EventLoop& loop, TimePoint until);
 
  private:
   ControlClient(UniqueFd fd, PeerCredentials server) : fd_(std::move(fd)), server_(server) {}
@@ -61,14 +96,8 @@ inline constexpr Millis kBusyRetry{2000};
 // 1's (a squatter) or nobody listens there, the names PID 1 moves to (name + "/suffix"),
 // found in /proc/net/unix and, where /proc/1/fd is readable, only PID 1's own sockets.
 // Every candidate must pass refuse_server (PID 1, root or our uid).
-struct Pid1Connection {
-  enum class Failure { none, absent, busy, untrusted };
-  std::unique_ptr<ControlClient> client;  // set when failure == none
-  Failure failure = Failure::none;
-  std::string why;  // for absent, busy and untrusted
-};
-Pid1Connection connect_to_pid1(std::uint64_t pid_namespace, uid_t own_uid,
-                               Millis busy_for = kBusyRetry);
+ControlConnection connect_to_pid1(std::uint64_t pid_namespace, uid_t own_uid,
+                                  Millis busy_for = kBusyRetry, const RetryPause& pause = {});
 
 // Pure: the listening abstract sockets in /proc/net/unix text whose name is prefix or
 // starts with prefix + "/" (names without the leading "@"), with their inodes.

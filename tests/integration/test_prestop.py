@@ -32,7 +32,7 @@ from fakeapi.slices import endpoint, slice, terminating
 from support.env import (PYTHON, SANITIZER_REPORT, base_env, lameduck_argv, pid1_prefix,
                          require_binaries)
 from support.lameduck_proc import Lameduck
-from support.procfs import children_of
+from support.procfs import children_of, sigbit, signal_mask
 from support.wait import SLACK, TIMEOUT, wait_for
 
 NOBODY = 65534
@@ -927,6 +927,30 @@ def test_a_pid1_busy_for_long_is_called_busy(echo_app, hook):
                      r"waiting here", log), log
     assert "not lameduck" not in log
     assert h.elapsed >= 2.0 + 1.0
+
+
+def test_a_hook_retrying_a_busy_pid1_hears_sigterm(echo_app, hook):
+    """The retries of a full backlog wait in the hook's event loop: a SIGTERM ends them at
+    once (before, the hook was deaf for the whole 2 s and then waited on its own)."""
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "1s"], "--exit-on", "TERM:0", mode="pid1")
+    os.kill(ld.pid, signal.SIGSTOP)
+    try:
+        held = fill_backlog(f"\0lameduck/{ns_inode(ld.pid)}")
+        h = hook(["--delay", "1s"], target=ld.pid)
+        pid = h.pid()
+        wait_for(lambda: signal_mask(pid) & sigbit(signal.SIGTERM), message="the hook's signalfd")
+        time.sleep(0.3)  # into the 2 s of retries
+        sent = h.signal(signal.SIGTERM)
+        assert h.wait(timeout=TIMEOUT + 5) == 0, h.stderr()
+    finally:
+        os.kill(ld.pid, signal.SIGCONT)
+    for s in held:
+        s.close()
+    log = h.stderr()
+    assert h.ended_at - sent < 1.0 + SLACK, log
+    assert re.search(r"SIGTERM received from pid \d+: preStop hook stops waiting, exits 0", log), log
+    assert "PID 1 is busy" not in log and "waiting here" not in log, log
 
 
 def test_a_hook_that_waited_itself_makes_pid1_skip_its_wait(echo_app, hook):

@@ -9,10 +9,14 @@
 #include <cstring>
 #include <optional>
 #include <random>
+#include <thread>
+#include <vector>
 
+#include "base/unique_fd.h"
 #include "control/control_client.h"
 #include "control/control_protocol.h"
 #include "control/control_server.h"
+#include "control/control_socket.h"
 
 using namespace lameduck;
 using namespace std::chrono_literals;
@@ -145,10 +149,11 @@ void pump(ControlServer& server, int timeout_ms = 50) {
 
 // Reads replies until one arrives, the server closes, or about a second passed.
 bool read_some(ControlServer& server, ControlClient& client, std::vector<Reply>& replies) {
-  std::string closed_why;
   for (int i = 0; i < 20; ++i) {
     pump(server);
-    if (!client.read_replies(replies, closed_why)) return false;
+    auto read = client.read_replies();
+    replies.insert(replies.end(), read.replies.begin(), read.replies.end());
+    if (!read.open) return false;
     if (!replies.empty()) return true;
   }
   return true;
@@ -172,12 +177,12 @@ TEST_CASE("a hook asks, hears 'draining', then 'done', then EOF") {
   REQUIRE(server);
   CHECK_FALSE(server->take_drain_request());
 
-  std::string why;
-  auto client = ControlClient::connect(name, why);
-  REQUIRE_MESSAGE(client, why);
+  auto connection = ControlClient::connect(name);
+  REQUIRE_MESSAGE(connection.client, connection.why);
+  auto& client = connection.client;
   CHECK(client->server().pid == getpid());
   CHECK(client->server().uid == geteuid());
-  CHECK_FALSE(client->send_drain_request());
+  CHECK(client->send_drain_request().ok());
 
   std::optional<pid_t> taken;
   for (int i = 0; i < 20 && !taken; ++i) {
@@ -209,10 +214,9 @@ TEST_CASE("a hook that asks after the drain hears 'done' at once") {
   auto name = unique_name();
   auto server = ControlServer::open(name, own_namespace());
   REQUIRE(server);
-  std::string why;
-  auto client = ControlClient::connect(name, why);
+  auto client = ControlClient::connect(name).client;
   REQUIRE(client);
-  CHECK_FALSE(client->send_drain_request());
+  CHECK(client->send_drain_request().ok());
   std::optional<pid_t> taken;
   for (int i = 0; i < 20 && !taken; ++i) {
     pump(*server);
@@ -223,10 +227,10 @@ TEST_CASE("a hook that asks after the drain hears 'done' at once") {
   server->report_draining("phase=stopping elapsed=9000ms");
   server->report_drained("drain already done");
   std::vector<Reply> replies;
-  std::string closed_why;
   for (int i = 0; i < 20 && replies.size() < 2; ++i) {
     pump(*server);
-    client->read_replies(replies, closed_why);
+    auto read = client->read_replies();
+    replies.insert(replies.end(), read.replies.begin(), read.replies.end());
   }
   REQUIRE(replies.size() == 2);
   CHECK(replies[0].kind == ReplyKind::draining);
@@ -271,9 +275,51 @@ TEST_CASE("a taken name moves the server to a random one; a missing one is a ref
   auto third = ControlServer::open(name, own_namespace());
   REQUIRE(third);
   CHECK(third->name() != second->name());
-  std::string why;
-  CHECK_FALSE(ControlClient::connect(name + "-nobody", why));
-  CHECK(why.find("Connection refused") != std::string::npos);
+  auto nobody = ControlClient::connect(name + "-nobody");
+  CHECK_FALSE(nobody.client);
+  CHECK(nobody.failure == ControlConnection::Failure::absent);
+  CHECK(nobody.why.find("Connection refused") != std::string::npos);
+}
+
+TEST_CASE("a full backlog is retried through the caller's pause, which can give up") {
+  // A listener that never accepts, its backlog filled until connect() says EAGAIN.
+  auto name = unique_name();
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr;
+  socklen_t size = abstract_address(name, addr);
+  REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), size) == 0);
+  REQUIRE(::listen(listener.get(), 0) == 0);
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < 100; ++i) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), size) != 0) break;
+    held.push_back(std::move(fd));
+  }
+  REQUIRE(held.size() < 100);
+
+  SUBCASE("the pause gives up: interrupted, at once") {
+    int pauses = 0;
+    auto start = Clock::now();
+    auto connection = ControlClient::connect(name, 10s, [&pauses](TimePoint) {
+      ++pauses;
+      return false;
+    });
+    CHECK(connection.failure == ControlConnection::Failure::interrupted);
+    CHECK_FALSE(connection.client);
+    CHECK(pauses == 1);
+    CHECK(Clock::now() - start < 1s);
+  }
+  SUBCASE("the pause waits: busy once busy_for is over") {
+    int pauses = 0;
+    auto connection = ControlClient::connect(name, 100ms, [&pauses](TimePoint until) {
+      ++pauses;
+      CHECK(until <= Clock::now() + 100ms);
+      std::this_thread::sleep_until(until);
+      return true;
+    });
+    CHECK(connection.failure == ControlConnection::Failure::busy);
+    CHECK(pauses >= 2);
+  }
 }
 
 TEST_CASE("listeners are found in /proc/net/unix by name prefix") {
