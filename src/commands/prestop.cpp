@@ -10,6 +10,7 @@
 
 #include "base/event_loop.h"
 #include "base/log.h"
+#include "base/procfs.h"
 #include "commands/wait_setup.h"
 #include "control/control_client.h"
 #include "drain/drain.h"
@@ -68,7 +69,7 @@ RetryPause pause_in(EventLoop& loop, const Timeline& timeline, std::optional<std
 // happens once, with PID 1's configuration, and the kubelet's SIGTERM is forwarded at once.
 Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& timeline) {
   using Failure = ControlConnection::Failure;
-  if (getpid() == 1) {
+  if (is_pid1()) {
     timeline.info("preStop: running as PID 1 itself; waiting here");
     return Asked::wait_alone;
   }

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/procfs.h"
 #include "commands/wait_setup.h"
 #include "control/control_server.h"
 #include "init/child.h"
@@ -18,7 +19,7 @@ namespace lameduck {
 
 int run_command(const RunOptions& options, SignalFd& signals) {
   // 1. Adopt orphans when not PID 1, so they are reaped and not left to the host's init.
-  bool pid1 = getpid() == 1;
+  bool pid1 = is_pid1();
   if (!pid1 && options.subreaper.value_or(true)) {
     if (int error = become_subreaper(); error != 0) {
       spdlog::warn("cannot become child subreaper: {}; orphans will not be reaped",

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "control/control_client.h"
 
-#include <dirent.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +10,8 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include "base/procfs.h"
 
 namespace lameduck {
 namespace {
@@ -24,24 +25,6 @@ std::string read_all(const char* path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// The inodes of PID 1's sockets, from /proc/1/fd (empty when it cannot be read: another
-// uid without CAP_SYS_PTRACE).
-std::set<std::uint64_t> pid1_socket_inodes() {
-  std::set<std::uint64_t> out;
-  DIR* dir = ::opendir("/proc/1/fd");
-  if (dir == nullptr) return out;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string path = std::string("/proc/1/fd/") + entry->d_name;
-    char target[64] = {};
-    ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
-    std::string_view link(target, n > 0 ? static_cast<std::size_t>(n) : 0);
-    if (!link.starts_with("socket:[") || !link.ends_with("]")) continue;
-    out.insert(std::strtoull(target + 8, nullptr, 10));
-  }
-  ::closedir(dir);
-  return out;
 }
 
 }  // namespace
@@ -176,7 +159,8 @@ ControlConnection connect_to_pid1(std::uint64_t pid_namespace, uid_t own_uid, Mi
   }
   // PID 1 found the name taken and listens on name/<random>: look for it.
   auto candidates = find_listeners(read_all("/proc/net/unix"), base);
-  auto own = pid1_socket_inodes();
+  // Empty when /proc/1/fd cannot be read (another uid without CAP_SYS_PTRACE).
+  auto own = socket_inodes(1).inodes;
   std::size_t tried = 0;
   for (const auto& listener : candidates) {
     if (listener.name == base) continue;

@@ -11,8 +11,8 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/procfs.h"
 #include "base/text.h"
-#include "control/control_client.h"
 #include "control/control_socket.h"
 
 namespace lameduck {
@@ -59,7 +59,7 @@ UniqueFd new_socket() {
 std::unique_ptr<ControlServer> ControlServer::open_for_pid1() {
   // Only a real PID 1 listens: with shareProcessNamespace every container shares one PID
   // namespace (PID 1 is the pause process), and no lameduck may answer for the others.
-  if (getpid() != 1) {
+  if (!is_pid1()) {
     spdlog::debug("not PID 1: no preStop control socket (preStop hooks wait on their own)");
     return nullptr;
   }

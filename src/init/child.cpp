@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 
+#include "base/procfs.h"
 #include "base/unique_fd.h"
 #include "init/exit_status.h"
 
@@ -95,11 +95,8 @@ int Child::signal(int sig, bool group) const {
 
 bool Child::stopped() const {
   if (pid_ <= 0) return false;
-  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
-  std::string stat;
-  std::getline(in, stat);
-  auto close = stat.rfind(')');  // the command name may hold spaces and parentheses
-  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'T';
+  auto stat = read_proc_stat(pid_);
+  return stat && stat->state == 'T';
 }
 
 int become_subreaper() {

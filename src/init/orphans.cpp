@@ -5,32 +5,19 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <map>
+
+#include "base/procfs.h"
 
 namespace lameduck {
 namespace {
 
-// The parent PID from /proc/PID/stat; the comm field may contain spaces and parentheses,
-// so parse after the last ')'.
+// The parent PID, or -1 for a zombie (it needs reaping, not signals) or a process gone.
 pid_t parent_of(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  FILE* file = std::fopen(path, "re");
-  if (file == nullptr) return -1;
-  char buffer[512];
-  std::size_t n = std::fread(buffer, 1, sizeof buffer - 1, file);
-  std::fclose(file);
-  buffer[n] = '\0';
-  const char* close = std::strrchr(buffer, ')');
-  if (close == nullptr) return -1;
-  char state;
-  int ppid;
-  if (std::sscanf(close + 1, " %c %d", &state, &ppid) != 2) return -1;
-  if (state == 'Z') return -1;  // zombies need reaping, not signals
-  return ppid;
+  auto stat = read_proc_stat(pid);
+  if (!stat || stat->state == 'Z') return -1;
+  return stat->ppid;
 }
 
 }  // namespace
@@ -62,7 +49,7 @@ std::vector<pid_t> descendants_of(pid_t root) {
 }
 
 int signal_leftovers(int sig) {
-  if (getpid() == 1) {
+  if (is_pid1()) {
     ::kill(-1, sig);
     return -1;
   }

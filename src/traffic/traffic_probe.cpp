@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "traffic/traffic_probe.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -16,9 +15,11 @@
 #include <array>
 #include <cerrno>
 #include <cstddef>
-#include <cstdio>
 #include <cstring>
 #include <sstream>
+
+#include "base/errors.h"
+#include "base/procfs.h"
 
 namespace lameduck {
 namespace {
@@ -26,10 +27,6 @@ namespace {
 // A drain's memory stays bounded even on a node that holds very many connections in the
 // namespace; a bigger list counts as an unreadable look (so as traffic).
 constexpr std::size_t kMaxSockets = 65536;
-
-std::string errno_text(const char* what) {
-  return std::string(what) + ": " + std::strerror(errno);
-}
 
 IpAddress address_of(int family, const __be32 (&raw)[4]) {
   if (family == AF_INET) return IpAddress::v4(raw[0]);
@@ -273,23 +270,13 @@ std::optional<std::set<std::uint16_t>> listening_ports_of(const std::vector<pid_
                                                           std::string& why) {
   std::set<std::uint64_t> inodes;
   for (pid_t pid : pids) {
-    std::string dir_path = "/proc/" + std::to_string(pid) + "/fd";
-    DIR* dir = ::opendir(dir_path.c_str());
-    if (dir == nullptr) {
-      if (errno == ENOENT) continue;  // exited meanwhile
-      why = errno_text(("cannot read " + dir_path).c_str());
+    auto held = socket_inodes(pid);
+    if (held.error == ENOENT) continue;  // exited meanwhile
+    if (held.error != 0) {
+      why = errno_text("cannot read /proc/" + std::to_string(pid) + "/fd", held.error);
       return std::nullopt;
     }
-    while (dirent* entry = ::readdir(dir)) {
-      if (entry->d_name[0] == '.') continue;
-      char target[64];
-      ssize_t n = ::readlinkat(::dirfd(dir), entry->d_name, target, sizeof target - 1);
-      if (n <= 0) continue;
-      target[n] = '\0';
-      unsigned long long inode = 0;
-      if (std::sscanf(target, "socket:[%llu]", &inode) == 1) inodes.insert(inode);
-    }
-    ::closedir(dir);
+    inodes.merge(held.inodes);
   }
   std::set<std::uint16_t> ports;
   for (const auto& s : sockets) {
