@@ -113,6 +113,12 @@ if [[ "${LAMEDUCK_SKIP_ARM64:-0}" != 1 ]]; then
 fi
 
 if [[ "${LAMEDUCK_SKIP_CLUSTER:-0}" != 1 ]]; then
+  # The upstream binaries (cluster/*/go.mod) are built into a cache outside the tree, keyed
+  # by version: a no-op once built (a cold build takes long: see the README's development
+  # section). `down` runs whatever happens (the trap), so nothing stays up or mounted.
+  step "one-node Kubernetes cluster: build (cached) and up (scripts/cluster.sh)"
+  trap 'bash "$ROOT/scripts/cluster.sh" down || true' EXIT
+  bash scripts/cluster.sh up >/dev/null
   step "end-to-end tests on the one-node cluster (tests/e2e)"
   # The images (scripts/e2e-images.sh, cached) take the static binary built above, or
   # build it; the tests need a running cluster (scripts/cluster.sh up) and fail without.
@@ -120,6 +126,9 @@ if [[ "${LAMEDUCK_SKIP_CLUSTER:-0}" != 1 ]]; then
     export LAMEDUCK_E2E_LAMEDUCK_BIN=$ROOT/build-static/lameduck
   fi
   LAMEDUCK_E2E_REQUIRE_CLUSTER=1 $PY -m pytest -q -p no:cacheprovider -rs tests/e2e
+  step "one-node Kubernetes cluster: down"
+  bash scripts/cluster.sh down
+  trap - EXIT
 fi
 
 step "all tests passed"
