@@ -152,6 +152,7 @@ def rbac(ns, sa="web"):
         if d["kind"] == "ServiceAccount":
             d["metadata"]["name"] = sa
         if d["kind"] == "RoleBinding":
+            d["metadata"]["name"] = f"{sa}-lameduck-endpointslice-reader"
             for s in d["subjects"]:
                 s["namespace"] = ns
                 s["name"] = sa
