@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <utility>
 
+#include "base/errors.h"
 #include "base/text.h"
+#include "base/unique_fd.h"
 
 namespace lameduck {
 namespace {
@@ -30,43 +32,47 @@ std::string too_big(const std::string& what, const std::string& path, std::size_
   return describe(what, path) + " is larger than " + std::to_string(max_bytes >> 10) + " KiB";
 }
 
+// A regular file, open; or why not.
+struct OpenFile {
+  UniqueFd fd;
+  std::string error;
+};
+
 // Opens without blocking (O_NONBLOCK: a FIFO without a writer opens at once) and checks
-// what it is. Returns the fd, or -1 with error set.
-int open_regular(const std::string& what, const std::string& path, std::size_t max_bytes,
-                 std::string& error) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    error = "cannot read " + describe(what, path) + ": " + std::strerror(errno);
-    return -1;
-  }
+// what it is.
+OpenFile open_regular(const std::string& what, const std::string& path, std::size_t max_bytes) {
+  OpenFile out;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    error = "cannot read " + describe(what, path) + ": " + std::strerror(errno);
+  if (!fd || ::fstat(fd.get(), &st) != 0) {
+    out.error = errno_text("cannot read " + describe(what, path));
   } else if (!S_ISREG(st.st_mode)) {
-    error = describe(what, path) + " is " + file_kind(st.st_mode) + ", not a regular file";
+    out.error = describe(what, path) + " is " + file_kind(st.st_mode) + ", not a regular file";
   } else if (static_cast<std::size_t>(st.st_size) > max_bytes) {
-    error = too_big(what, path, max_bytes);
+    out.error = too_big(what, path, max_bytes);
   } else {
-    return fd;
+    out.fd = std::move(fd);
   }
-  ::close(fd);
-  return -1;
+  return out;
 }
 
 }  // namespace
 
 SmallFile read_small_file(const std::string& what, const std::string& path, std::size_t max_bytes) {
   SmallFile file;
-  int fd = open_regular(what, path, max_bytes, file.error);
-  if (fd < 0) return file;
+  auto opened = open_regular(what, path, max_bytes);
+  if (!opened.fd) {
+    file.error = opened.error;
+    return file;
+  }
   // The size may change between fstat and read (a token being rotated): read up to one
   // byte past the cap to tell.
   char buffer[16384];
   for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    ssize_t n = ::read(opened.fd.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      file.error = "cannot read " + describe(what, path) + ": " + std::strerror(errno);
+      file.error = errno_text("cannot read " + describe(what, path));
       break;
     }
     if (n == 0) break;
@@ -76,17 +82,13 @@ SmallFile read_small_file(const std::string& what, const std::string& path, std:
     }
     file.data.append(buffer, static_cast<std::size_t>(n));
   }
-  ::close(fd);
   if (!file.ok()) file.data.clear();
   return file;
 }
 
 std::string check_small_file(const std::string& what, const std::string& path,
                              std::size_t max_bytes) {
-  std::string error;
-  int fd = open_regular(what, path, max_bytes, error);
-  if (fd >= 0) ::close(fd);
-  return error;
+  return open_regular(what, path, max_bytes).error;
 }
 
 std::string read_bearer_token(const std::string& path, std::string& error) {

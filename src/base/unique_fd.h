@@ -25,6 +25,9 @@ class UniqueFd {
   explicit operator bool() const { return fd_ >= 0; }
   // Gives the descriptor up without closing it.
   int release() { return std::exchange(fd_, -1); }
+  // Closes now and returns close()'s result: some filesystems (NFS) report write-back
+  // errors only there. 0 when there was nothing to close.
+  int close() { return fd_ < 0 ? 0 : ::close(release()); }
   void reset(int fd = -1) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;

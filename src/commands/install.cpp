@@ -6,45 +6,18 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "base/errors.h"
 #include "base/log.h"
+#include "base/unique_fd.h"
 
 namespace lameduck {
 namespace {
 
 constexpr mode_t kMode = 0755;
-
-struct InstallError {
-  std::string message;
-};
-
-std::string errno_text(const std::string& what) {
-  return what + ": " + std::strerror(errno);
-}
-
-// Closes on scope exit; the descriptors here live for one call.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // close() reports write-back errors on some filesystems (NFS): check it for the copy.
-  int close() {
-    int fd = fd_;
-    fd_ = -1;
-    return ::close(fd);
-  }
-
- private:
-  int fd_;
-};
+constexpr int kExitInstall = 1;  // install: every failure
 
 bool read_all(int fd, std::vector<char>& out) {
   char buf[65536];
@@ -70,7 +43,7 @@ bool write_all(int fd, const std::vector<char>& data) {
 
 // True when DIR/lameduck already is this binary, with mode 0755: nothing to do.
 bool up_to_date(int dir_fd, const std::vector<char>& binary) {
-  Fd old(::openat(dir_fd, kInstallName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  UniqueFd old(::openat(dir_fd, kInstallName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   struct stat st {};
   if (old.get() < 0 || ::fstat(old.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
       (st.st_mode & 07777) != kMode || static_cast<std::size_t>(st.st_size) != binary.size()) {
@@ -89,12 +62,12 @@ std::string write_temporary(int dir_fd, const std::string& dir, const std::vecto
            std::to_string(attempt);
     fd = ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 && (errno != EEXIST || attempt >= 100)) {
-      throw InstallError{errno_text("cannot create a temporary file in " + dir)};
+      throw SetupError{kExitInstall, errno_text("cannot create a temporary file in " + dir)};
     }
   }
-  Fd tmp(fd);
+  UniqueFd tmp(fd);
   auto fail = [&](const std::string& what) {
-    InstallError error{errno_text(what + " " + dir + "/" + name)};
+    SetupError error{kExitInstall, errno_text(what + " " + dir + "/" + name)};
     ::unlinkat(dir_fd, name.c_str(), 0);
     throw error;
   };
@@ -108,15 +81,16 @@ std::string write_temporary(int dir_fd, const std::string& dir, const std::vecto
 
 void install(const InstallOptions& options) {
   const std::string& dir = options.dir;
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() < 0) {
-    if (errno == ENOENT) throw InstallError{dir + " does not exist (mount the volume there)"};
-    throw InstallError{errno_text("cannot open directory " + dir)};
+    if (errno == ENOENT)
+      throw SetupError{kExitInstall, dir + " does not exist (mount the volume there)"};
+    throw SetupError{kExitInstall, errno_text("cannot open directory " + dir)};
   }
-  Fd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
   std::vector<char> binary;
   if (self.get() < 0 || !read_all(self.get(), binary)) {
-    throw InstallError{errno_text("cannot read the running binary (/proc/self/exe)")};
+    throw SetupError{kExitInstall, errno_text("cannot read the running binary (/proc/self/exe)")};
   }
   std::string target = dir + (dir.ends_with('/') ? "" : "/") + kInstallName;
   if (up_to_date(dir_fd.get(), binary)) {
@@ -125,12 +99,12 @@ void install(const InstallOptions& options) {
   }
   std::string tmp = write_temporary(dir_fd.get(), dir, binary);
   if (::renameat(dir_fd.get(), tmp.c_str(), dir_fd.get(), kInstallName) != 0) {
-    InstallError error{errno_text("cannot rename " + tmp + " to " + target)};
+    SetupError error{kExitInstall, errno_text("cannot rename " + tmp + " to " + target)};
     ::unlinkat(dir_fd.get(), tmp.c_str(), 0);
     throw error;
   }
   // The rename is durable only once the directory is.
-  if (::fsync(dir_fd.get()) != 0) throw InstallError{errno_text("cannot fsync " + dir)};
+  if (::fsync(dir_fd.get()) != 0) throw SetupError{kExitInstall, errno_text("cannot fsync " + dir)};
   spdlog::info("installed {} ({} bytes)", target, binary.size());
 }
 
@@ -140,9 +114,9 @@ int run_install(const InstallOptions& options) {
   try {
     install(options);
     return 0;
-  } catch (const InstallError& e) {
-    print_error("install: " + e.message);
-    return 1;
+  } catch (const SetupError& e) {
+    print_error(std::string("install: ") + e.what());
+    return e.exit_code;
   }
 }
 

@@ -11,25 +11,26 @@
 
 #include <vector>
 
+#include "base/unique_fd.h"
+
 namespace lameduck {
 
 class SignalFd {
  public:
   // Blocks signals first; call as the very first thing in main, before any library
   // might start a thread, so every thread inherits the mask.
+  // Throws when the signalfd cannot be made. On exit the mask stays blocked:
+  // this runs as lameduck exits, and unblocking would deliver whatever is still pending
+  // with its default action (a SIGPIPE from a log write to a closed stderr would replace
+  // the app's exit status with 141).
   SignalFd();
-  ~SignalFd();
-  SignalFd(const SignalFd&) = delete;
-  SignalFd& operator=(const SignalFd&) = delete;
 
-  int fd() const { return fd_; }
-  // Every signal pending now (never blocks).
-  std::vector<signalfd_siginfo> read_pending();
-  // The same into out (cleared first), reusing its storage.
+  int fd() const { return fd_.get(); }
+  // Every signal pending now (never blocks) into out (cleared first), reusing its storage.
   void read_pending(std::vector<signalfd_siginfo>& out);
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 }  // namespace lameduck

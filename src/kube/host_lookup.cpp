@@ -10,15 +10,14 @@
 #include <mutex>
 #include <thread>
 
+#include "base/unique_fd.h"
+
 namespace lameduck {
 
 struct HostLookup::Shared {
   std::mutex mutex;
   std::optional<LookupAnswer> answer;
-  int event_fd = -1;
-  ~Shared() {
-    if (event_fd >= 0) ::close(event_fd);
-  }
+  UniqueFd event_fd;
 };
 
 namespace {
@@ -58,7 +57,7 @@ LookupAnswer resolve(const std::string& host) {
 }  // namespace
 
 HostLookup::HostLookup(const std::string& host) : host_(host), shared_(std::make_shared<Shared>()) {
-  shared_->event_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  shared_->event_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   // The thread inherits lameduck's blocked signal mask (main blocks everything first), so
   // no signal is ever delivered to it.
   try {
@@ -66,9 +65,9 @@ HostLookup::HostLookup(const std::string& host) : host_(host), shared_(std::make
       LookupAnswer answer = resolve(host);
       std::lock_guard lock(shared->mutex);
       shared->answer = std::move(answer);
-      if (shared->event_fd >= 0) {
+      if (shared->event_fd) {
         std::uint64_t one = 1;
-        [[maybe_unused]] auto n = ::write(shared->event_fd, &one, sizeof one);
+        [[maybe_unused]] auto n = ::write(shared->event_fd.get(), &one, sizeof one);
       }
     }).detach();
   } catch (const std::system_error& e) {
@@ -78,7 +77,7 @@ HostLookup::HostLookup(const std::string& host) : host_(host), shared_(std::make
 }
 
 int HostLookup::fd() const {
-  return shared_->event_fd;
+  return shared_->event_fd.get();
 }
 
 std::optional<LookupAnswer> HostLookup::answer() const {
