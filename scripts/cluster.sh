@@ -43,6 +43,8 @@ API_SERVICE_IP=10.203.0.1
 PAUSE_IMAGE=lameduck.local/pause:3.10
 CONTAINERD_SOCK=$RUN/containerd/containerd.sock
 ISSUER=https://kubernetes.default.svc.cluster.local
+# ctr warns at every call that containerd deprecates cgroup v1 (still supported until 2029).
+export CONTAINERD_SUPPRESS_DEPRECATION_WARNINGS=1
 # Everything the node starts; `down` stops them in the reverse order.
 COMPONENTS=(etcd kube-apiserver api-relay kube-controller-manager kube-scheduler containerd
             kubelet kube-proxy)
@@ -74,8 +76,13 @@ go_build() {
   local name=$1 version=$2 dir=$3 cgo=$4 tags=$5 ldflags=$6
   shift 6
   [[ -n $version ]] || die "no version of $name in cluster/$dir/go.mod"
-  local out=$CACHE/$name-$version
-  if [[ $only != *" $name "* || -f $out/.complete ]]; then
+  [[ $only == *" $name "* ]] || return 0
+  # The directory is keyed by version; a change of recipe (flags, tags, go.sum, Go) in the
+  # same version builds again.
+  local out=$CACHE/$name-$version recipe
+  recipe=$({ printf '%s\n' "$cgo" "$tags" "$ldflags" "$@" "$(go version)"
+             cat "$ROOT/cluster/$dir/go.sum"; } | sha256sum | cut -c1-16)
+  if [[ -f $out/.complete && $(head -n 1 "$out/.complete") == "recipe $recipe" ]]; then
     return 0
   fi
   log "building $name $version"
@@ -87,7 +94,8 @@ go_build() {
       -ldflags "$ldflags" -o "$tmp/bin/" "$@")
   # etcd's main package is go.etcd.io/etcd/server/v3: go build names it "server".
   if [[ -f $tmp/bin/server ]]; then mv "$tmp/bin/server" "$tmp/bin/etcd"; fi
-  echo "$name $version built in $((SECONDS - start)) s with $(go version)" >"$tmp/.complete"
+  printf 'recipe %s\n%s %s built in %s s with %s\n' "$recipe" "$name" "$version" \
+    "$((SECONDS - start))" "$(go version)" >"$tmp/.complete"
   rm -rf "$out"
   mv "$tmp" "$out"
   log "$name $version: $((SECONDS - start)) s"
@@ -118,9 +126,9 @@ cmd_build() {
     github.com/containerd/containerd/v2/cmd/containerd \
     github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
     github.com/containerd/containerd/v2/cmd/ctr
-  # runc's nsenter is C: cgo, linked statically against glibc. No seccomp tag (no
-  # libseccomp headers needed); the cluster's Pods run without a seccomp profile.
-  go_build runc "$RUNC_VERSION" runc 1 "urfave_cli_no_docs netgo osusergo" \
+  # runc's nsenter is C: cgo, linked statically (glibc, libseccomp: containerd gives the
+  # pause container its default seccomp profile, so runc needs seccomp).
+  go_build runc "$RUNC_VERSION" runc 1 "seccomp urfave_cli_no_docs netgo osusergo" \
     "-s -w -X main.version=${RUNC_VERSION#v} -X main.gitCommit=$RUNC_VERSION -extldflags -static" \
     github.com/opencontainers/runc
   go_build cni-plugins "$CNI_VERSION" cni 0 "" \
@@ -133,7 +141,8 @@ cmd_build() {
 
 # --- host packages -------------------------------------------------------------------------
 
-PACKAGES=(iptables nftables conntrack openssl socat iproute2 util-linux curl gcc libc6-dev)
+PACKAGES=(iptables nftables conntrack openssl socat iproute2 util-linux curl gcc libc6-dev
+          libseccomp-dev pkg-config)
 
 install_packages() {
   local missing=() p
@@ -299,6 +308,11 @@ state = "$RUN/containerd/state"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "$PAUSE_IMAGE"
 [plugins.'io.containerd.cri.v1.runtime']
+  # No process here may lower its oom_score_adj (CAP_SYS_RESOURCE is not in the bounding
+  # set), so the kubelet's -998 for the pause container and -997 for Guaranteed Pods fail
+  # in runc ("failed to update /proc/self/oom_score_adj: Permission denied"): keep them at
+  # or above containerd's own.
+  restrict_oom_score_adj = true
   netns_mounts_under_state_dir = true
   enable_unprivileged_ports = true
   enable_unprivileged_icmp = true
@@ -523,6 +537,7 @@ cmd_up() {
     --kubelet-client-certificate "$p/apiserver-kubelet-client.crt" \
     --kubelet-client-key "$p/apiserver-kubelet-client.key" \
     --kubelet-certificate-authority "$p/ca.crt" \
+    --kubelet-preferred-address-types InternalIP,Hostname \
     --service-account-issuer "$ISSUER" --service-account-key-file "$p/sa.pub" \
     --service-account-signing-key-file "$p/sa.key" \
     --profiling=false
@@ -669,6 +684,7 @@ export LAMEDUCK_CLUSTER_SERVICE_CIDR=$SERVICE_CIDR
 export CONTAINERD_ADDRESS=$CONTAINERD_SOCK
 export LAMEDUCK_CLUSTER_CTR=$CONTAINERD_BIN/ctr
 export LAMEDUCK_CLUSTER_LOGS=$STATE/varlog
+export CONTAINERD_SUPPRESS_DEPRECATION_WARNINGS=1
 EOF
 }
 
