@@ -388,10 +388,11 @@ EOF
 # beside Docker's /docker. It holds kubepods and the Pods; `down` removes it.
 CGROUP_ROOT=/lameduck-cluster
 
-# v1 hierarchies where the kubelet makes cgroups (the ones mounted here).
+# The hierarchies where the kubelet and runc make cgroups (the v1 ones mounted here, and
+# the hybrid layout's cgroup2 "unified", where runc mirrors each container).
 cgroup_dirs() {
   local c
-  for c in cpu cpuacct cpuset memory pids blkio devices freezer hugetlb systemd; do
+  for c in cpu cpuacct cpuset memory pids blkio devices freezer hugetlb systemd unified; do
     if [[ -d /sys/fs/cgroup/$c ]]; then echo "/sys/fs/cgroup/$c"; fi
   done
 }
@@ -648,9 +649,12 @@ cmd_down() {
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf "$RUN"
-  local left
+  local left h
   left=$(awk -v s="$STATE" -v r="$RUN" 'index($5, s) == 1 || index($5, r) == 1' /proc/self/mountinfo)
   [[ -z $left ]] || die "mounts left behind: $left"
+  for h in $(cgroup_dirs); do
+    [[ ! -d $h$CGROUP_ROOT ]] || die "cgroup left behind: $h$CGROUP_ROOT"
+  done
   log "down"
 }
 
