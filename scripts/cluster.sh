@@ -677,9 +677,14 @@ cmd_status() {
 }
 
 cmd_env() {
+  # PATH is written out whole (not "...:$PATH"), so a reader that does not expand
+  # variables (tests/e2e parses these lines) gets a working one too.
+  local path=$PATH
+  if [[ :$path: != *":$KUBE_BIN:"* ]]; then path=$KUBE_BIN:$CONTAINERD_BIN:$path; fi
+  path=$(printf %q "$path")
   cat <<EOF
 export KUBECONFIG=$STATE/pki/admin.kubeconfig
-export PATH=$KUBE_BIN:$CONTAINERD_BIN:\$PATH
+export PATH=$path
 export LAMEDUCK_CLUSTER_NODE_NETNS=$NODE_NS
 export LAMEDUCK_CLUSTER_OUTSIDE_NETNS=$CLIENT_NS
 export LAMEDUCK_CLUSTER_NODE_IP=$NODE_IP
@@ -688,6 +693,8 @@ export LAMEDUCK_CLUSTER_SERVICE_CIDR=$SERVICE_CIDR
 export CONTAINERD_ADDRESS=$CONTAINERD_SOCK
 export LAMEDUCK_CLUSTER_CTR=$CONTAINERD_BIN/ctr
 export LAMEDUCK_CLUSTER_LOGS=$STATE/varlog
+export LAMEDUCK_CLUSTER_KUBELET_DIR=$STATE/kubelet
+export LAMEDUCK_CLUSTER_MOUNT_NS=$RUN/ns/mnt
 export CONTAINERD_SUPPRESS_DEPRECATION_WARNINGS=1
 EOF
 }
