@@ -171,7 +171,7 @@ start() {
   # nsenter and setsid exec (no fork), so $! is the component's own pid. setsid: its own
   # session, so it outlives this script and no terminal signal reaches it.
   nsenter --mount="$RUN/ns/mnt" --net="/run/netns/$NODE_NS" -- setsid "$@" \
-    >>"$STATE/log/$name.log" 2>&1 </dev/null &
+    >>"$STATE/log/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$RUN/pid/$name"
   log "started $name (pid $!)"
 }
@@ -548,7 +548,7 @@ cmd_up() {
   start api-relay socat "UNIX-LISTEN:$RUN/api.sock,fork,unlink-early,mode=600" \
     "TCP:$NODE_IP:6443"
   socat "TCP-LISTEN:$API_PORT,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$RUN/api.sock" \
-    >>"$STATE/log/api-relay-host.log" 2>&1 </dev/null &
+    >>"$STATE/log/api-relay-host.log" 2>&1 </dev/null 9>&- &
   echo $! >"$RUN/pid/api-relay-host"
 
   start kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
@@ -714,6 +714,11 @@ usage() {
 
 if [[ ${BASH_SOURCE[0]} != "$0" ]]; then return 0; fi  # sourced (for debugging): functions only
 [[ $(id -u) == 0 ]] || die "run as root"
+case "${1:-}" in
+  up | down | build)  # one at a time (several work trees share the one cluster and cache)
+    exec 9>/run/lameduck-cluster.lock
+    flock 9 ;;
+esac
 case "${1:-}" in
   build) shift; cmd_build "$@" ;;
   up) cmd_up ;;
