@@ -3,12 +3,12 @@
 # A one-node Kubernetes cluster of plain processes, built from the upstream sources pinned
 # in cluster/*/go.mod, for lameduck's end-to-end tests and the demo (as root, Debian 12):
 #
-#   scripts/cluster.sh build [NAME...]  # build into the cache (a no-op when there)
-#   scripts/cluster.sh up             # build, then start everything; waits for a Ready node
-#   eval "$(scripts/cluster.sh env)"  # KUBECONFIG, PATH (kubectl) and the cluster's addresses
-#   scripts/cluster.sh status         # what runs, the node's conditions
-#   scripts/cluster.sh import IMAGE.tar   # a `docker save` archive into containerd (k8s.io)
-#   scripts/cluster.sh down           # stop everything; nothing is left running or mounted
+#   scripts/cluster.sh build [NAME...]     # build into the cache (a no-op when there)
+#   scripts/cluster.sh up                  # build, start everything, wait for a Ready node
+#   eval "$(scripts/cluster.sh env)"       # KUBECONFIG, PATH (kubectl, ctr), addresses
+#   scripts/cluster.sh status              # what runs, and the node
+#   scripts/cluster.sh import IMAGE.tar    # a `docker save` archive into containerd
+#   scripts/cluster.sh down                # stop all; nothing is left running or mounted
 #
 # The node lives in network namespace ldk-node, with its own mount namespace (so the
 # kubelet's and containerd's mounts vanish with it). A veth joins it to namespace
@@ -499,13 +499,13 @@ mountns_up() {
 # --- up ------------------------------------------------------------------------------------
 
 cmd_up() {
-  if [[ -d /run/netns && -e /run/netns/$NODE_NS ]]; then
-    if running kube-apiserver && running kubelet; then
-      log "already up"
-      cmd_env
-      return 0
-    fi
-    log "a previous cluster is half there: taking it down first"
+  if running kube-apiserver && running kubelet && [[ -e /run/netns/$NODE_NS ]]; then
+    log "already up"
+    cmd_env
+    return 0
+  fi
+  if [[ -e $RUN || -e /run/netns/$NODE_NS || -e /run/netns/$CLIENT_NS ]]; then
+    log "a previous cluster is partly there: taking it down first"
     cmd_down
   fi
   install_packages
@@ -709,7 +709,7 @@ cmd_import() {
 }
 
 usage() {
-  sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 if [[ ${BASH_SOURCE[0]} != "$0" ]]; then return 0; fi  # sourced (for debugging): functions only
