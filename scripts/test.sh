@@ -15,13 +15,15 @@
 #    an empty root (chroot);
 # 6. cross-builds the arm64 static binary (scripts/build-static.sh --arch arm64), checks it
 #    and runs it under qemu-user (qemu-aarch64-static, called explicitly: no binfmt
-#    needed), with the PID-1 integration tests under qemu.
+#    needed), with the PID-1 integration tests under qemu;
+# 7. builds the one-node Kubernetes cluster from the upstream sources (scripts/cluster.sh:
+#    cached by version, a no-op once built), brings it up, runs the end-to-end tests on it
+#    (tests/e2e) and takes it down, also on failure.
 #
 # Environment: LAMEDUCK_SKIP_ASAN=1, LAMEDUCK_SKIP_STATIC=1, LAMEDUCK_SKIP_ARM64=1 to leave
 # out steps 4, 5 or 6; LAMEDUCK_SKIP_ARM64_TESTS=1 (none) or LAMEDUCK_ARM64_FULL=1 (all)
 # for the integration tests under qemu in step 6; LAMEDUCK_SKIP_FUZZ=1 leaves out the
-# fuzzing (scripts/fuzz.sh, LAMEDUCK_FUZZ_SECONDS); LAMEDUCK_SKIP_CLUSTER=1 leaves out the
-# end-to-end tests on the one-node cluster (tests/e2e).
+# fuzzing (scripts/fuzz.sh, LAMEDUCK_FUZZ_SECONDS); LAMEDUCK_SKIP_CLUSTER=1 leaves out step 7.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
