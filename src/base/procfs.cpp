@@ -7,6 +7,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <sstream>
 #include <string>
 
 #include "base/unique_fd.h"
@@ -25,7 +28,30 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   int ppid = 0;
   if (std::sscanf(rest.c_str(), " %c %d", &stat.state, &ppid) != 2) return std::nullopt;
   stat.ppid = static_cast<pid_t>(ppid);
+  std::istringstream fields(rest);
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+    if (i != 22) continue;
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long ticks = std::strtoull(field.c_str(), &end, 10);
+    if (errno == 0 && end != nullptr && *end == '\0') stat.start_ticks = ticks;
+  }
   return stat;
+}
+
+std::optional<Millis> process_age(pid_t pid) {
+  auto stat = read_proc_stat(pid);
+  long hz = ::sysconf(_SC_CLK_TCK);
+  timespec now{};
+  if (!stat || !stat->start_ticks || hz <= 0 || ::clock_gettime(CLOCK_BOOTTIME, &now) != 0) {
+    return std::nullopt;
+  }
+  auto started =
+      static_cast<std::int64_t>(*stat->start_ticks * 1000 / static_cast<std::uint64_t>(hz));
+  auto up = static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
+  if (up < started) return std::nullopt;
+  return Millis(up - started);
 }
 
 std::optional<ProcStat> read_proc_stat(pid_t pid) {

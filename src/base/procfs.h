@@ -10,6 +10,8 @@
 #include <set>
 #include <string_view>
 
+#include "base/duration.h"
+
 namespace lameduck {
 
 // True when lameduck runs as PID 1 (of its PID namespace).
@@ -19,6 +21,7 @@ bool is_pid1();
 struct ProcStat {
   char state = '?';  // R, S, D, T (stopped), Z (zombie), ...
   pid_t ppid = 0;
+  std::optional<std::uint64_t> start_ticks;  // starttime: clock ticks after boot
 };
 
 // Pure: /proc/PID/stat's text. The command name may hold spaces and parentheses, so the
@@ -27,6 +30,9 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text);
 
 // /proc/PID/stat; nullopt when the process is gone or the file cannot be read.
 std::optional<ProcStat> read_proc_stat(pid_t pid);
+
+// How long a process has run (its starttime against CLOCK_BOOTTIME); nullopt when unknown.
+std::optional<Millis> process_age(pid_t pid);
 
 // The inodes of the sockets a process holds (/proc/PID/fd/N -> "socket:[inode]").
 struct SocketInodes {

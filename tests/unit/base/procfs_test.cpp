@@ -17,6 +17,11 @@ TEST_CASE("/proc/PID/stat: state and parent after the last ')' of the name") {
   REQUIRE(plain);
   CHECK(plain->state == 'S');
   CHECK(plain->ppid == 7);
+  CHECK_FALSE(plain->start_ticks);  // cut short before field 22
+  auto whole = parse_proc_stat(
+      "1 (lameduck) S 0 1 1 0 -1 4194560 95 0 0 0 1 2 0 0 20 0 1 0 123456 2654208 200");
+  REQUIRE(whole);
+  CHECK(whole->start_ticks == 123456u);
   // A name may hold spaces and parentheses: "a) Z 99 (b".
   auto tricky = parse_proc_stat("43 (a) Z 99 (b) T 1 43 43 0");
   REQUIRE(tricky);
@@ -32,7 +37,13 @@ TEST_CASE("this process: its stat and its sockets") {
   REQUIRE(self);
   CHECK(self->ppid == ::getppid());
   CHECK(self->state == 'R');
+  CHECK(self->start_ticks);
   CHECK_FALSE(is_pid1());
+  // This test binary started a moment ago; its parent no later.
+  auto age = process_age(::getpid());
+  REQUIRE(age);
+  CHECK(*age < Millis(600'000));
+  CHECK(process_age(::getppid()) >= age);
 
   int pair[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
