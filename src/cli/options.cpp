@@ -69,8 +69,8 @@ const CLI::Validator& trimmed() {
 // gets one message in our words rather than a CLI11 type error.
 struct RawTraffic {
   bool wait = true, wait_pooled = true;
-  std::string quiet = "2s";
-  std::vector<std::string> ignore_peers, ports;
+  std::string quiet = "auto";
+  std::vector<std::string> ignore_peers, ports, pooled_peers;
 };
 
 struct RawWait {
@@ -96,8 +96,8 @@ std::string value_name(const std::string& flag) {
       {"rewrite", "FROM:TO"},     {"service", "NAME"},          {"pod-ip", "IP"},
       {"pod-name", "NAME"},       {"namespace", "NAME"},        {"api-server", "URL"},
       {"token-file", "FILE"},     {"ca-file", "FILE"},          {"log-format", "FORMAT"},
-      {"log-level", "LEVEL"},     {"quiet", "DURATION"},        {"ignore-peer", "CIDR"},
-      {"port", "PORT"},
+      {"log-level", "LEVEL"},     {"quiet", "auto|DURATION"},   {"ignore-peer", "CIDR"},
+      {"port", "PORT"},           {"pooled-peer", "CIDR"},
   };
   auto it = names.find(flag);
   return it == names.end() ? "VALUE" : it->second;
@@ -178,8 +178,14 @@ void add_traffic_options(CLI::App& app, RawTraffic& raw) {
              "had no new traffic for --quiet (default: on)");
   add(app, "quiet", raw.quiet,
       "no new connection and no byte received on the app's connections for this long "
-      "means out of rotation (2s)");
+      "means out of rotation; auto: ln(1000)/(the Pod's request rate), at least 2s, at "
+      "most --max-delay (auto)");
   add_traffic_scope_options(app, raw);
+  add_list(app, "pooled-peer", raw.pooled_peers,
+           "only this address or CIDR's open connections hold the drain, e.g. the load "
+           "balancer's or ingress controller's (repeatable); any other peer's count only "
+           "while it opens new ones (default: every peer's)")
+      ->envname("LAMEDUCK_POOLED_PEERS");
   add_switch(app, "wait-pooled", raw.wait_pooled,
              "requests on already open (keep-alive) connections count as traffic too; off: "
              "only new connections do (default: on)");
@@ -219,15 +225,29 @@ int to_signal(const std::string& flag, const std::string& text) {
 void finish_traffic(const RawTraffic& raw, TrafficOptions& traffic) {
   traffic.wait = raw.wait;
   traffic.wait_pooled = raw.wait_pooled;
-  traffic.quiet = to_duration("quiet", raw.quiet);
-  for (const auto& text : raw.ignore_peers) {
-    auto cidr = parse_cidr(text);
-    if (!cidr) {
-      throw UsageError("--ignore-peer: invalid address or CIDR '" + text +
-                       "' (e.g. 10.0.0.7, 10.0.0.0/8, fd00::/64)");
+  traffic.auto_quiet = raw.quiet == "auto";
+  if (!traffic.auto_quiet) {
+    auto quiet = parse_duration(raw.quiet);
+    if (!quiet) {
+      throw UsageError("--quiet: invalid duration '" + raw.quiet +
+                       "' (use auto, or e.g. 500ms, 2s, 10s or a number of seconds)");
     }
-    traffic.ignore_peers.push_back(*cidr);
+    traffic.quiet = *quiet;
   }
+  auto cidrs = [](const char* flag, const std::vector<std::string>& texts) {
+    std::vector<Cidr> out;
+    for (const auto& text : texts) {
+      auto cidr = parse_cidr(text);
+      if (!cidr) {
+        throw UsageError(std::string("--") + flag + ": invalid address or CIDR '" + text +
+                         "' (e.g. 10.0.0.7, 10.0.0.0/8, fd00::/64)");
+      }
+      out.push_back(*cidr);
+    }
+    return out;
+  };
+  traffic.ignore_peers = cidrs("ignore-peer", raw.ignore_peers);
+  traffic.pooled_peers = cidrs("pooled-peer", raw.pooled_peers);
   for (const auto& text : raw.ports) {
     int port = 0;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);

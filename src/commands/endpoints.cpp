@@ -62,6 +62,7 @@ std::string pause(EventLoop& loop, TimePoint until) {
 struct Listed {
   std::vector<Route> routes;
   std::string error;  // empty: routes is the answer
+  bool interrupted = false;
 };
 
 // One consistent list of the namespace's slices (all pages), a couple of retries on 5xx,
@@ -90,7 +91,7 @@ Listed list_routes_once(const KubeConfig& config, const ResolvedIdentity& identi
     options.total_timeout_ms = static_cast<long>(kRequestTimeout.count());
     std::string stop;
     auto result = get(loop, http, list_url(selector, next), options, give_up, stop);
-    if (!stop.empty()) return {{}, stop};
+    if (!stop.empty()) return {{}, stop, true};
     if (!result) {
       return {{}, "no answer from the API server within " + format_duration(kOverallTimeout)};
     }
@@ -137,6 +138,7 @@ int run_endpoints(const EndpointsOptions& options, SignalFd& signals) {
 
   std::string error;
   std::vector<Route> routes;
+  bool interrupted = false;
   if (!config.usable()) {
     for (const auto& p : config.problems) error += (error.empty() ? "" : "; ") + p;
   } else if (identity.pod.namespace_name.empty()) {
@@ -145,10 +147,19 @@ int run_endpoints(const EndpointsOptions& options, SignalFd& signals) {
     auto listed = list_routes_once(config, identity, options.kube.services, signals);
     error = listed.error;
     routes = std::move(listed.routes);
+    interrupted = listed.interrupted;
   }
   int code = !error.empty() ? 2 : routes.empty() ? 1 : 0;
   // What the traffic wait would see now (one second; it does not change the exit code).
-  TrafficReport traffic = sample_traffic(options.traffic, Millis(1000));
+  // A Ctrl-C ends it too.
+  TrafficReport traffic;
+  if (interrupted) {
+    traffic.error = "not measured (" + error + ")";
+  } else {
+    EventLoop loop(signals);
+    traffic = sample_traffic(options.traffic, Millis(1000),
+                             [&loop](TimePoint until) { return pause(loop, until); });
+  }
 
   if (options.json) {
     nlohmann::json out;

@@ -64,7 +64,7 @@ WaitSetup setup_wait(const WaitOptions& wait, std::optional<Millis> kill_after) 
 
 void add_traffic_wait(WaitSetup& setup, const TrafficOptions& traffic, std::optional<pid_t> app,
                       const Timeline& timeline) {
-  setup.traffic = setup_traffic_wait(traffic, app);
+  setup.traffic = setup_traffic_wait(traffic, app, setup.drain.max_delay);
   if (setup.traffic) setup.traffic->set_timeline(timeline);
   setup.drain.wait_traffic = setup.traffic != nullptr;
 }

@@ -15,7 +15,11 @@ namespace lameduck {
 
 struct TrafficOptions {
   bool wait = true;
-  Millis quiet{2000};
+  Millis quiet{2000};      // fixed, or the shortest auto quiet
+  bool auto_quiet = true;  // --quiet auto: from the Pod's request rate (quiet_rule.h)
+  // --pooled-peer: when set, only these peers' open connections hold the wait; any other
+  // peer's bytes count only within the quiet period after its last new connection.
+  std::vector<Cidr> pooled_peers;
   // Peers whose traffic never counts, besides loopback (always). From the command line:
   // --ignore-peer (empty: HOST_IP, see ignored_peers); for the policy: the resolved list.
   std::vector<Cidr> ignore_peers;

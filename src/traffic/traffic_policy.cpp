@@ -49,11 +49,24 @@ bool can_receive(TcpState state) {
   }
 }
 
-TrafficPolicy::TrafficPolicy(TrafficOptions options) : options_(std::move(options)) {}
+TrafficPolicy::TrafficPolicy(TrafficOptions options)
+    : options_(std::move(options)), quiet_(options_.quiet) {}
 
 std::optional<TimePoint> TrafficPolicy::quiet_until() const {
   if (!quiet_since_) return std::nullopt;
-  return *quiet_since_ + options_.quiet;
+  return *quiet_since_ + quiet_;
+}
+
+bool TrafficPolicy::holds(const IpAddress& peer, TimePoint at) const {
+  if (options_.pooled_peers.empty()) return true;
+  if (std::any_of(options_.pooled_peers.begin(), options_.pooled_peers.end(),
+                  [&](const Cidr& c) { return c.contains(peer); })) {
+    return true;
+  }
+  // Another peer (an in-cluster client through kube-proxy): its open connections stay on
+  // this Pod until the app closes them, so they count only while it still opens new ones.
+  auto it = last_new_.find(peer);
+  return it != last_new_.end() && at - it->second <= quiet_;
 }
 
 bool TrafficPolicy::ignored(const IpAddress& client, const IpAddress& server) const {
@@ -71,7 +84,7 @@ void TrafficPolicy::note(std::vector<PeerEvent>& events, TimePoint at, const IpA
 }
 
 void TrafficPolicy::prune(TimePoint now) {
-  auto window = std::max(options_.quiet, Millis(1000)) + Millis(1000);
+  auto window = std::max(quiet_, Millis(1000)) + Millis(1000);
   std::erase_if(events_, [&](const PeerEvent& e) { return e.at + window < now; });
   std::erase_if(anonymous_, [&](const auto& a) { return a.first + window < now; });
 }
@@ -135,6 +148,12 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
     baseline_ = true;
     quiet_since_ = look.at;
     passive_opens_ = look.passive_opens;
+    baseline_opens_ = *look.passive_opens;
+    for (const auto& [cookie, known] : now_known) {
+      if (known.counted && holds(known.socket.peer, look.at)) {
+        baseline_segments_ += known.socket.data_segments.value_or(0);
+      }
+    }
     sockets_ = std::move(now_known);
     return result;
   }
@@ -148,7 +167,10 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
     ++seen;
     if (known->counted) {
       ++seen_counted;
+      last_new_[key.client] = look.at;
       note(events_, look.at, key.client, 1, 0, result, key.client_port);
+    } else {
+      ++result.uncounted;  // an accepted connection that does not count
     }
   }
   std::int64_t delta = 0;
@@ -161,10 +183,12 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
   backlog_ = std::max(backlog_ + delta - seen, -seen);
   result.unattributed = static_cast<std::uint64_t>(std::max<std::int64_t>(backlog_ - before, 0));
   result.new_connections = seen_counted + result.unattributed;
+  result.requests = seen_counted;
 
   if (options_.wait_pooled && look.sockets) {
     auto count_bytes = [&](const Known& known, bool gone) {
       const auto& s = known.socket;
+      if (!holds(s.peer, look.at)) return;
       auto before_it = sockets_.find(s.cookie);
       std::uint64_t bytes = 0;
       bool unknown = false;
@@ -173,6 +197,11 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
       } else if (const auto& b = before_it->second.socket; b.bytes_received && s.bytes_received) {
         if (*s.bytes_received >= *b.bytes_received) {
           bytes = *s.bytes_received - *b.bytes_received;
+          if (b.data_segments && s.data_segments && *s.data_segments >= *b.data_segments) {
+            result.requests += *s.data_segments - *b.data_segments;
+          } else if (bytes > 0) {
+            ++result.requests;
+          }
         } else {
           unknown = true;
         }
@@ -195,7 +224,7 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
     }
     for (const auto& [cookie, known] : sockets_) {
       if (!known.counted || now_known.contains(cookie) || destroyed.contains(cookie) ||
-          !can_receive(known.socket.state)) {
+          !can_receive(known.socket.state) || !holds(known.socket.peer, look.at)) {
         continue;
       }
       // Gone while it could still receive, and no word of how: what arrived since the

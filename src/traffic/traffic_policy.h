@@ -51,6 +51,7 @@ struct SocketSample {
   std::uint16_t peer_port = 0;
   TcpState state = TcpState::close;
   std::optional<std::uint64_t> bytes_received;  // tcpi_bytes_received; none for TIME_WAIT
+  std::optional<std::uint32_t> data_segments;   // tcpi_data_segs_in: about one per request
   std::uint64_t inode = 0;                      // 0 for TIME_WAIT and orphaned sockets
 };
 
@@ -67,10 +68,15 @@ struct TrafficLook {
 
 // What one look found that counts, for the timeline.
 struct LookResult {
-  std::uint64_t new_connections = 0;   // counted, including those never seen in a list
-  std::uint64_t unattributed = 0;      // of new_connections: accepted and gone between looks
-  std::uint64_t bytes = 0;             // received on the app's connections
-  std::uint64_t uncertain = 0;         // closed or vanished with unknown bytes
+  std::uint64_t new_connections = 0;  // counted, including those never seen in a list
+  std::uint64_t unattributed = 0;     // of new_connections: accepted and gone between looks
+  std::uint64_t bytes = 0;            // received on the app's connections
+  std::uint64_t uncertain = 0;        // closed or vanished with unknown bytes
+  // For the rate (--quiet auto): requests that count (new connections seen from counted
+  // peers, and data segments on the app's connections that hold the wait), and new
+  // connections seen that do not count (ignored peers, other ports).
+  std::uint64_t requests = 0;
+  std::uint64_t uncounted = 0;
   std::string error;                   // the look could not be read (counts as traffic)
   std::optional<IpAddress> last_peer;  // one peer that sent in this look
   std::uint16_t last_port = 0;
@@ -100,6 +106,13 @@ class TrafficPolicy {
   std::optional<TimePoint> quiet_since() const { return quiet_since_; }
   // When the quiet period is complete: quiet_since + quiet. nullopt before the first look.
   std::optional<TimePoint> quiet_until() const;
+  // The quiet period: options.quiet at first; --quiet auto changes it as it learns.
+  Millis quiet() const { return quiet_; }
+  void set_quiet(Millis quiet) { quiet_ = quiet; }
+  // At the first look: PassiveOpens, and the data segments the app's connections from
+  // counted peers received over their lifetimes (both count from their births).
+  std::uint64_t baseline_opens() const { return baseline_opens_; }
+  std::uint64_t baseline_segments() const { return baseline_segments_; }
   // Peers with counted traffic in looks at or after `since`, most bytes first.
   std::vector<PeerTraffic> active_peers(TimePoint since) const;
   // Counted traffic that no peer can be named for (unattributed, unreadable looks) since.
@@ -119,11 +132,17 @@ class TrafficPolicy {
     std::uint64_t bytes;
   };
   bool ignored(const IpAddress& client, const IpAddress& server) const;
+  // --pooled-peer: whether this peer's open connections count at `at`.
+  bool holds(const IpAddress& peer, TimePoint at) const;
   void note(std::vector<PeerEvent>& events, TimePoint at, const IpAddress& ip,
             std::uint64_t connections, std::uint64_t bytes, LookResult& result, std::uint16_t port);
   void prune(TimePoint now);
 
   TrafficOptions options_;
+  Millis quiet_;
+  std::map<IpAddress, TimePoint> last_new_;  // each counted peer's last new connection
+  std::uint64_t baseline_opens_ = 0;
+  std::uint64_t baseline_segments_ = 0;
   std::optional<TimePoint> quiet_since_;
   std::optional<std::uint64_t> passive_opens_;  // at the last readable look
   std::map<std::uint64_t, Known> sockets_;      // by cookie, at the last readable look

@@ -52,12 +52,19 @@ SocketSample parse_socket(nlmsghdr* h) {
     // Older kernels send a shorter tcp_info: use the field only when it is there.
     constexpr std::size_t kEnd =
         offsetof(tcp_info, tcpi_bytes_received) + sizeof(tcp_info::tcpi_bytes_received);
-    if (a->rta_type == INET_DIAG_INFO && RTA_PAYLOAD(a) >= kEnd) {
+    if (a->rta_type != INET_DIAG_INFO) continue;
+    const auto* info = static_cast<const char*>(RTA_DATA(a));
+    if (RTA_PAYLOAD(a) >= kEnd) {
       std::uint64_t bytes;
-      std::memcpy(&bytes,
-                  static_cast<const char*>(RTA_DATA(a)) + offsetof(tcp_info, tcpi_bytes_received),
-                  sizeof bytes);
+      std::memcpy(&bytes, info + offsetof(tcp_info, tcpi_bytes_received), sizeof bytes);
       s.bytes_received = bytes;
+    }
+    constexpr std::size_t kSegsEnd =
+        offsetof(tcp_info, tcpi_data_segs_in) + sizeof(tcp_info::tcpi_data_segs_in);
+    if (RTA_PAYLOAD(a) >= kSegsEnd) {
+      std::uint32_t segments;
+      std::memcpy(&segments, info + offsetof(tcp_info, tcpi_data_segs_in), sizeof segments);
+      s.data_segments = segments;
     }
   }
   return s;
@@ -248,9 +255,8 @@ std::optional<std::uint64_t> read_passive_opens(std::string& error) {
   return std::nullopt;
 }
 
-TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, TimePoint now) {
+TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events) {
   TrafficLook look;
-  look.at = now;
   std::string counter_error, dump_error, events_error;
   // Subscribed before the first counter read, so no close falls between two looks.
   if (!events.subscribed() && !events.subscribe(events_error)) {
@@ -260,9 +266,26 @@ TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, TimePoint no
   look.sockets = diag.dump_tcp(dump_error);
   // Last: a socket closed after the list is in the events, with its final bytes.
   look.destroyed = events.drain();
+  // Stamped once everything is read: a byte the list shows may have arrived at any moment
+  // up to now, so this is the only time that never dates it too early (on a busy machine
+  // the reads can start long after the loop woke up).
+  look.at = Clock::now();
   look.error = counter_error;
   if (!dump_error.empty()) look.error += (look.error.empty() ? "" : "; ") + dump_error;
   return look;
+}
+
+TrafficLook NamespaceProbe::take() {
+  return take_look(diag_, events_);
+}
+
+void NamespaceProbe::close() {
+  diag_.close();
+  events_.close();
+}
+
+std::optional<Millis> NamespaceProbe::pod_age() {
+  return process_age(1);
 }
 
 std::optional<std::set<std::uint16_t>> listening_ports_of(const std::vector<pid_t>& pids,

@@ -57,12 +57,37 @@ class SockDiagEvents {
   int fd_ = -1;
 };
 
+// Where the traffic wait's looks come from: the namespace (NamespaceProbe), or a test's.
+class LookSource {
+ public:
+  virtual ~LookSource() = default;
+  // One look, stamped when its reads are done.
+  virtual TrafficLook take() = 0;
+  virtual void close() = 0;
+  // How long the Pod's PID 1 has run: the namespace's counters are at least as old.
+  virtual std::optional<Millis> pod_age() = 0;
+};
+
+// The looks of the network namespace lameduck runs in (take_look); nothing is open
+// before the first and after close().
+class NamespaceProbe final : public LookSource {
+ public:
+  TrafficLook take() override;
+  void close() override;
+  std::optional<Millis> pod_age() override;
+
+ private:
+  SockDiagSocket diag_;
+  SockDiagEvents events_;
+};
+
 // Tcp: PassiveOpens of this network namespace; nullopt with `error` when unreadable.
 std::optional<std::uint64_t> read_passive_opens(std::string& error);
 
 // One look: the counter first, then the sockets, then the destroy events since the last
-// look (traffic_policy.cpp explains why this order is safe).
-TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, TimePoint now);
+// look (traffic_policy.cpp explains why this order is safe). Stamped when the reads are
+// done, not when they began.
+TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events);
 
 // The TCP ports the given processes listen on: their socket inodes (/proc/PID/fd) matched
 // with the listening sockets of `sockets`. nullopt with `why` when a process's descriptors

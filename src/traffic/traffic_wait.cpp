@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "traffic/traffic_wait.h"
 
-#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <cinttypes>
@@ -24,34 +23,44 @@ std::string port_list(const std::set<std::uint16_t>& ports) {
   return out;
 }
 
+std::string cidr_list(const std::vector<Cidr>& cidrs) {
+  std::string out;
+  for (const auto& c : cidrs) out += (out.empty() ? "" : ", ") + format_cidr(c);
+  return out;
+}
+
 }  // namespace
 
 std::unique_ptr<TrafficWait> setup_traffic_wait(const TrafficOptions& options,
-                                                std::optional<pid_t> app) {
+                                                std::optional<pid_t> app, Millis max_delay) {
   if (!options.wait) return nullptr;
   TrafficOptions resolved = options;
   std::string from;
   resolved.ignore_peers = ignored_peers(options.ignore_peers, std::getenv("HOST_IP"), from);
-  return std::make_unique<TrafficWait>(std::move(resolved), std::move(from), app);
+  return std::make_unique<TrafficWait>(std::move(resolved), std::move(from), app, max_delay);
 }
 
-TrafficReport sample_traffic(const TrafficOptions& options, Millis period) {
+TrafficReport sample_traffic(const TrafficOptions& options, Millis period,
+                             const std::function<std::string(TimePoint)>& pause) {
   TrafficOptions config = options;
   std::string from;
   config.ignore_peers = ignored_peers(options.ignore_peers, std::getenv("HOST_IP"), from);
   config.quiet = period;
+  config.pooled_peers.clear();
   TrafficPolicy policy(config);
   SockDiagSocket diag;
   SockDiagEvents events;
   TrafficReport report;
   report.period = period;
-  auto start = Clock::now();
-  auto first = take_look(diag, events, start);
+  auto first = take_look(diag, events);
+  auto start = first.at;
   report.error = first.error;
   policy.observe(first);
-  // Not PID 1: a plain sleep is fine here.
-  ::poll(nullptr, 0, static_cast<int>(period.count()));
-  auto second = take_look(diag, events, Clock::now());
+  if (auto why = pause(start + period); !why.empty()) {
+    report.error = why;
+    return report;
+  }
+  auto second = take_look(diag, events);
   if (report.error.empty()) report.error = second.error;
   auto r = policy.observe(second);
   report.ports = policy.ports();
@@ -104,11 +113,14 @@ std::vector<Cidr> ignored_peers(const std::vector<Cidr>& given, const char* host
   return {};
 }
 
-TrafficWait::TrafficWait(TrafficOptions options, std::string ignore_from, std::optional<pid_t> app)
+TrafficWait::TrafficWait(TrafficOptions options, std::string ignore_from, std::optional<pid_t> app,
+                         Millis quiet_cap, std::unique_ptr<LookSource> probe)
     : options_(std::move(options)),
       ignore_from_(std::move(ignore_from)),
       app_(app),
-      policy_(options_) {}
+      quiet_cap_(quiet_cap),
+      policy_(options_),
+      probe_(std::move(probe)) {}
 
 const Timeline& TrafficWait::timeline() const {
   static const Timeline unstarted;  // lines without a stamp, should nobody have set one
@@ -120,7 +132,7 @@ std::optional<WaitOutcome> TrafficWait::start(TimePoint now) {
   quiet_ = false;
   window_start_ = now;
   window_ = {};
-  TrafficLook first = take_look(diag_, events_, now);
+  TrafficLook first = probe_->take();
 
   // Which ports are the app's: --port, else what its processes listen on, else all.
   TrafficOptions config = options_;
@@ -144,14 +156,33 @@ std::optional<WaitOutcome> TrafficWait::start(TimePoint now) {
   policy_ = TrafficPolicy(config);
   policy_.observe(first);
   last_look_ = now;
+  first_look_ = first.at;
+  first_opens_ = first.passive_opens;
 
   std::string ignored = "loopback";
   for (const auto& c : options_.ignore_peers) ignored += ", " + format_cidr(c);
+  std::string quiet = format_duration(options_.quiet);
+  if (options_.auto_quiet) {
+    quiet = "auto (" + quiet + " to " + format_duration(quiet_cap_) + ")";
+  }
   timeline().info(
       "waiting for traffic to stop: {} quiet on port(s) {} ({}), ignoring {} "
       "({})",
-      format_duration(options_.quiet), port_list(policy_.ports()), ports_from, ignored,
-      ignore_from_);
+      quiet, port_list(policy_.ports()), ports_from, ignored, ignore_from_);
+  if (!options_.pooled_peers.empty()) {
+    timeline().info(
+        "open connections hold the wait only from {} (--pooled-peer); any other peer's "
+        "only while it opens new ones",
+        cidr_list(options_.pooled_peers));
+  }
+  if (options_.auto_quiet) {
+    evidence_ = {};
+    evidence_.age = probe_->pod_age();
+    evidence_.lifetime_opens = policy_.baseline_opens();
+    evidence_.lifetime_segments = policy_.baseline_segments();
+    logged_quiet_ = Millis(0);
+    choose_quiet(first);
+  }
   if (!first.error.empty()) {
     warned_ = first.error;
     timeline().warn("traffic: {}; every look that cannot be read counts as traffic", first.error);
@@ -162,8 +193,7 @@ std::optional<WaitOutcome> TrafficWait::start(TimePoint now) {
 void TrafficWait::stop() {
   if (!running_) return;
   running_ = false;
-  diag_.close();
-  events_.close();
+  probe_->close();
   auto now = Clock::now();
   if (!quiet_) {
     auto active = still_active(now);
@@ -194,17 +224,40 @@ std::optional<WaitOutcome> TrafficWait::check(TimePoint now) {
   if (quiet_ || !until || now < *until) return std::nullopt;
   quiet_ = true;
   auto quiet_for = std::chrono::duration_cast<Millis>(now - *policy_.quiet_since());
-  // Rounded down to the look interval, so "quiet for 2s" reads as configured.
-  quiet_for -= quiet_for % kTrafficLookInterval;
+  // Rounded down to the look interval, so "quiet for 2s" reads as configured; an auto quiet
+  // is a multiple of 100 ms.
+  quiet_for -= quiet_for % (options_.auto_quiet ? Millis(100) : kTrafficLookInterval);
   return WaitOutcome{WaitOutcome::Kind::done, "quiet for " + format_duration(quiet_for) +
                                                   " since t=+" +
                                                   std::to_string(t(*policy_.quiet_since())) + "ms"};
 }
 
+void TrafficWait::choose_quiet(const TrafficLook& look) {
+  evidence_.elapsed = std::chrono::duration_cast<Millis>(look.at - first_look_);
+  if (look.passive_opens && first_opens_ && *look.passive_opens >= *first_opens_) {
+    evidence_.opens = *look.passive_opens - *first_opens_;
+  }
+  auto choice = lameduck::choose_quiet(evidence_, options_.quiet, quiet_cap_);
+  policy_.set_quiet(choice.quiet);
+  // Logged when it moves by a tenth or more, at most once a second after the first.
+  auto moved = std::chrono::abs(choice.quiet - logged_quiet_) * 10 >= logged_quiet_;
+  if (logged_quiet_.count() == 0 ||
+      (moved && look.at - quiet_logged_at_ >= Millis(1000) && evidence_.elapsed >= Millis(1000))) {
+    logged_quiet_ = choice.quiet;
+    quiet_logged_at_ = look.at;
+    timeline().info("quiet {}: {}", format_duration(choice.quiet), choice.why);
+  }
+}
+
 std::optional<WaitOutcome> TrafficWait::look(TimePoint now) {
-  TrafficLook sample = take_look(diag_, events_, now);
+  TrafficLook sample = probe_->take();
   LookResult r = policy_.observe(sample);
   last_look_ = now;
+  if (options_.auto_quiet) {
+    evidence_.uncounted += r.uncounted;
+    evidence_.requests += r.requests;
+    choose_quiet(sample);
+  }
   if (!r.error.empty() && r.error != warned_) {
     warned_ = r.error;
     timeline().warn("traffic: {}; counts as traffic", r.error);
@@ -243,7 +296,7 @@ void TrafficWait::log_traffic(TimePoint now) {
 }
 
 std::string TrafficWait::still_active(TimePoint now) const {
-  TimePoint since = now - options_.quiet;
+  TimePoint since = now - policy_.quiet();
   std::string out;
   int shown = 0;
   auto peers = policy_.active_peers(since);
@@ -256,7 +309,7 @@ std::string TrafficWait::still_active(TimePoint now) const {
     if (p.connections > 0) detail += ", " + plural(p.connections, "new connection");
     detail += ", " + format_bytes(p.bytes);
     out += (out.empty() ? "" : ", ") + format_ip(p.ip) + " (" + detail + " in the last " +
-           format_duration(options_.quiet) + ")";
+           format_duration(policy_.quiet()) + ")";
   }
   if (auto anonymous = policy_.anonymous_since(since); anonymous > 0) {
     out += (out.empty() ? "" : ", ") + plural(anonymous, "connection or look") +

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -15,6 +16,7 @@
 
 #include "base/log.h"
 #include "drain/wait_source.h"
+#include "traffic/quiet_rule.h"
 #include "traffic/traffic_options.h"
 #include "traffic/traffic_policy.h"
 #include "traffic/traffic_probe.h"
@@ -29,7 +31,10 @@ class TrafficWait final : public WaitSource {
  public:
   // options.ignore_peers: resolved (ignored_peers), `ignore_from` says where from, for the
   // log. Empty ports: the listening ports of `app` and its descendants (none: every port).
-  TrafficWait(TrafficOptions options, std::string ignore_from, std::optional<pid_t> app);
+  // quiet_cap: the longest auto quiet (--max-delay). `probe`: where the looks come from.
+  TrafficWait(TrafficOptions options, std::string ignore_from, std::optional<pid_t> app,
+              Millis quiet_cap = Millis(25000),
+              std::unique_ptr<LookSource> probe = std::make_unique<NamespaceProbe>());
 
   // The drain's timeline, for the lines this wait writes (set before start()).
   void set_timeline(const Timeline& timeline) { timeline_ = &timeline; }
@@ -57,13 +62,20 @@ class TrafficWait final : public WaitSource {
   long long t(TimePoint when) const { return timeline().elapsed(when).count(); }
   const Timeline& timeline() const;
   void log_traffic(TimePoint now);
+  void choose_quiet(const TrafficLook& look);
 
   TrafficOptions options_;
   std::string ignore_from_;
   std::optional<pid_t> app_;
+  Millis quiet_cap_;
   TrafficPolicy policy_;
-  SockDiagSocket diag_;
-  SockDiagEvents events_;
+  std::unique_ptr<LookSource> probe_;
+  // --quiet auto: what the rate is learned from (quiet_rule.h), and the choice last logged.
+  RateEvidence evidence_;
+  TimePoint first_look_{};
+  std::optional<std::uint64_t> first_opens_;
+  Millis logged_quiet_{0};
+  TimePoint quiet_logged_at_{};
   bool running_ = false;
   bool quiet_ = false;  // reported
   const Timeline* timeline_ = nullptr;
@@ -76,8 +88,9 @@ class TrafficWait final : public WaitSource {
 
 // The traffic wait for the drain, from the options (reads HOST_IP); null with
 // --no-wait-traffic. `app`: whose listening ports are the app's (none: every port).
+// `max_delay` caps an auto quiet.
 std::unique_ptr<TrafficWait> setup_traffic_wait(const TrafficOptions& options,
-                                                std::optional<pid_t> app);
+                                                std::optional<pid_t> app, Millis max_delay);
 
 // What `lameduck endpoints` reports: the traffic of one `period`, measured as the wait
 // would (every listening port unless --port; loopback, HOST_IP or --ignore-peer ignored).
@@ -90,7 +103,10 @@ struct TrafficReport {
   std::vector<PeerTraffic> peers;
   std::string error;  // a look could not be read
 };
-TrafficReport sample_traffic(const TrafficOptions& options, Millis period);
+// `pause` waits until the time it is given on the caller's event loop: the reason it was
+// interrupted (a signal), or empty. Interrupted, the report has `error` set to it.
+TrafficReport sample_traffic(const TrafficOptions& options, Millis period,
+                             const std::function<std::string(TimePoint)>& pause);
 
 // "3 new connections, 12 KiB in the last 1s on port(s) 8080 (from 10.0.3.7, 10.0.3.9)"
 std::string describe_traffic(const TrafficReport& report);

@@ -96,7 +96,8 @@ def test_help_exits_0():
     assert result.code == 0
     for option in ("--delay", "--max-delay", "--signal", "--rewrite", "--kill-after", "--group",
                    "--subreaper", "--success-exit-code", "--orphan-grace", "--log-format",
-                   "--log-level", "--check", "LAMEDUCK_DELAY"):
+                   "--log-level", "--check", "LAMEDUCK_DELAY", "--quiet auto|DURATION",
+                   "--pooled-peer CIDR", "LAMEDUCK_POOLED_PEERS"):
         assert option in result.stdout
 
 
@@ -211,6 +212,11 @@ MORE_BAD_USAGE = [
     (["--pod-ip", "10.1.2", "--", "true"], {}, ["--pod-ip", "10.1.2"]),
     (["--api-server", "http://10.0.0.1:6443", "--", "true"], {}, ["--api-server", "https://"]),
     (["--check", "--", "true"], {"LAMEDUCK_API_SERVER": "http://kubernetes"}, ["https://"]),
+    # issue 20
+    (["--quiet", "soon", "--", "true"], {}, ["--quiet", "soon", "auto"]),
+    (["--", "true"], {"LAMEDUCK_QUIET": "automatic"}, ["--quiet", "automatic"]),
+    (["--pooled-peer", "10.0.0.0/40", "--", "true"], {}, ["--pooled-peer", "10.0.0.0/40"]),
+    (["--", "true"], {"LAMEDUCK_POOLED_PEERS": "10.0.0.1,lb"}, ["--pooled-peer", "'lb'"]),
 ]
 
 

@@ -187,6 +187,8 @@ TEST_CASE("traffic wait options: defaults") {
   CHECK_FALSE(a.run.wait.settle.has_value());  // 2s, or 5s with --no-wait-traffic
   CHECK(a.run.wait.traffic.wait);
   CHECK(a.run.wait.traffic.quiet == Millis(2000));
+  CHECK(a.run.wait.traffic.auto_quiet);
+  CHECK(a.run.wait.traffic.pooled_peers.empty());
   CHECK(a.run.wait.traffic.ignore_peers.empty());
   CHECK(a.run.wait.traffic.ports.empty());
   CHECK(a.run.wait.traffic.wait_pooled);
@@ -199,6 +201,7 @@ TEST_CASE("traffic wait options: flags") {
   const auto& t = a.run.wait.traffic;
   CHECK_FALSE(t.wait);
   CHECK(t.quiet == Millis(500));
+  CHECK_FALSE(t.auto_quiet);
   REQUIRE(t.ignore_peers.size() == 3);
   CHECK(format_cidr(t.ignore_peers[0]) == "10.0.0.0/8");
   CHECK(format_cidr(t.ignore_peers[1]) == "192.168.1.7/32");
@@ -211,6 +214,12 @@ TEST_CASE("traffic wait options: flags") {
   auto e = parse({"endpoints", "--port", "80", "--ignore-peer", "10.1.1.1"});
   CHECK(e.endpoints.traffic.ports == std::set<std::uint16_t>{80});
   CHECK(e.endpoints.traffic.ignore_peers.size() == 1);
+  auto q = parse({"--quiet", "auto", "--pooled-peer", "10.0.9.0/24", "--pooled-peer",
+                  "10.0.8.7,fd00::/64", "--", "x"});
+  CHECK(q.run.wait.traffic.auto_quiet);
+  CHECK(q.run.wait.traffic.quiet == Millis(2000));  // the shortest auto quiet
+  REQUIRE(q.run.wait.traffic.pooled_peers.size() == 3);
+  CHECK(format_cidr(q.run.wait.traffic.pooled_peers[1]) == "10.0.8.7/32");
 }
 
 TEST_CASE("traffic wait options: from the environment") {
@@ -219,7 +228,9 @@ TEST_CASE("traffic wait options: from the environment") {
   setenv("LAMEDUCK_IGNORE_PEER", "10.0.0.1,10.0.0.2", 1);
   setenv("LAMEDUCK_PORT", "81", 1);
   setenv("LAMEDUCK_WAIT_POOLED", "0", 1);
+  setenv("LAMEDUCK_POOLED_PEERS", "10.0.9.0/24,10.0.8.0/24", 1);
   auto a = parse({"--", "x"});
+  unsetenv("LAMEDUCK_POOLED_PEERS");
   unsetenv("LAMEDUCK_WAIT_TRAFFIC");
   unsetenv("LAMEDUCK_QUIET");
   unsetenv("LAMEDUCK_IGNORE_PEER");
@@ -228,14 +239,19 @@ TEST_CASE("traffic wait options: from the environment") {
   const auto& t = a.run.wait.traffic;
   CHECK_FALSE(t.wait);
   CHECK(t.quiet == Millis(4000));
+  CHECK_FALSE(t.auto_quiet);
+  CHECK(t.pooled_peers.size() == 2);
   CHECK(t.ignore_peers.size() == 2);
   CHECK(t.ports == std::set<std::uint16_t>{81});
   CHECK_FALSE(t.wait_pooled);
 }
 
 TEST_CASE("traffic wait options: mistakes are one clear line") {
-  CHECK(error_of({"--quiet", "soon", "--", "x"}).find("--quiet: invalid duration") !=
-        std::string::npos);
+  CHECK(error_of({"--quiet", "soon", "--", "x"}) ==
+        "--quiet: invalid duration 'soon' (use auto, or e.g. 500ms, 2s, 10s or a number of "
+        "seconds)");
+  CHECK(error_of({"--pooled-peer", "lb", "--", "x"}) ==
+        "--pooled-peer: invalid address or CIDR 'lb' (e.g. 10.0.0.7, 10.0.0.0/8, fd00::/64)");
   CHECK(error_of({"--ignore-peer", "10.0.0.0/40", "--", "x"}) ==
         "--ignore-peer: invalid address or CIDR '10.0.0.0/40' (e.g. 10.0.0.7, 10.0.0.0/8, "
         "fd00::/64)");

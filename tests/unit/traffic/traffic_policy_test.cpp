@@ -406,3 +406,86 @@ TEST_CASE("a handshake in progress is attributed when accepted, not before") {
   w.sockets.back().state = TcpState::established;
   CHECK_FALSE(p.observe(w.at(500)).active());
 }
+
+TEST_CASE("--pooled-peer: another peer's open connections hold only while it opens new ones") {
+  TrafficOptions config;
+  config.quiet = Millis(2000);
+  config.pooled_peers = {*parse_cidr("10.0.9.0/24")};  // the load balancer
+  TrafficPolicy p(config);
+  Looks w;
+  w.sockets.push_back(accepted(1, "10.0.9.4", 40000, 1000));  // the balancer's pool
+  w.sockets.push_back(accepted(2, "10.0.3.7", 41000, 1000));  // an in-cluster client's pool
+  p.observe(w.at(0));
+
+  // The in-cluster client sends on its open connection and has opened nothing new.
+  w.sockets[2].bytes_received = 2000;
+  CHECK_FALSE(p.observe(w.at(250)).active());
+
+  // It opens a new connection: that counts, and so do its open ones for --quiet.
+  w.opens += 1;
+  w.sockets.push_back(accepted(3, "10.0.3.7", 41001, 0));
+  CHECK(p.observe(w.at(500)).new_connections == 1);
+  w.sockets[2].bytes_received = 3000;
+  auto r = p.observe(w.at(2500));
+  CHECK(r.bytes == 1000);
+  CHECK(p.quiet_since() == at(2500));
+  // More than --quiet after its last new connection: its bytes no longer count.
+  w.sockets[2].bytes_received = 4000;
+  CHECK_FALSE(p.observe(w.at(2750)).active());
+
+  // The balancer's bytes always count.
+  w.sockets[1].bytes_received = 1500;
+  r = p.observe(w.at(3000));
+  CHECK(r.bytes == 500);
+  CHECK(p.quiet_since() == at(3000));
+}
+
+TEST_CASE("without --pooled-peer every peer's open connections hold the wait") {
+  auto p = policy();
+  Looks w;
+  w.sockets.push_back(accepted(1, "10.0.3.7", 41000, 1000));
+  p.observe(w.at(0));
+  w.sockets[1].bytes_received = 2000;
+  CHECK(p.observe(w.at(250)).bytes == 1000);
+}
+
+TEST_CASE("requests and uncounted connections for the rate") {
+  TrafficOptions config;
+  config.ignore_peers = {*parse_cidr("192.168.1.10")};
+  config.ports = {8080};
+  TrafficPolicy p(config);
+  Looks w;
+  auto pooled = accepted(1, "10.0.3.7", 41000, 1000);
+  pooled.data_segments = 10;
+  auto probe_pool = accepted(2, "192.168.1.10", 42000, 1000);  // the node: ignored
+  probe_pool.data_segments = 50;
+  w.sockets.push_back(pooled);
+  w.sockets.push_back(probe_pool);
+  w.opens = 100;
+  p.observe(w.at(0));
+  CHECK(p.baseline_opens() == 100);
+  CHECK(p.baseline_segments() == 10);  // not the ignored peer's
+
+  w.opens += 3;
+  w.sockets.push_back(accepted(3, "10.0.3.8", 43000, 0));        // counts
+  w.sockets.push_back(accepted(4, "192.168.1.10", 43001, 0));    // a probe
+  w.sockets.push_back(accepted(5, "10.0.3.9", 43002, 0, 9100));  // not the app's port
+  w.sockets.push_back(listener(9100));
+  w.sockets[1].bytes_received = 1600;
+  w.sockets[1].data_segments = 13;
+  w.sockets[2].bytes_received = 9000;
+  w.sockets[2].data_segments = 90;
+  auto r = p.observe(w.at(250));
+  CHECK(r.requests == 1 + 3);
+  CHECK(r.uncounted == 2);
+}
+
+TEST_CASE("set_quiet moves the end of the quiet period") {
+  auto p = policy();
+  Looks w;
+  p.observe(w.at(0));
+  CHECK(p.quiet_until() == at(2000));
+  p.set_quiet(Millis(9200));
+  CHECK(p.quiet() == Millis(9200));
+  CHECK(p.quiet_until() == at(9200));
+}
