@@ -9,7 +9,7 @@
     tcp_peer.py MODE HOST PORT [--interval S] [--duration S] [--source IP] [--hold]
         short   a new connection per request, closed by the client at once
         probe   a new connection per request from --source, closed by the app first
-        pooled  one connection, a request every --interval (keep-alive)
+        pooled  one connection, a request every --interval (keep-alive), from --source
       Requests go on for --duration seconds (-1: until killed); each prints
       "sent <CLOCK_MONOTONIC>". --hold keeps a pooled connection open, idle, afterwards.
 """
@@ -90,7 +90,9 @@ def client(args):
         try:
             if args.mode == "pooled":
                 if pooled is None:
-                    pooled = socket.create_connection((args.host, args.port), timeout=5)
+                    source = (args.source, 0) if args.source else None
+                    pooled = socket.create_connection((args.host, args.port), timeout=5,
+                                                      source_address=source)
                 request(pooled, b"REQ" + b"x" * 200)
             else:
                 source = (args.source, 0) if args.source else None

@@ -236,3 +236,15 @@ def test_ctrl_c_stops_it_at_once(fake_api, tmp_path):
     assert r.ended_at - t0 < 2, r.stderr
     assert r.code == 2, (r.stdout, r.stderr)
     assert field(r.stdout, "api access") == "FAILED: interrupted by SIGINT"
+
+
+def test_ctrl_c_ends_the_traffic_sample(fake_api, tmp_path):
+    """SIGINT while the command samples the traffic (one second, on the event loop): it
+    ends at once too, and the traffic line says why it has no figures."""
+    fake_api.set_slices([web()])
+    ld = Lameduck(api_args(fake_api), workdir=tmp_path).start()
+    time.sleep(0.5)
+    t0 = ld.signal(signal.SIGINT)
+    r = ld.wait(timeout=5)
+    assert r.ended_at - t0 < 0.4, r.stderr
+    assert "interrupted by SIGINT" in field(r.stdout, "traffic"), r.stdout

@@ -38,6 +38,7 @@ SLACK = float(os.environ.get("LDTEST_SLACK", "1.5"))
 LOOK = 0.25  # lameduck's look interval (kTrafficLookInterval)
 QUIET = 1.0  # --quiet in these tests
 POD_IP, CLIENT_IP, NODE_IP = "10.11.0.2", "10.11.0.3", "10.11.0.4"
+LB_IP = "10.11.0.5"  # a load balancer's address, for --pooled-peer
 NOBODY = 65534
 # "N new connections" as lameduck writes it: "(M unseen)" follows when M of them were
 # accepted and gone between two looks (counted, no peer known), which a loaded machine makes
@@ -66,7 +67,7 @@ class Net:
         sh("ip", "-n", self.pod, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
            "netns", self.cli)
         sh("ip", "-n", self.pod, "addr", "add", f"{POD_IP}/24", "dev", "eth0")
-        for ip in (CLIENT_IP, NODE_IP):
+        for ip in (CLIENT_IP, NODE_IP, LB_IP):
             sh("ip", "-n", self.cli, "addr", "add", f"{ip}/24", "dev", "eth0")
         for ns in (self.pod, self.cli):
             sh("ip", "-n", ns, "link", "set", "eth0", "up")
@@ -378,3 +379,99 @@ def test_endpoints_reports_the_traffic(net, tmp_path, started):
                           capture_output=True, text=True, timeout=30, env=env_for()).stdout
     assert re.search(rf"^traffic: +{NEW_CONNECTIONS}, \d+ (?:B|KiB) in the last 1s on port\(s\) "
                      rf"8080 \(from {CLIENT_IP}\)$", text, re.M), text
+
+
+def test_pooled_bytes_up_to_the_last_look_hold_the_wait(net, tmp_path, started):
+    """Issue 20 item 2: a keep-alive client sending every 10 ms. Every byte it sent is
+    dated no earlier than the look that read it, so the stop comes --quiet after its last
+    request, not up to a look interval before (tests/unit/traffic/traffic_wait_test.cpp
+    makes the reads late on purpose)."""
+    pod = Pod(net, tmp_path, ["--delay", "15s", "--quiet", "1s"])
+    started.append(pod)
+    c = client(net.cli, tmp_path, "pooled", "pooled", POD_IP, "--interval", "0.01",
+               "--duration", "3", "--hold")
+    started.append(c)
+    pod.sigterm()
+    stop = pod.stopped_at()
+    last = last_sent(c)
+    log = pod.log()
+    assert_within(stop, last + QUIET - 0.05, last + QUIET + LOOK + SLACK, "stop after last", log)
+
+
+def chosen_quiet(log: str) -> tuple[float, float]:
+    """The last quiet --quiet auto chose, and the rate it assumed, from the log."""
+    found = re.findall(r"quiet (\d+(?:\.\d+)?)s: (\d+(?:\.\d+)?) requests/s", log)
+    assert found, log
+    return float(found[-1][0]), float(found[-1][1])
+
+
+def test_quiet_auto_fits_the_pods_rate_and_ignores_probes(tmp_path, started):
+    """--quiet auto (the default): a keep-alive client sends 2 requests a second, and the
+    node probes as often with new connections (ignored). The rate is learned from the
+    pooled connection's data segments over the Pod's life (taken low: few requests say
+    little) and from the namespace's counter less the connections that do not count; the
+    quiet is ln(1000)/rate, and the stop comes that long after the last request. A fresh
+    namespace: the counter counts from its birth."""
+    own = Net()
+    try:
+        own.create()
+        pod = Pod(own, tmp_path, ["--delay", "25s"], env={"HOST_IP": NODE_IP})
+        started.append(pod)
+        started.append(client(own.cli, tmp_path, "probe", "probe", POD_IP, "--source", NODE_IP,
+                              "--interval", "0.5"))
+        c = client(own.cli, tmp_path, "pooled", "pooled", POD_IP, "--interval", "0.5",
+                   "--duration", "13", "--hold")
+        started.append(c)
+        time.sleep(10)
+        pod.sigterm()
+        stop = pod.stopped_at(timeout=40)
+        last = last_sent(c)
+        log = pod.log()
+    finally:
+        for p in started:
+            p.kill() if isinstance(p, Proc) else p.proc.kill()
+        own.delete()
+    assert "waiting for traffic to stop: auto (2s to 25s) quiet on port(s) 8080" in log, log
+    quiet, rate = chosen_quiet(log)
+    # 2/s count, the probes' 2/s do not: never more than the counted rate.
+    assert 0.3 <= rate <= 2.1, log
+    assert 3 <= quiet <= 20, log
+    # Changes under a tenth are not logged.
+    assert_within(stop, last + 0.9 * quiet - 0.05, last + quiet + LOOK + SLACK,
+                  "stop after last", log)
+    assert re.search(r"quiet for \d+(\.\d+)?s since t=\+\d+ms: sent SIGTERM", log), log
+
+
+def test_quiet_auto_without_a_rate_waits_to_the_cap(net, tmp_path, started):
+    """No request at all: no rate can be learned, so the quiet is the cap and the wait
+    runs to it (here --delay, without the API), never shorter."""
+    pod = Pod(net, tmp_path, ["--delay", "3s"])
+    started.append(pod)
+    t0 = pod.sigterm()
+    stop = pod.stopped_at()
+    log = pod.log()
+    assert_within(stop - t0, 3 - 0.05, 3 + SLACK, "stop after SIGTERM", log)
+    assert "quiet 25s: no request rate learned" in log, log
+    assert "delay 3s over: sent SIGTERM" in log, log
+
+
+def test_pooled_peer_lets_in_cluster_pools_go(net, tmp_path, started):
+    """--pooled-peer names the load balancer: its warm pool holds the wait until it stops
+    sending, while an in-cluster client's pool (it never stops on its own, and opens no
+    new connection) does not hold it; without the flag it holds the drain to the cap
+    (test_a_client_that_never_stops_holds_the_drain_to_its_cap)."""
+    pod = Pod(net, tmp_path, ["--delay", "10s", "--quiet", "1s", "--pooled-peer", LB_IP])
+    started.append(pod)
+    lb = client(net.cli, tmp_path, "lb", "pooled", POD_IP, "--source", LB_IP,
+                "--interval", "0.1", "--duration", "2.5", "--hold")
+    started.append(lb)
+    started.append(client(net.cli, tmp_path, "incluster", "pooled", POD_IP, "--source",
+                          CLIENT_IP, "--interval", "0.1"))
+    t0 = pod.sigterm()
+    stop = pod.stopped_at()
+    last = last_sent(lb)
+    log = pod.log()
+    assert last > t0 + 1.5, lb.out()
+    assert_within(stop, last + QUIET - 0.05, last + QUIET + LOOK + SLACK, "stop after last", log)
+    assert (f"open connections hold the wait only from {LB_IP}/32 (--pooled-peer); any other "
+            "peer's only while it opens new ones") in log, log
