@@ -232,7 +232,8 @@ def measure(lameducks, work, drains=3, python=None):
         logpath = os.path.join(work, f"traffic-drain-{slug}.log")
         res = {"status": "ok", "traffic": [], "fixed": []}
         with Netns() as net, open(logpath, "ab") as logf:
-            traffic_flags = ["--no-wait-endpoints", "--delay", "20s", "--max-delay", "25s"]
+            traffic_flags = ["--no-wait-endpoints", "--delay", "20s", "--max-delay", "25s",
+                             "--quiet", "2s"]
             for _ in range(drains):
                 res["traffic"].append(one_drain(path, traffic_flags, net, python, logf))
             ok = [d for d in res["traffic"] if "error" not in d]
