@@ -467,9 +467,11 @@ KUBELET_SYSCTLS=(vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10
 mountns_up() {
   mkdir -p "$RUN/ns" "$STATE/varlog" "$STATE/cni/var" "$STATE/sysctl"
   local kv key file masks=""
+  : >"$STATE/sysctl/host"  # the host's values at up (tests check that they stay)
   for kv in "${KUBELET_SYSCTLS[@]}"; do
     key=${kv%%=*}
     file=$STATE/sysctl/${key//\//.}
+    echo "$key $(cat "/proc/sys/$key")" >>"$STATE/sysctl/host"
     if [[ $(cat "/proc/sys/$key") != "${kv#*=}" ]]; then
       echo "${kv#*=}" >"$file"
       masks+="mount --bind '$file' '/proc/sys/$key'; "
