@@ -452,7 +452,8 @@ netns_up() {
 # the node's network devices (the cgroup mounts carried over), /run/containerd is a tmpfs
 # (the shims' sockets; the host's containerd keeps its own), /var/log is $STATE/varlog
 # (the kubelet writes /var/log/pods and /var/log/containers there) and /var/lib/cni is
-# $STATE/cni/var (libcni's cache).
+# $STATE/cni/var (libcni's cache; on the host an empty directory, made if missing and then
+# removed by down).
 #
 # The kubelet sets six kernel tunables at start (vm.overcommit_memory=1, vm.panic_on_oom=0,
 # kernel.panic=10, kernel.panic_on_oops=1, kernel.keys.root_maxkeys=1000000,
@@ -481,6 +482,11 @@ mountns_up() {
     mount --bind "$RUN/ns" "$RUN/ns"
     mount --make-private "$RUN/ns"
   fi
+  # libcni's cache is /var/lib/cni, fixed: a mount point for it, removed by down if made here.
+  if [[ ! -d /var/lib/cni ]]; then
+    mkdir /var/lib/cni
+    touch "$RUN/made-var-lib-cni"
+  fi
   touch "$RUN/ns/mnt"
   unshare --mount="$RUN/ns/mnt" --propagation slave true
   mkdir -p "$RUN/ns-cgroup"
@@ -492,7 +498,7 @@ mountns_up() {
     mount -t tmpfs -o mode=0711 tmpfs /run/containerd 2>/dev/null ||
       { mkdir -p /run/containerd && mount -t tmpfs -o mode=0711 tmpfs /run/containerd; }
     mount --bind '$STATE/varlog' /var/log
-    if [ -d /var/lib/cni ]; then mount --bind '$STATE/cni/var' /var/lib/cni; fi
+    mount --bind '$STATE/cni/var' /var/lib/cni
     $masks
     mount --make-rshared /
   "
@@ -650,6 +656,7 @@ cmd_down() {
     /proc/self/mountinfo | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
+  if [[ -e $RUN/made-var-lib-cni ]]; then rmdir /var/lib/cni 2>/dev/null || true; fi
   rm -rf "$RUN"
   local left h
   left=$(awk -v s="$STATE" -v r="$RUN" 'index($5, s) == 1 || index($5, r) == 1' /proc/self/mountinfo)
