@@ -194,8 +194,10 @@ ensure_source_versions() {
 # mbedTLS: static libs only. The config is trimmed to what a TLS 1.2 client talking to a
 # kube-apiserver (Go crypto/tls) can use; smaller, and a smaller attack surface:
 #  - no TLS 1.0/1.1, DTLS, server side, debug strings, self tests, context serialization
-#  - key exchange: ECDHE-ECDSA, ECDHE-RSA, RSA (no PSK, DHE, static ECDH)
-#  - ciphers: AES (CBC/CTR/GCM), ChaCha20-Poly1305 (no ARC4/3DES/Blowfish/Camellia/XTEA/CCM)
+#  - key exchange: ECDHE-ECDSA, ECDHE-RSA (no static RSA, PSK, DHE, static ECDH)
+#  - ciphers: AES-GCM, ChaCha20-Poly1305 (no CBC/CTR, ARC4/3DES/Blowfish/Camellia/XTEA/CCM)
+#  - no renegotiation, max fragment length, encrypt-then-MAC (CBC only), fallback SCSV,
+#    key export, CRLs (lameduck never passes one)
 #  - curves: P-256, P-384, P-521, X25519; hashes SHA-1/SHA-2 (no MD5/RIPEMD160)
 #  - no PKCS#5/#12 (encrypted keys), PSA crypto, HKDF, key/prime generation, VIA padlock
 MBEDTLS_DISABLE=(
@@ -218,7 +220,16 @@ MBEDTLS_DISABLE=(
   MBEDTLS_ECP_DP_SECP192K1_ENABLED MBEDTLS_ECP_DP_SECP224K1_ENABLED
   MBEDTLS_ECP_DP_SECP256K1_ENABLED MBEDTLS_ECP_DP_BP256R1_ENABLED
   MBEDTLS_ECP_DP_BP384R1_ENABLED MBEDTLS_ECP_DP_BP512R1_ENABLED MBEDTLS_ECP_DP_CURVE448_ENABLED
+  MBEDTLS_KEY_EXCHANGE_RSA_ENABLED MBEDTLS_CIPHER_MODE_CBC MBEDTLS_CIPHER_MODE_CTR
+  MBEDTLS_CIPHER_PADDING_PKCS7 MBEDTLS_CIPHER_PADDING_ONE_AND_ZEROS
+  MBEDTLS_CIPHER_PADDING_ZEROS_AND_LEN MBEDTLS_CIPHER_PADDING_ZEROS
+  MBEDTLS_SSL_ENCRYPT_THEN_MAC MBEDTLS_SSL_RENEGOTIATION MBEDTLS_SSL_MAX_FRAGMENT_LENGTH
+  MBEDTLS_SSL_EXPORT_KEYS MBEDTLS_SSL_FALLBACK_SCSV MBEDTLS_SSL_ALL_ALERT_MESSAGES
+  MBEDTLS_X509_CRL_PARSE_C MBEDTLS_VERSION_FEATURES MBEDTLS_PK_RSA_ALT_SUPPORT
 )
+# Smaller variants of what stays (a few KiB each; speed does not matter for a handshake or
+# two per drain): AES with one 2 KiB table instead of four, SHA-256/512 without unrolling.
+MBEDTLS_ENABLE=(MBEDTLS_AES_FEWER_TABLES MBEDTLS_SHA256_SMALLER MBEDTLS_SHA512_SMALLER)
 
 # mbedTLS 2.28 checks only dNSName SANs, so a certificate could never be verified for an
 # IP-literal URL (https://$KUBERNETES_SERVICE_HOST is one; the apiserver's certificate
@@ -267,6 +278,10 @@ build_mbedtls() { # SRC_DIR
     grep -qE "^#define ${name}([[:space:]]|$)" "$cfg" || die "mbedTLS config: $name not found in $cfg"
     sed -i -E "s|^#define ${name}([[:space:]]\|$)|//#define ${name}\1|" "$cfg"
   done
+  for name in "${MBEDTLS_ENABLE[@]}"; do
+    grep -qE "^//#define ${name}([[:space:]]|$)" "$cfg" || die "mbedTLS config: //$name not found in $cfg"
+    sed -i -E "s|^//#define ${name}([[:space:]]\|$)|#define ${name}\1|" "$cfg"
+  done
   cmake -S "$src" -B "$src/_build" "${CMAKE_COMPILER_ARGS[@]}" \
     -DCMAKE_BUILD_TYPE=MinSizeRel \
     -DCMAKE_C_FLAGS="-ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -ffile-prefix-map=$src=mbedtls" \
@@ -292,8 +307,10 @@ build_zlib() { # SRC_DIR
 }
 
 # curl: HTTP + HTTPS (mbedTLS) only, gzip/deflate bodies (zlib); no other protocols,
-# brotli/zstd, IDN, PSL, HTTP/2,
-# cookies, proxy, auth schemes beyond basic/bearer, no compiled-in CA bundle/path
+# brotli/zstd, IDN, PSL, HTTP/2, cookies, proxy, unix sockets, no HTTP auth schemes
+# (lameduck sends its bearer token as a header), no verbose strings (CURLOPT_ERRORBUFFER
+# keeps its messages), no socketpair wake-up (lameduck never calls curl_multi_wakeup),
+# no pthreads, no compiled-in CA bundle/path
 # (lameduck passes CURLOPT_CAINFO), no threaded resolver (no threads; the API host is an
 # IP literal, which curl converts itself without calling getaddrinfo; a host name given
 # with --api-server goes through glibc's static getaddrinfo, whose built-in files/dns
@@ -314,12 +331,37 @@ CURL_CONFIGURE_ARGS=(
   --disable-netrc --disable-progress-meter --disable-alt-svc --disable-hsts
   --disable-headers-api --disable-dnsshuffle --disable-get-easy-options
   --disable-manual --disable-libcurl-option --disable-ares --disable-threaded-resolver
-  --enable-ipv6 --enable-unix-sockets --enable-http-auth --enable-verbose
+  --disable-verbose --disable-http-auth --disable-unix-sockets --disable-socketpair
+  --disable-pthreads --enable-ipv6
   --with-zlib="$PREFIX" --without-brotli --without-zstd --without-libidn2 --without-winidn
   --without-libpsl --without-libgsasl --without-nghttp2 --without-ngtcp2 --without-nghttp3
   --without-quiche --without-msh3 --without-hyper --without-libssh2 --without-libssh
   --without-wolfssh --without-librtmp --without-gssapi
   --without-zsh-functions-dir --without-fish-functions-dir
+)
+
+# Without verbose strings curl still formats the peer's certificate for a verbose handle
+# (mbedtls_x509_crt_info and its OID tables) only to drop the text; compile that out.
+CURL_CERT_DUMP_PATCH=$(cat <<'PATCH'
+--- a/lib/vtls/mbedtls.c
++++ b/lib/vtls/mbedtls.c
+@@ -754,6 +754,7 @@
+ 
+   peercert = mbedtls_ssl_get_peer_cert(&backend->ssl);
+ 
++#ifndef CURL_DISABLE_VERBOSE_STRINGS /* lameduck: no certificate dump without verbose strings */
+   if(peercert && data->set.verbose) {
+     const size_t bufsize = 16384;
+     char *buffer = malloc(bufsize);
+@@ -768,6 +769,7 @@
+ 
+     free(buffer);
+   }
++#endif
+ 
+   if(pinnedpubkey) {
+     int size;
+PATCH
 )
 
 build_curl() { # SRC_DIR
@@ -330,6 +372,8 @@ build_curl() { # SRC_DIR
     grep -qxF "$p" "$src/debian/patches/series" || die "curl: $p not in debian/patches/series"
     patch -d "$src" -R -p1 -s -F0 <"$src/debian/patches/$p"
   done
+  printf '%s\n' "$CURL_CERT_DUMP_PATCH" | patch -d "$src" -p1 -s -F0 --no-backup-if-mismatch \
+    || die "curl: the certificate-dump patch does not apply"
   # Debian patches touch configure.ac/Makefile.am: regenerate like debian/rules does
   # (./buildconf, then restore Debian's patched ltmain.sh).
   cp "$src/ltmain.sh" "$src/ltmain.sh.debian"
@@ -351,7 +395,8 @@ build_curl() { # SRC_DIR
 # The recipe (pins + build functions + flags + compiler) identifies a cache entry: editing
 # any of it, or a new compiler, forces a rebuild of the prefix.
 recipe_id() {
-  { declare -p MBEDTLS_DEBVER CURL_DEBVER ZLIB_DEBVER MBEDTLS_DISABLE MBEDTLS_IP_SAN_PATCH CURL_CONFIGURE_ARGS \
+  { declare -p MBEDTLS_DEBVER CURL_DEBVER ZLIB_DEBVER MBEDTLS_DISABLE MBEDTLS_ENABLE MBEDTLS_IP_SAN_PATCH \
+      CURL_CONFIGURE_ARGS CURL_CERT_DUMP_PATCH \
       ARCH TRIPLET CROSS CMAKE_COMPILER_ARGS
     declare -f build_mbedtls build_zlib build_curl
     "$CC" --version | head -1; } | sha256sum | cut -c1-16
