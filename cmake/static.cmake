@@ -84,4 +84,15 @@ add_link_options(
   -Wl,--gc-sections
   -Wl,-O1)
 
+# Link-time optimization: lameduck's code and the header-only libraries it instantiates
+# (CLI11, spdlog, fmt, nlohmann-json, the std templates) are optimized for size as one
+# program, so code only one caller needs is inlined or dropped.
+include(CheckIPOSupported)
+check_ipo_supported(RESULT _lameduck_ipo OUTPUT _lameduck_ipo_why LANGUAGES C CXX)
+if(_lameduck_ipo)
+  set(CMAKE_INTERPROCEDURAL_OPTIMIZATION ON)
+else()
+  message(WARNING "lameduck: no link-time optimization with this compiler: ${_lameduck_ipo_why}")
+endif()
+
 message(STATUS "lameduck: fully static build with curl + mbedTLS + zlib from ${LAMEDUCK_STATIC_PREFIX}")
