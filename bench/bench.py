@@ -26,7 +26,7 @@ import time
 from measure import (CFG, HERE, REFERENCE, REPO, Init, environment, log, measure_drain,
                      measure_idle, measure_reap, measure_signals, measure_sizes,
                      measure_startup, measure_syscalls, measure_traffic, wanted)
-from report import report
+from report import readme_block, replace_readme_block, report, summarize
 
 
 def parse_args():
@@ -37,6 +37,8 @@ def parse_args():
     ap.add_argument("--init", action="append", default=[], help="NAME=PATH (table order)")
     ap.add_argument("--missing", action="append", default=[], help="NAME=REASON")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--readme", default=os.path.join(REPO, "README.md"),
+                    help="README whose bench table is replaced (only when --out is the default)")
     ap.add_argument("--raw-dir", default=os.path.join(HERE, "results", "raw"))
     ap.add_argument("--report-from", metavar="RAW_JSON",
                     help="only rewrite the report from a raw file of an earlier run")
@@ -52,6 +54,24 @@ def write_report(path, text):
     print(text)
 
 
+def write_readme_table(args, inits, missing, res, env):
+    """The README's table, from the same run as RESULTS.md -- only for the committed report
+    (a BENCH_OUT run elsewhere leaves the README alone)."""
+    if (os.path.abspath(args.out) != os.path.abspath(os.path.join(HERE, "RESULTS.md"))
+            or not os.path.exists(args.readme)):
+        return
+    text = open(args.readme).read()
+    block = readme_block(inits, missing, summarize(inits, res), res, env, CFG)
+    try:
+        new = replace_readme_block(text, block)
+    except ValueError:
+        log(f"{args.readme} has no bench table markers; not updated")
+        return
+    with open(args.readme, "w") as f:
+        f.write(new)
+    log(f"updated the bench table in {args.readme}")
+
+
 def report_from(args):
     """--report-from: the report of an earlier run, from its raw file."""
     raw = json.load(open(args.report_from))
@@ -61,6 +81,7 @@ def report_from(args):
     raw["env"].setdefault("loadavg_end", None)
     text, _ = report(inits, raw["missing"], raw["results"], raw["env"], raw["wall_s"], CFG)
     write_report(args.out, text)
+    write_readme_table(args, inits, raw["missing"], raw["results"], raw["env"])
 
 
 def measure_all(inits, ldbench, work, source):
@@ -128,6 +149,7 @@ def main():
         "inits": [[i.name, i.path] for i in inits], "missing": missing, "wall_s": wall})
     shutil.rmtree(work, ignore_errors=True)
     write_report(args.out, text)
+    write_readme_table(args, inits, missing, res, env)
     log(f"done in {wall:.0f} s; wrote {args.out} and {args.raw_dir}/{stamp}.json")
 
 
