@@ -26,14 +26,19 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${LAMEDUCK_CLUSTER_CACHE:-/var/cache/lameduck-cluster}
-STATE=${LAMEDUCK_CLUSTER_DIR:-/var/lib/lameduck-cluster}
-RUN=/run/lameduck-cluster
-API_PORT=${LAMEDUCK_CLUSTER_API_PORT:-16443}
+# LAMEDUCK_CLUSTER_INSTANCE=N (1-9) runs a second cluster beside the default one: its
+# namespaces, directories, cgroup root and host port get the suffix -N (port 16443+N).
+INSTANCE=${LAMEDUCK_CLUSTER_INSTANCE:-}
+[[ -z $INSTANCE || $INSTANCE =~ ^[1-9]$ ]] || { echo "LAMEDUCK_CLUSTER_INSTANCE: 1-9" >&2; exit 2; }
+SUFFIX=${INSTANCE:+-$INSTANCE}
+STATE=${LAMEDUCK_CLUSTER_DIR:-/var/lib/lameduck-cluster$SUFFIX}
+RUN=/run/lameduck-cluster$SUFFIX
+API_PORT=${LAMEDUCK_CLUSTER_API_PORT:-$((16443 + ${INSTANCE:-0}))}
 PROXY_MODE=${LAMEDUCK_CLUSTER_PROXY_MODE:-iptables}
 TIMEOUT=${LAMEDUCK_CLUSTER_TIMEOUT:-300}
 
-NODE_NS=ldk-node
-CLIENT_NS=ldk-client
+NODE_NS=ldk-node$SUFFIX
+CLIENT_NS=ldk-client$SUFFIX
 NODE_NAME=ldk-node
 NODE_IP=10.201.0.1
 CLIENT_IP=10.201.0.2
@@ -386,7 +391,7 @@ EOF
 
 # The kubelet's cgroup root (cgroup v1, cgroupfs driver), the same path in every hierarchy,
 # beside Docker's /docker. It holds kubepods and the Pods; `down` removes it.
-CGROUP_ROOT=/lameduck-cluster
+CGROUP_ROOT=/lameduck-cluster$SUFFIX
 
 # The hierarchies where the kubelet and runc make cgroups (the v1 ones mounted here, and
 # the hybrid layout's cgroup2 "unified", where runc mirrors each container).
@@ -702,6 +707,7 @@ export LAMEDUCK_CLUSTER_SERVICE_CIDR=$SERVICE_CIDR
 export CONTAINERD_ADDRESS=$CONTAINERD_SOCK
 export LAMEDUCK_CLUSTER_CTR=$CONTAINERD_BIN/ctr
 export LAMEDUCK_CLUSTER_LOGS=$STATE/varlog
+export LAMEDUCK_CLUSTER_DIR=$STATE
 export LAMEDUCK_CLUSTER_KUBELET_DIR=$STATE/kubelet
 export LAMEDUCK_CLUSTER_MOUNT_NS=$RUN/ns/mnt
 export CONTAINERD_SUPPRESS_DEPRECATION_WARNINGS=1
@@ -725,7 +731,7 @@ if [[ ${BASH_SOURCE[0]} != "$0" ]]; then return 0; fi  # sourced (for debugging)
 [[ $(id -u) == 0 ]] || die "run as root"
 case "${1:-}" in
   up | down | build)  # one at a time (several work trees share the one cluster and cache)
-    exec 9>/run/lameduck-cluster.lock
+    exec 9>"/run/lameduck-cluster$SUFFIX.lock"
     flock 9 ;;
 esac
 case "${1:-}" in

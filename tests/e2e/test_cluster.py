@@ -10,7 +10,7 @@ import subprocess
 
 import e2e_kube as k
 
-STATE = "/var/lib/lameduck-cluster"
+STATE = os.environ.get("LAMEDUCK_CLUSTER_DIR", "/var/lib/lameduck-cluster")
 
 
 def pinned(module_dir, module):
@@ -67,7 +67,7 @@ def test_kube_proxy_rules_live_in_the_node_not_on_the_host(kube):
 def test_the_host_keeps_its_kernel_tunables(kube):
     # scripts/cluster.sh wrote the host's values at `up`; the kubelet sets these at start
     # unless the node's mount namespace shows it its own values.
-    with open(os.path.join(STATE, "sysctl", "host")) as f:
+    with open(os.path.join(kube.env.get("LAMEDUCK_CLUSTER_DIR", STATE), "sysctl", "host")) as f:
         recorded = dict(line.split() for line in f if line.strip())
     assert "kernel/panic_on_oops" in recorded
     for key, value in recorded.items():
@@ -78,6 +78,8 @@ def test_the_host_keeps_its_kernel_tunables(kube):
 def test_no_node_mount_reaches_the_host(kube):
     with open("/proc/self/mountinfo") as f:
         points = [line.split()[4] for line in f]
-    leaked = [p for p in points if p.startswith(STATE) or (
-        p.startswith("/run/lameduck-cluster/") and not p.startswith("/run/lameduck-cluster/ns"))]
+    state = kube.env.get("LAMEDUCK_CLUSTER_DIR", STATE)
+    run = os.path.dirname(os.path.dirname(kube.mount_ns))  # .../ns/mnt -> the run directory
+    leaked = [p for p in points if p.startswith(state) or (
+        p.startswith(run + "/") and not p.startswith(run + "/ns"))]
     assert leaked == []
