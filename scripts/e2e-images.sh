@@ -103,12 +103,18 @@ if [[ -z ${CONTAINERD_ADDRESS:-} && -x scripts/cluster.sh ]]; then
   eval "$(bash scripts/cluster.sh env 2>/dev/null || true)"
 fi
 ADDR=${CONTAINERD_ADDRESS:-/run/lameduck-cluster/containerd/containerd.sock}
-[[ -S $ADDR ]] || die "no containerd socket at $ADDR (scripts/cluster.sh up first, or --no-import)"
-CTR=${LAMEDUCK_CLUSTER_CTR:-ctr}
+CTR=(${LAMEDUCK_CLUSTER_CTR:-ctr})
+# The cluster's containerd may live in the node's own mount namespace: reach it there.
+MNT=${LAMEDUCK_CLUSTER_MOUNT_NS:-/run/lameduck-cluster/ns/mnt}
+if [[ ! -S $ADDR && -e $MNT ]] && nsenter --mount="$MNT" test -S "$ADDR"; then
+  CTR=(nsenter --mount="$MNT" -- "${CTR[@]}")
+fi
+"${CTR[@]}" --address "$ADDR" version >/dev/null 2>&1 \
+  || die "no containerd at $ADDR (scripts/cluster.sh up first, or --no-import)"
 SNAP=()
 [[ -n ${LAMEDUCK_E2E_SNAPSHOTTER:-} ]] && SNAP=(--snapshotter "$LAMEDUCK_E2E_SNAPSHOTTER")
 PLATFORM=linux/$(dpkg --print-architecture 2>/dev/null || echo amd64)
-ctr_() { "$CTR" --address "$ADDR" -n k8s.io "$@"; }
+ctr_() { "${CTR[@]}" --address "$ADDR" -n k8s.io "$@"; }
 while read -r name hash; do
   if ctr_ images ls "name==$name" 2>/dev/null | grep -q "lameduck.e2e.hash=$hash"; then
     log "$name: already in containerd"

@@ -70,8 +70,11 @@ def test_rollout_lameduck_defaults_lose_nothing(kube, ns, workdir):
         assert len(sums) == 1, f"{pod}: want one drain summary:\n{text}"
         # the real EndpointSlice controller's write (ready: false, terminating) ended it
         assert "ended by: slices gone" in sums[0], f"{pod}: {sums[0]}"
-        assert "Pod left every EndpointSlice" in text, text
-        assert "Pod still routable: svc/web" in text, text
+        # either it saw the Pod routable and then its removal, or the controller had
+        # already written the slice when lameduck first listed it (the kubelet's SIGTERM
+        # comes after the deletion the controller reacts to)
+        assert ("Pod left every EndpointSlice" in text or
+                "Pod is routable in no EndpointSlice (1 slice(s) seen)" in text), text
         assert "got SIGTERM, exiting" in text, text   # the app got it, after the drain
         assert "exit status 0" in sums[0], sums[0]
 
