@@ -69,7 +69,6 @@ std::string describe_drain(DrainPhase phase, Millis elapsed, std::optional<Milli
 struct PeerCredentials {
   pid_t pid = 0;
   uid_t uid = 0;
-  gid_t gid = 0;
 };
 
 // The client's /proc/<pid>/ns/pid compared with the server's own.

@@ -22,7 +22,7 @@ std::optional<PeerCredentials> peer_credentials(int fd) {
   ucred cred{};
   socklen_t size = sizeof cred;
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &size) != 0) return std::nullopt;
-  return PeerCredentials{cred.pid, cred.uid, cred.gid};
+  return PeerCredentials{cred.pid, cred.uid};
 }
 
 std::optional<std::uint64_t> namespace_inode(const std::string& path, int& error) {

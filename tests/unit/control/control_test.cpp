@@ -85,42 +85,42 @@ TEST_CASE("drain details") {
 TEST_CASE("the server refuses clients from elsewhere") {
   const uid_t app = 1000;
   SUBCASE("same uid, same namespace") {
-    CHECK_FALSE(refuse_client({42, app, app}, app, PeerNamespace::same));
+    CHECK_FALSE(refuse_client({42, app}, app, PeerNamespace::same));
   }
   SUBCASE("root is always allowed when in this namespace") {
-    CHECK_FALSE(refuse_client({42, 0, 0}, app, PeerNamespace::same));
+    CHECK_FALSE(refuse_client({42, 0}, app, PeerNamespace::same));
   }
   SUBCASE("pid 0: outside this PID namespace (another container, the host)") {
-    auto why = refuse_client({0, app, app}, app, PeerNamespace::unreadable);
+    auto why = refuse_client({0, app}, app, PeerNamespace::unreadable);
     REQUIRE(why);
     CHECK(why->find("outside") != std::string::npos);
-    CHECK(refuse_client({0, 0, 0}, 0, PeerNamespace::same));  // even root
+    CHECK(refuse_client({0, 0}, 0, PeerNamespace::same));  // even root
   }
   SUBCASE("another uid") {
-    auto why = refuse_client({42, 65534, 65534}, app, PeerNamespace::same);
+    auto why = refuse_client({42, 65534}, app, PeerNamespace::same);
     REQUIRE(why);
     CHECK(why->find("uid 65534") != std::string::npos);
-    CHECK(refuse_client({42, 65534, 65534}, 0, PeerNamespace::same));  // lameduck is root
+    CHECK(refuse_client({42, 65534}, 0, PeerNamespace::same));  // lameduck is root
   }
   SUBCASE("a visible pid in a nested PID namespace") {
-    auto why = refuse_client({42, app, app}, app, PeerNamespace::different);
+    auto why = refuse_client({42, app}, app, PeerNamespace::different);
     REQUIRE(why);
     CHECK(why->find("another PID namespace") != std::string::npos);
   }
   SUBCASE("an unreadable /proc entry: only root is given the benefit of its visible pid") {
-    CHECK_FALSE(refuse_client({42, 0, 0}, app, PeerNamespace::unreadable, "Permission denied"));
-    auto why = refuse_client({42, app, app}, app, PeerNamespace::unreadable, "Permission denied");
+    CHECK_FALSE(refuse_client({42, 0}, app, PeerNamespace::unreadable, "Permission denied"));
+    auto why = refuse_client({42, app}, app, PeerNamespace::unreadable, "Permission denied");
     REQUIRE(why);
     CHECK(why->find("Permission denied") != std::string::npos);
   }
 }
 
 TEST_CASE("the client only trusts PID 1 of its own namespace") {
-  CHECK_FALSE(refuse_server({1, 1000, 1000}, 1000));
-  CHECK_FALSE(refuse_server({1, 0, 0}, 1000));  // PID 1 runs as root, the hook not
-  CHECK(refuse_server({0, 1000, 1000}, 1000));  // listener outside our PID namespace
-  CHECK(refuse_server({7, 1000, 1000}, 1000));  // a squatter in our namespace
-  CHECK(refuse_server({1, 2000, 2000}, 1000));  // PID 1 of another user
+  CHECK_FALSE(refuse_server({1, 1000}, 1000));
+  CHECK_FALSE(refuse_server({1, 0}, 1000));  // PID 1 runs as root, the hook not
+  CHECK(refuse_server({0, 1000}, 1000));     // listener outside our PID namespace
+  CHECK(refuse_server({7, 1000}, 1000));     // a squatter in our namespace
+  CHECK(refuse_server({1, 2000}, 1000));     // PID 1 of another user
 }
 
 // ---- the real sockets, in one process ---------------------------------------------------
