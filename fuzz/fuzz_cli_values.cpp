@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Values from the command line and the environment: durations, signals, --rewrite specs.
 #include "base/duration.h"
+#include "base/errors.h"
 #include "fuzz_common.h"
 #include "init/signals.h"
 
@@ -18,11 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!again || *again != *sig) fuzz::fail("signal_name does not parse back", text);
   }
   SignalRewrite rewrite;
-  std::string error = rewrite.add(text);
-  if (!error.empty()) {
-    (void)clean_text(error);
-  } else {
+  try {
+    rewrite.add(text);
     for (int sig = 1; sig < 65; ++sig) (void)rewrite.apply(sig);
+  } catch (const SetupError& e) {
+    (void)clean_text(e.what());
   }
   return 0;
 }

@@ -79,17 +79,21 @@ int main(int argc, char** argv) {
     ParsedCommandLine cli;
     try {
       cli = parse_command_line(argc, argv);
-    } catch (const UsageError& e) {
+    } catch (const SetupError& e) {  // UsageError, and what the parts' parsers throw
       std::string sub =
           argc > 1 && (std::string(argv[1]) == "prestop" || std::string(argv[1]) == "endpoints" ||
                        std::string(argv[1]) == "install")
               ? std::string(" ") + argv[1]
               : "";
       print_error(std::string(e.what()) + " (see lameduck" + sub + " --help)");
-      return kExitUsage;
+      return e.exit_code;
     }
-    // 3. Run.
+    // 3. Run. Setup that fails (the command cannot be started) says why and exits with the
+    //    error's code; after it, nothing throws on purpose (errors.h).
     return dispatch(cli, signals);
+  } catch (const SetupError& e) {
+    print_error(e.what());
+    return e.exit_code;
   } catch (const std::exception& e) {
     print_error(std::string("internal error: ") + e.what());
     return kExitUsage;

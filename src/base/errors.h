@@ -13,9 +13,14 @@
 
 namespace lameduck {
 
+// lameduck's own failures, the convention of env(1), timeout(1) and nohup(1).
+inline constexpr int kExitUsage = 125;          // bad usage, cannot fork, internal error
+inline constexpr int kExitNotExecutable = 126;  // COMMAND found but cannot be run
+inline constexpr int kExitNotFound = 127;       // COMMAND not found
+
 struct SetupError : std::runtime_error {
   SetupError(int code, const std::string& message) : std::runtime_error(message), exit_code(code) {}
-  int exit_code;  // exit_status.h
+  int exit_code;  // kExitUsage, ... (a command may have its own: install exits 1)
 };
 
 struct Status {

@@ -461,7 +461,7 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
   if (!kill_after.empty()) run.kill_after = to_duration("kill-after", kill_after);
   run.orphan_grace = to_duration("orphan-grace", orphan_grace);
   for (const auto& spec : rewrites) {
-    if (auto error = run.rewrite.add(spec); !error.empty()) throw UsageError(error);
+    run.rewrite.add(spec);
   }
   // dumb-init's --rewrite 15:3 means "the app gets SIGQUIT when the container is stopped":
   // the stop signal is the SIGTERM forwarded late, so a TERM rewrite sets it too, unless
@@ -470,10 +470,7 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
     if (term == 0) throw UsageError("--rewrite TERM:0 would never stop the app; use --signal");
     run.stop_signal = term;
   }
-  if (auto why = refuse_stop_signal(run.stop_signal); !why.empty()) {
-    throw UsageError((signal_opt->count() == 0 ? "--rewrite TERM:" : "--signal ") +
-                     signal_name(run.stop_signal) + ": " + why);
-  }
+  check_stop_signal(run.stop_signal, signal_opt->count() == 0 ? "--rewrite TERM:" : "--signal ");
   run.success_codes.insert(success_codes.begin(), success_codes.end());
   if (subreaper_opt->count() > 0) run.subreaper = subreaper;
   out.subcommand = Subcommand::run;

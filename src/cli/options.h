@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The command line (CLI11): one options struct per subcommand, every option also read
-// from LAMEDUCK_<NAME>. Parsing is pure: it returns options or throws UsageError.
+// from LAMEDUCK_<NAME>. Parsing is pure: it returns options or throws SetupError (a UsageError,
+// or the --rewrite and stop-signal checks of init/signals.h): exit 125.
 #pragma once
 
 #include <optional>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "base/duration.h"
+#include "base/errors.h"
 #include "base/log.h"
 #include "init/signals.h"
 #include "kube/kube_options.h"
@@ -17,8 +19,9 @@
 
 namespace lameduck {
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// A mistake on the command line: exit 125, with a hint at --help (main.cpp).
+struct UsageError : SetupError {
+  explicit UsageError(const std::string& message) : SetupError(kExitUsage, message) {}
 };
 
 // Options shared by the PID-1 mode and `prestop`: the wait itself.
@@ -72,7 +75,7 @@ struct ParsedCommandLine {
   std::string help_text;  // for Subcommand::help
 };
 
-// argv excludes nothing: argv[0] is the program name. Throws UsageError.
+// argv excludes nothing: argv[0] is the program name. Throws SetupError (usage).
 ParsedCommandLine parse_command_line(int argc, const char* const* argv);
 
 // What `lameduck` alone prints (to stderr, exit 125), as tini does.

@@ -11,7 +11,6 @@
 #include "commands/wait_setup.h"
 #include "control/control_server.h"
 #include "init/child.h"
-#include "init/exit_status.h"
 #include "init/footprint.h"
 #include "init/supervisor.h"
 
@@ -39,16 +38,13 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   std::unique_ptr<ControlServer> control = ControlServer::open_for_pid1();
 
   // 4. Start the app; from here on only its exit ends lameduck.
-  Child child;
   // The app starts with no signal blocked, whatever lameduck inherited (dumb-init does
   // the same; tini restores its parent's mask): a SIGTERM blocked by some launcher must
   // not make the app deaf to the stop signal.
   sigset_t unblocked;
   sigemptyset(&unblocked);
-  if (auto error = Child::spawn(options.command, unblocked, child)) {
-    print_error(error->message);
-    return error->exit_code;
-  }
+  // Throws SetupError when it cannot be started: main says why and exits 125, 126 or 127.
+  Child child = Child::spawn(options.command, unblocked);
   spdlog::debug("started '{}' as pid {}{}", options.command.front(), child.pid(),
                 pid1 ? " (lameduck is PID 1)" : "");
   // Never pin the mount lameduck was started in (dumb-init and catatonit do the same); the

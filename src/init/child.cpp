@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/errors.h"
 #include "base/procfs.h"
 #include "base/unique_fd.h"
 #include "init/exit_status.h"
@@ -33,7 +34,7 @@ namespace {
   _exit(kExitNotFound);
 }
 
-SpawnError describe_exec_error(const std::string& command, int error) {
+SetupError describe_exec_error(const std::string& command, int error) {
   std::string reason = std::strerror(error);
   if (error == ENOENT) {
     bool has_slash = command.find('/') != std::string::npos;
@@ -49,8 +50,7 @@ SpawnError describe_exec_error(const std::string& command, int error) {
 
 }  // namespace
 
-std::optional<SpawnError> Child::spawn(const std::vector<std::string>& args, const sigset_t& mask,
-                                       Child& out) {
+Child Child::spawn(const std::vector<std::string>& args, const sigset_t& mask) {
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -58,13 +58,13 @@ std::optional<SpawnError> Child::spawn(const std::vector<std::string>& args, con
 
   int ends[2];
   if (pipe2(ends, O_CLOEXEC) != 0) {
-    return SpawnError{kExitUsage, std::string("pipe2 failed: ") + std::strerror(errno)};
+    throw SetupError(kExitUsage, errno_text("pipe2 failed"));
   }
   UniqueFd report_read(ends[0]);
   UniqueFd report_write(ends[1]);
   pid_t pid = fork();
   if (pid < 0) {
-    return SpawnError{kExitUsage, std::string("cannot fork: ") + std::strerror(errno)};
+    throw SetupError(kExitUsage, errno_text("cannot fork"));
   }
   if (pid == 0) {
     report_read.reset();
@@ -82,10 +82,11 @@ std::optional<SpawnError> Child::spawn(const std::vector<std::string>& args, con
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return describe_exec_error(args.front(), error);
+    throw describe_exec_error(args.front(), error);
   }
+  Child out;
   out.pid_ = pid;
-  return std::nullopt;
+  return out;
 }
 
 int Child::signal(int sig, bool group) const {

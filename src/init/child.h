@@ -5,24 +5,18 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace lameduck {
 
-struct SpawnError {
-  int exit_code;        // 125, 126 or 127
-  std::string message;  // one line: what failed and what to do
-};
-
 class Child {
  public:
   // Forks and execs argv (PATH lookup) with the given signal mask, default dispositions
   // for caught signals, in its own process group, in the terminal's foreground when
-  // lameduck has it. Returns the error when the command could not be started.
-  static std::optional<SpawnError> spawn(const std::vector<std::string>& argv, const sigset_t& mask,
-                                         Child& out);
+  // lameduck has it. Throws SetupError (exit 125, 126 or 127, one line: what failed and
+  // what to do) when the command cannot be started.
+  static Child spawn(const std::vector<std::string>& argv, const sigset_t& mask);
 
   pid_t pid() const { return pid_; }
   // Sends sig to the app, or to its process group when group is true. Returns errno or 0.

@@ -5,12 +5,9 @@
 #include <set>
 #include <string>
 
-namespace lameduck {
+#include "base/errors.h"  // lameduck's own exit codes: kExitUsage, ...
 
-// lameduck's own failures, the convention of env(1), timeout(1) and nohup(1).
-inline constexpr int kExitUsage = 125;          // bad usage, cannot fork, internal error
-inline constexpr int kExitNotExecutable = 126;  // COMMAND found but cannot be run
-inline constexpr int kExitNotFound = 127;       // COMMAND not found
+namespace lameduck {
 
 // The child's exit code, or 128+N when it died of signal N; codes listed in
 // success_codes (--success-exit-code) become 0.

@@ -7,6 +7,8 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "base/errors.h"
+
 namespace lameduck {
 namespace {
 
@@ -87,50 +89,40 @@ std::string signal_name(int sig) {
   return "SIG" + std::to_string(sig);
 }
 
-bool is_fault_signal(int sig) {
-  switch (sig) {
-    case SIGSEGV:
-    case SIGBUS:
-    case SIGFPE:
-    case SIGILL:
-    case SIGTRAP:
-    case SIGSYS:
-    case SIGABRT: return true;
-    default: return false;
-  }
+namespace {
+
+[[noreturn]] void fail(const std::string& message) {
+  throw SetupError(kExitUsage, message);
 }
 
-bool sent_by_process(int si_code) {
-  return si_code == SI_USER || si_code == SI_QUEUE || si_code == SI_TKILL;
-}
+}  // namespace
 
-std::string refuse_stop_signal(int sig) {
+void check_stop_signal(int sig, std::string_view flag) {
   switch (sig) {
     case SIGSTOP:
     case SIGTSTP:
     case SIGTTIN:
     case SIGTTOU:
-      return signal_name(sig) +
-             " only suspends the app, which would then never exit; use e.g. SIGTERM or SIGQUIT";
-    default: return {};
+      fail(std::string(flag) + signal_name(sig) + ": " + signal_name(sig) +
+           " only suspends the app, which would then never exit; use e.g. SIGTERM or SIGQUIT");
+    default: return;
   }
 }
 
-std::string SignalRewrite::add(std::string_view spec) {
+void SignalRewrite::add(std::string_view spec) {
   auto colon = spec.find(':');
   if (colon == std::string_view::npos) {
-    return "--rewrite expects FROM:TO (e.g. TERM:QUIT), got '" + std::string(spec) + "'";
+    fail("--rewrite expects FROM:TO (e.g. TERM:QUIT), got '" + std::string(spec) + "'");
   }
   auto from = parse_signal(spec.substr(0, colon));
-  if (!from) return "--rewrite: unknown signal '" + std::string(spec.substr(0, colon)) + "'";
+  if (!from) fail("--rewrite: unknown signal '" + std::string(spec.substr(0, colon)) + "'");
   auto to_text = spec.substr(colon + 1);
   std::optional<int> to = to_text == "0" ? std::optional<int>(0) : parse_signal(to_text);
-  if (!to) return "--rewrite: unknown signal '" + std::string(to_text) + "'";
+  if (!to) fail("--rewrite: unknown signal '" + std::string(to_text) + "'");
   if (*from == SIGKILL || *from == SIGSTOP || *from == SIGCHLD) {
-    return "--rewrite: " + signal_name(*from) + " is never forwarded, so it cannot be rewritten";
+    fail("--rewrite: " + signal_name(*from) + " is never forwarded, so it cannot be rewritten");
   }
   table_[*from] = *to;
-  return {};
 }
 
 int SignalRewrite::apply(int sig) const {

@@ -16,27 +16,17 @@ std::optional<int> parse_signal(std::string_view text);
 // "SIGTERM" for 15; "SIG42" for numbers without a name.
 std::string signal_name(int sig);
 
-// Signals a fault raises (SEGV, BUS, FPE, ILL, TRAP, SYS, ABRT). Blocked like the others:
-// the kernel unblocks and kills for a real (synchronous) fault, so what the signalfd reads
-// was sent by a process and is forwarded (dumb-init forwards them too).
-bool is_fault_signal(int sig);
-
-// True for a signal some process sent (kill, sigqueue, tkill/tgkill: si_code SI_USER,
-// SI_QUEUE or SI_TKILL), false for one the kernel raised (a fault, a timer, a child).
-bool sent_by_process(int si_code);
-
-// Why sig cannot be the stop signal (job-control stops would leave the app stopped, not
-// stopping), or empty.
-std::string refuse_stop_signal(int sig);
+// Throws SetupError (usage) when sig cannot be the stop signal: job-control stops would
+// leave the app stopped, not stopping. flag names where sig came from ("--signal ").
+void check_stop_signal(int sig, std::string_view flag);
 
 // --rewrite FROM:TO (dumb-init parity). TO may be 0 to drop the signal.
 class SignalRewrite {
  public:
-  // Parses "FROM:TO"; returns an error message, or empty on success.
-  std::string add(std::string_view spec);
+  // Parses "FROM:TO"; throws SetupError (usage) when it is not one.
+  void add(std::string_view spec);
   // The signal to forward for sig, or 0 to forward nothing.
   int apply(int sig) const;
-  bool empty() const { return table_.empty(); }
 
  private:
   std::map<int, int> table_;

@@ -18,7 +18,7 @@ ParsedCommandLine parse(std::vector<const char*> args) {
 std::string error_of(std::vector<const char*> args) {
   try {
     parse(std::move(args));
-  } catch (const UsageError& e) {
+  } catch (const SetupError& e) {  // UsageError, or a part's own parse error
     return e.what();
   }
   return "";
