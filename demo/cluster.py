@@ -8,6 +8,7 @@ summary that ``report.py`` turns into tables and plots.
 
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -31,7 +32,7 @@ NAMESPACE = "default"
 SERVICE = "web"
 SLICE_NAME = "web-demo1"
 POD_PORT = 8080
-CONFIGS = ["none", "delay", "endpoints", "defaults", "no-pooled"]
+CONFIGS = ["none", "delay", "endpoints", "defaults", "no-pooled", "pooled-peer"]
 LB_MODES = ["newconn", "pool"]
 
 
@@ -103,8 +104,11 @@ class World:
             # Only what a Pod gets from its service account and the downward API
             # (HOST_IP in the environment); every wait is lameduck's default.
             cmd = [a.lameduck] + api + ["--"] + app
-        else:   # no-pooled: the defaults, one option away for in-cluster keep-alive clients
+        elif self.config == "no-pooled":
+            # The defaults, one option away for in-cluster keep-alive clients.
             cmd = [a.lameduck] + api + ["--no-wait-pooled", "--"] + app
+        else:   # pooled-peer: the defaults, naming the balancer (HAProxy's source address)
+            cmd = [a.lameduck] + api + ["--pooled-peer", netns.LB_IP, "--"] + app
         if a.pidns:
             cmd = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "--"] + cmd
         return self.net.exec_in(pod.netns) + cmd
@@ -281,7 +285,8 @@ class World:
         self.loadgen = self.procs.start(
             "loadgen",
             [PYTHON, os.path.join(HERE, "loadgen.py"), "--url", f"http://{self.vip}:{self.lb_port}/",
-             "--rate", str(self.a.rate), "--duration", str(self.a.max_run), "--out", self.requests_csv],
+             "--rate", str(self.a.rate), "--duration", str(self.a.max_run), "--out", self.requests_csv]
+            + (["--poisson", "--seed", str(getattr(self.a, "seed", 1))] if getattr(self.a, "poisson", False) else []),
             os.path.join(self.dir, "loadgen.log"))
         if self.a.incluster_rate > 0:
             # In-cluster clients with their own keep-alive pools, routed "by kube-proxy":
@@ -443,7 +448,9 @@ def describe(config, a):
                 + (" --no-wait-traffic" if a.has_traffic else ""))
     if config == "defaults":
         return "lameduck defaults (EndpointSlices + traffic wait)"
-    return "lameduck defaults --no-wait-pooled"
+    if config == "no-pooled":
+        return "lameduck defaults --no-wait-pooled"
+    return "lameduck defaults --pooled-peer (HAProxy)"
 
 
 def run_config(args, config, index, workdir, procs, tag=None):
@@ -466,6 +473,18 @@ def run_config(args, config, index, workdir, procs, tag=None):
 
 DRAIN_END = (("max-delay", "max-delay"), ("quiet for", "quiet"), ("settle", "settle"),
              ("delay", "delay"))
+
+
+def chosen_quiet(log_text):
+    """The quiet the traffic wait last chose (--quiet auto: "quiet 9.2s: ..."), or the
+    fixed one ("waiting for traffic to stop: 2s quiet"), in seconds; None without."""
+    found = re.findall(r"t=\+\d+ms quiet (\d+(?:\.\d+)?)(ms|s): ", log_text)
+    if not found:
+        found = re.findall(r"waiting for traffic to stop: (\d+(?:\.\d+)?)(ms|s) quiet", log_text)
+    if not found:
+        return None
+    value, unit = found[-1]
+    return float(value) / (1000 if unit == "ms" else 1)
 
 
 def drain_end(log_text):
@@ -503,7 +522,7 @@ def summarize(args, config, w):
     pods = []
     for p in old:
         text = open(p.log, errors="replace").read() if os.path.exists(p.log) else ""
-        side = read_requests(os.path.join(w.dir, "pods", message=f"{p.name}-sidecar.csv"))
+        side = read_requests(os.path.join(w.dir, "pods", f"{p.name}-sidecar.csv"))
         in_drain = [r for r in side if p.t_term <= r[0] < p.t_exit]
         pods.append({
             "name": p.name, "ip": p.ip,
@@ -513,6 +532,7 @@ def summarize(args, config, w):
             "exited": round(p.t_exit - t0, 3),
             "exit_code": p.exit_code, "sigkilled": p.killed,
             "drain_end": drain_end(text) if config != "none" else None,
+            "quiet_s": chosen_quiet(text),
             "probes_in_drain": sum(1 for t, _ in p.probes if p.t_term <= t < p.t_exit),
             "sidecar_in_drain": sum(1 for r in in_drain if 200 <= r[2] < 300),
             "log": text,

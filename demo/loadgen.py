@@ -45,6 +45,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--url")
     p.add_argument("--rate", type=float, default=200.0, help="requests per second")
+    p.add_argument("--poisson", action="store_true",
+                   help="Poisson arrivals at --rate (random gaps, as real low-rate traffic "
+                        "has) instead of one request every 1/rate seconds")
+    p.add_argument("--seed", type=int, default=None, help="seed of the --poisson gaps")
     p.add_argument("--duration", type=float, default=600.0, help="upper bound in seconds")
     p.add_argument("--workers", type=int, default=0, help="connections (default: rate/8, 8..64)")
     p.add_argument("--timeout", type=float, default=5.0, help="per-request timeout in seconds")
@@ -152,14 +156,17 @@ def main():
         t.start()
 
     interval = 1.0 / a.rate
+    gaps = random.Random(a.seed)
     start = time.monotonic()
     end = start + a.duration
     n = 0
+    due = start
     sys.stderr.write(f"loadgen: {a.rate:g} req/s to {a.url or a.endpoints_file} with "
                      f"{workers} connections\n")
     sys.stderr.flush()
     while not stop.is_set():
-        due = start + n * interval
+        if not a.poisson:
+            due = start + n * interval
         now = time.monotonic()
         if due > end:
             break
@@ -168,6 +175,8 @@ def main():
             continue
         ticks.put(n)
         n += 1
+        if a.poisson:
+            due += gaps.expovariate(a.rate)
     for _ in threads:
         ticks.put(None)
     for t in threads:

@@ -54,7 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 DEFAULT_CONFIGS = ["none", "delay", "endpoints", "defaults"]
-TRAFFIC_CONFIGS = ("defaults", "no-pooled")
+TRAFFIC_CONFIGS = ("defaults", "no-pooled", "pooled-peer")
 
 
 def parse_args(argv=None):
@@ -184,7 +184,8 @@ def main(argv=None):
     help_text = lameduck_options(a.lameduck) if uses_lameduck else ""
     a.has_traffic = "--wait-traffic" in help_text
     missing = [c for c in a.configs if c in TRAFFIC_CONFIGS and (
-        not a.has_traffic or (c == "no-pooled" and "--wait-pooled" not in help_text))]
+        not a.has_traffic or (c == "no-pooled" and "--wait-pooled" not in help_text)
+        or (c == "pooled-peer" and "--pooled-peer" not in help_text))]
     if missing:
         log(f"this lameduck has no traffic wait{' option' if a.has_traffic else ''} for "
             f"{', '.join(missing)}: skipping {', '.join(missing)}")

@@ -7,7 +7,9 @@ Modes (how the traffic reaches the Pods):
 * ``pool``      – through HAProxy, a warm keep-alive pool (``http-reuse always``);
 * ``incluster`` – ``pool`` plus in-cluster clients with their own keep-alive pools that
   bypass HAProxy the way kube-proxy does (conntrack keeps an open connection on its Pod
-  until the app closes it): issue 11, case 4.
+  until the app closes it): issue 11, case 4;
+* ``poisson1``, ``poisson0.3`` – ``pool`` at about 1 and 0.3 requests/s per Pod with
+  Poisson arrivals (random gaps; uniform pacing would hide them): issue 20.
 
 Outputs ``sweep.md`` (a table: failed requests and per-Pod drain time against the lag),
 ``sweep.png`` (the same as a plot, gnuplot) and ``sweep.json`` in ``--out``.
@@ -24,19 +26,25 @@ from cluster import describe, run_config
 from procs import fmt_s, log
 from report import find_gnuplot, render
 
-MODES = ["newconn", "pool", "incluster"]
+MODES = ["newconn", "pool", "incluster", "poisson1", "poisson0.3"]
 SHORT_MODES = {"newconn": "new connection per request", "pool": "warm pool",
-               "incluster": "pool + in-cluster clients"}
+               "incluster": "pool + in-cluster clients", "poisson1": "1 req/s per Pod",
+               "poisson0.3": "0.3 req/s per Pod"}
+POISSON_RATE = {"poisson1": 1.0, "poisson0.3": 0.3}   # requests/s per Pod
 MODE_LABELS = {
     "newconn": "HAProxy, a new connection per request",
     "pool": "HAProxy, warm keep-alive pool",
     "incluster": "HAProxy pool + in-cluster keep-alive clients (kube-proxy)",
+    "poisson1": "HAProxy pool, Poisson arrivals, 1 request/s per Pod",
+    "poisson0.3": "HAProxy pool, Poisson arrivals, 0.3 requests/s per Pod",
 }
-SWEEP_CONFIGS = ["none", "delay", "endpoints", "defaults", "no-pooled"]
-ONLY_IN = {"no-pooled": ("incluster",)}   # a configuration that only matters in some modes
+SWEEP_CONFIGS = ["none", "delay", "endpoints", "defaults", "no-pooled", "pooled-peer"]
+# Configurations that only matter in some modes.
+ONLY_IN = {"no-pooled": ("incluster",), "pooled-peer": ("incluster",)}
+GOAL_CONFIGS = ("defaults", "pooled-peer")   # the issue's goal: lameduck as users run it
 INCLUSTER_RATE = 40.0
 COLORS = {"none": "#d62728", "delay": "#7f7f7f", "endpoints": "#ff7f0e",
-          "defaults": "#2a9d3a", "no-pooled": "#1f5fbf"}
+          "defaults": "#2a9d3a", "no-pooled": "#1f5fbf", "pooled-peer": "#8e44ad"}
 
 
 def mode_args(a, mode, lag, finish_args):
@@ -44,16 +52,22 @@ def mode_args(a, mode, lag, finish_args):
     m.lag = lag
     m.lb_mode = "newconn" if mode == "newconn" else "pool"
     m.incluster_rate = (a.incluster_rate or INCLUSTER_RATE) if mode == "incluster" else 0
+    m.poisson = mode in POISSON_RATE
+    if m.poisson:
+        m.rate = POISSON_RATE[mode] * a.pods
     finish_args(m)
     return m
 
 
 def quiet_default(a):
-    """lameduck's default --quiet, from its --help (for the goal lag + quiet + 1 s)."""
+    """lameduck's default --quiet, from its --help (for the goal lag + quiet + 1 s); with
+    --quiet auto, its shortest (2 s): each Pod's goal then uses the quiet it chose."""
     try:
         r = subprocess.run([a.lameduck, "--help"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
+    if re.search(r"--quiet auto", r.stdout + r.stderr):
+        return 2.0
     m = re.search(r"--quiet\b[^\n]*\n?[^\n]*?\((\d+(?:\.\d+)?)(ms|s)\)", r.stdout + r.stderr)
     if not m:
         return None
@@ -115,19 +129,36 @@ def _cell(r):
     failed = r["failed"] + r["incluster_failed"]
     req = r["requests"] + r["incluster_requests"]
     pct = 100.0 * failed / req if req else 0.0
-    ends = sorted({p["drain_end"] for p in r["pods"] if p.get("drain_end")})
-    end = f" ({'/'.join(ends)})" if ends and r["config"] in ("defaults", "no-pooled") else ""
+    # How each Pod's wait ended; with the quiet it chose when that was not the shortest.
+    ends = sorted({p["drain_end"] + (f" {fmt_s(p['quiet_s'])}"
+                                     if p["drain_end"] == "quiet" and (p.get("quiet_s") or 0) > 2
+                                     else "")
+                   for p in r["pods"] if p.get("drain_end")})
+    end = f" ({'/'.join(ends)})" if ends and r["config"] in ("defaults", "no-pooled",
+                                                              "pooled-peer") else ""
     text = f"**{failed}** ({pct:.1f} %)" if failed else "0"
     return f"{text} · {r['max_per_pod_s']:.1f} s{end}"
 
 
-def goal(a, r):
-    """The issue's goal for lameduck's defaults: no failed request and every Pod's drain
-    within lag + quiet + 1 s."""
-    q = getattr(a, "quiet_default", None)
+def pod_within(a, r, p):
+    """A Pod's drain within lag + the quiet it chose + 1 s, or within --max-delay + 1 s
+    where it chose the cap (a rate too low to learn)."""
+    took = p["exited"] - p["sigterm"]
+    q = p.get("quiet_s") or getattr(a, "quiet_default", None)
     if q is None:
         return None
-    return r["failed"] + r["incluster_failed"] == 0 and r["max_per_pod_s"] <= r["lag"] + q + 1
+    if q >= a.max_delay:
+        return took <= a.max_delay + 1
+    return took <= r["lag"] + q + 1
+
+
+def goal(a, r):
+    """The issues' goal for lameduck's defaults: no failed request and every Pod's drain
+    within lag + its quiet + 1 s (or --max-delay + 1 s, see pod_within)."""
+    within = [pod_within(a, r, p) for p in r["pods"]]
+    if not within or any(w is None for w in within):
+        return None
+    return r["failed"] + r["incluster_failed"] == 0 and all(within)
 
 
 def table(a, results):
@@ -148,7 +179,7 @@ def table(a, results):
                 cells.append("-")
                 continue
             c = _cell(r)
-            g = goal(a, r) if config == "defaults" else None
+            g = goal(a, r) if config in GOAL_CONFIGS else None
             cells.append(c if g is None else f"{c} {'✓' if g else '✗'}")
         label = next(x["label"] for x in results if (x["mode"], x["config"]) == (mode, config))
         lines.append(f"| {SHORT_MODES[mode]} | {label} | " + " | ".join(cells) + " |")
@@ -236,8 +267,9 @@ def write_outputs(a, results, workdir, cmdline):
            "",
            "Each cell: failed requests (all clients) · the longest per-Pod drain (SIGTERM "
            "to exit); for lameduck's defaults also how the wait ended"
-           + (f" and ✓/✗ for the goal: 0 failed and every Pod within lag + quiet ({fmt_s(q)}) "
-              "+ 1 s" if q is not None else "") + ".", "",
+           + (" and ✓/✗ for the goal: 0 failed and every Pod within lag + the quiet it chose "
+              f"(at least {fmt_s(q)}) + 1 s, or within --max-delay + 1 s where it chose that "
+              "cap (a rate too low to learn)" if q is not None else "") + ".", "",
            table(a, results), ""]
     if png:
         md += [f"![failed requests and per-Pod drain time against the lag]"
