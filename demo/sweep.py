@@ -130,7 +130,7 @@ def _cell(r):
     req = r["requests"] + r["incluster_requests"]
     pct = 100.0 * failed / req if req else 0.0
     # How each Pod's wait ended; with the quiet it chose when that was not the shortest.
-    ends = sorted({p["drain_end"] + (f" {fmt_s(p['quiet_s'])}"
+    ends = sorted({p["drain_end"] + (f" {p['quiet_s']:g}s"
                                      if p["drain_end"] == "quiet" and (p.get("quiet_s") or 0) > 2
                                      else "")
                    for p in r["pods"] if p.get("drain_end")})
