@@ -20,6 +20,7 @@
 
 #include "base/errors.h"
 #include "base/procfs.h"
+#include "base/unique_fd.h"
 
 namespace lameduck {
 namespace {
@@ -82,25 +83,24 @@ SockDiagEvents::~SockDiagEvents() {
 }
 
 void SockDiagEvents::close() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  fd_.reset();
 }
 
 bool SockDiagEvents::subscribe(std::string& error) {
-  if (fd_ >= 0) return true;
-  fd_ = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
-  if (fd_ < 0) {
+  if (fd_) return true;
+  fd_.reset(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG));
+  if (!fd_) {
     error = errno_text("sock_diag events socket");
     return false;
   }
   // Room for a burst of closes between two looks; the kernel caps it at rmem_max.
   int size = 4 << 20;
-  ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   sockaddr_nl groups{};
   groups.nl_family = AF_NETLINK;
   groups.nl_groups =
       (1U << (SKNLGRP_INET_TCP_DESTROY - 1)) | (1U << (SKNLGRP_INET6_TCP_DESTROY - 1));
-  if (::bind(fd_, reinterpret_cast<sockaddr*>(&groups), sizeof groups) < 0) {
+  if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&groups), sizeof groups) < 0) {
     error = errno_text("sock_diag destroy events");
     close();
     return false;
@@ -109,12 +109,12 @@ bool SockDiagEvents::subscribe(std::string& error) {
 }
 
 std::optional<std::vector<SocketSample>> SockDiagEvents::drain() {
-  if (fd_ < 0) return std::nullopt;
+  if (!fd_) return std::nullopt;
   std::vector<SocketSample> out;
   alignas(nlmsghdr) static std::array<char, 32768> buffer;
   bool lost = false;
   for (;;) {
-    ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == ENOBUFS) {
       lost = true;  // the kernel dropped events: this look cannot know every close
@@ -141,21 +141,20 @@ SockDiagSocket::~SockDiagSocket() {
 }
 
 void SockDiagSocket::close() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  fd_.reset();
 }
 
 std::optional<std::vector<SocketSample>> SockDiagSocket::dump_tcp(std::string& error) {
-  if (fd_ < 0) {
-    fd_ = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd_ < 0) {
+  if (!fd_) {
+    fd_.reset(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+    if (!fd_) {
       error = errno_text("sock_diag socket");
       return std::nullopt;
     }
     // A dump is answered by the kernel at once; the timeout only guards PID 1 against a
     // kernel that never answers.
     timeval timeout{1, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   }
   std::vector<SocketSample> out;
   if (!dump_family(AF_INET, out, error) || !dump_family(AF_INET6, out, error)) {
@@ -180,14 +179,14 @@ bool SockDiagSocket::dump_family(int family, std::vector<SocketSample>& out, std
   message.request.idiag_ext = 1 << (INET_DIAG_INFO - 1);
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd_, &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
+  if (::sendto(fd_.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
                sizeof kernel) < 0) {
     error = errno_text("sock_diag request");
     return false;
   }
   alignas(nlmsghdr) static std::array<char, 32768> buffer;
   for (;;) {
-    ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+    ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       error = n == 0 ? std::string("sock_diag: connection closed") : errno_text("sock_diag read");
@@ -215,21 +214,21 @@ bool SockDiagSocket::dump_family(int family, std::vector<SocketSample>& out, std
 }
 
 std::optional<std::uint64_t> read_passive_opens(std::string& error) {
-  int fd = ::open("/proc/net/snmp", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
+  UniqueFd fd(::open("/proc/net/snmp", O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) {
     error = errno_text("cannot read /proc/net/snmp");
     return std::nullopt;
   }
   std::array<char, 8192> text{};
   std::size_t size = 0;
   for (;;) {
-    ssize_t n = ::read(fd, text.data() + size, text.size() - 1 - size);
+    ssize_t n = ::read(fd.get(), text.data() + size, text.size() - 1 - size);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     size += static_cast<std::size_t>(n);
     if (size >= text.size() - 1) break;
   }
-  ::close(fd);
+  fd.reset();
   // Two lines: "Tcp: RtoAlgorithm ... PassiveOpens ..." and "Tcp: 1 200 ... 797 ...".
   std::istringstream in(std::string(text.data(), size));
   std::string names, values;

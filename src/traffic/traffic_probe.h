@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "traffic/traffic_policy.h"
 
 namespace lameduck {
@@ -29,11 +30,11 @@ class SockDiagSocket {
   // Opens the socket on first use. nullopt with `error` set when the dump failed.
   std::optional<std::vector<SocketSample>> dump_tcp(std::string& error);
   void close();
-  bool is_open() const { return fd_ >= 0; }
+  bool is_open() const { return static_cast<bool>(fd_); }
 
  private:
   bool dump_family(int family, std::vector<SocketSample>& out, std::string& error);
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 // Owns a NETLINK_SOCK_DIAG socket subscribed to the kernel's TCP destroy events (any user
@@ -47,14 +48,14 @@ class SockDiagEvents {
   SockDiagEvents& operator=(const SockDiagEvents&) = delete;
 
   bool subscribe(std::string& error);
-  bool subscribed() const { return fd_ >= 0; }
+  bool subscribed() const { return static_cast<bool>(fd_); }
   // Every socket destroyed since the last call; nullopt when not subscribed or when the
   // kernel dropped events (the receive buffer overflowed).
   std::optional<std::vector<SocketSample>> drain();
   void close();
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 // Where the traffic wait's looks come from: the namespace (NamespaceProbe), or a test's.
