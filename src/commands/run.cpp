@@ -29,7 +29,7 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   }
 
   // 2. The drain: EndpointSlices when the API can be used (no connection until SIGTERM).
-  //    Its timeline starts with the drain; the watcher and the supervisor log on it.
+  //    Its timeline starts with the drain; the supervisor and the traffic wait log on it.
   Timeline timeline;
   WaitSetup wait = setup_wait(options.wait, options.kill_after);
 

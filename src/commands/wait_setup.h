@@ -21,8 +21,8 @@ struct WaitSetup {
   // The EndpointSlice watcher; null exactly when drain.wait_endpoints is false (also when
   // --wait-endpoints is forced with an unusable configuration: logged, the drain uses --delay).
   std::unique_ptr<WaitSource> watcher;
-  // The traffic wait (issue 11); null with --no-wait-traffic. Added once the app's pid is
-  // known, by add_traffic_wait.
+  // The traffic wait (the Pod's own connections); null with --no-wait-traffic. Added once
+  // the app's pid is known, by add_traffic_wait.
   std::unique_ptr<TrafficWait> traffic;
 
   WaitSources sources() const {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The preStop control protocol and its peer checks, as pure functions. `lameduck prestop`
-// asks a lameduck PID 1 to drain over an abstract Unix socket; control.cpp does the I/O.
+// asks a lameduck PID 1 to drain over an abstract Unix socket; control_server.cpp and
+// control_client.cpp do the I/O.
 //
 //   client: drain\n                  (or: waited <how>\n, after a wait of its own; "done")
 //   server: draining <details>\n     at once, e.g. "draining phase=waiting-delay elapsed=0ms"

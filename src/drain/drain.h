@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The drain policy as a pure state machine: fed events and the current time, it returns
-// the actions to take and the next deadline. No I/O here; supervisor.cpp does that.
+// the actions to take and the next deadline. No I/O here: drain_runner.cpp does it, for
+// PID 1 (init/supervisor.cpp) and for the preStop hook (commands/prestop.cpp).
 #pragma once
 
 #include <algorithm>

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // EndpointSlices and the one question that matters: does any Service still route new
-// traffic to this Pod? Pure functions over parsed slices (SPEC.md, "Endpoint semantics").
+// traffic to this Pod? Pure functions over parsed slices. The rule: the Pod is routable
+// while an endpoint with its IP (or its targetRef) has conditions.ready true or absent and
+// conditions.terminating not true (README.md, "How the drain works").
 #pragma once
 
 #include <map>

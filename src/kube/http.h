@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// HTTPS to the API server on libcurl's multi interface, driven by the supervisor's poll():
+// HTTPS to the API server on libcurl's multi interface, driven by the event loop's poll():
 // curl tells us its sockets and timer through callbacks; we never block in curl.
 #pragma once
 
@@ -96,7 +96,7 @@ class HttpRequest {
   char error_[CURL_ERROR_SIZE] = {};
 };
 
-// Owns the multi handle; a LoopSource so the supervisor's poll() drives it.
+// Owns the multi handle; a LoopSource so the event loop's poll() drives it.
 class HttpClient : public LoopSource {
  public:
   HttpClient();

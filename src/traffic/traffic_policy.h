@@ -2,7 +2,7 @@
 // The traffic wait's decision, pure: fed one look at the Pod's network namespace after
 // another (the namespace's count of accepted TCP connections and a list of its TCP
 // sockets), it tells when traffic that counts was last seen. No I/O here: traffic_probe.*
-// takes the looks, traffic_wait.* drives them. ../shared/SPEC.md, "Traffic semantics".
+// takes the looks, traffic_wait.* drives them. README.md, "The traffic wait".
 //
 // Safety rule: whatever cannot be seen counts as traffic. A look that could not be read,
 // a connection that was accepted but never seen in a socket list, a connection that

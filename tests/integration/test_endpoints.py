@@ -4,7 +4,8 @@ the fake Kubernetes API in tests/fakeapi.
 
 On SIGTERM lameduck lists, then watches, the EndpointSlices of its namespace and forwards
 the stop signal only once the Pod is routable in none of them, plus --settle; any API
-failure falls back to --delay; --max-delay caps everything (SPEC.md, "Endpoint semantics").
+failure falls back to --delay; --max-delay caps everything. Routable: an endpoint with the
+Pod's IP or targetRef has ready true or absent and terminating not true (endpoint_slice.h).
 
 Times are CLOCK_MONOTONIC everywhere (test, sigecho, the fake API's request log), so lower
 bounds are exact: "the child got SIGTERM at least --settle after the test changed the
