@@ -11,9 +11,10 @@ import e2e_kube as k
 
 
 def test_grace_period_shorter_than_the_wait(kube, ns, workdir):
-    env = [{"name": "LAMEDUCK_DELAY", "value": "20s"},
-           {"name": "LAMEDUCK_MAX_DELAY", "value": "25s"}]
-    spec = k.pod_spec([k.container("app", k.IMAGE_WEB, env=env)], sa="default", grace=4)
+    # no Role: the API fallback's fixed 20 s (no traffic wait to end it sooner)
+    cmd = ["/lameduck", "--delay", "20s", "--max-delay", "25s", "--no-wait-traffic", "--",
+           "/app", "8080"]
+    spec = k.pod_spec([k.container("app", k.IMAGE_WEB, command=cmd)], sa="default", grace=4)
     kube.apply(ns, [k.service("short"), k.deployment("short", spec, replicas=1)])
     kube.wait_rollout(ns, "short")
     pod = kube.wait_pods_settled(ns, "app=short", 1)[0]["metadata"]["name"]

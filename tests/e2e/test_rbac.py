@@ -37,7 +37,8 @@ def test_rbac_forbidden_falls_back_then_role_waits_on_slices(kube, ns, workdir):
            f"endpointslices.discovery.k8s.io in namespace {ns}" in t, t
     assert f"system:serviceaccount:{ns}:norole" in t, t   # the API's own message
     s = k.summary_lines(t)
-    assert len(s) == 1 and "API fallback" in s[0] and "delay 3s over" in s[0], t
+    # the fallback --delay caps the wait; the traffic wait may end it sooner
+    assert len(s) == 1 and "ended by: API fallback (listing EndpointSlices: 403" in s[0], t
     t = texts["withrole"]
     s = k.summary_lines(t)
     assert len(s) == 1 and "ended by: slices gone" in s[0], t
