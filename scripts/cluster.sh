@@ -560,7 +560,8 @@ cmd_up() {
   # The host's way in: 127.0.0.1:$API_PORT -> a unix socket -> the API server in the node.
   start api-relay socat "UNIX-LISTEN:$RUN/api.sock,fork,unlink-early,mode=600" \
     "TCP:$NODE_IP:6443"
-  socat "TCP-LISTEN:$API_PORT,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$RUN/api.sock" \
+  # setsid, as start() does: the relay must outlive the shell that ran `up`.
+  setsid socat "TCP-LISTEN:$API_PORT,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$RUN/api.sock" \
     >>"$STATE/log/api-relay-host.log" 2>&1 </dev/null 9>&- &
   echo $! >"$RUN/pid/api-relay-host"
 
