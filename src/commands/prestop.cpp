@@ -73,15 +73,14 @@ Asked ask_pid1(const PrestopOptions& options, EventLoop& loop, const Timeline& t
     timeline.info("preStop: running as PID 1 itself; waiting here");
     return Asked::wait_alone;
   }
-  std::string why_not;
-  auto pid_namespace = own_pid_namespace(why_not);
-  if (!pid_namespace) {
-    timeline.info("preStop: {}; waiting here", why_not);
+  auto pid_namespace = own_pid_namespace();
+  if (!pid_namespace.ok()) {
+    timeline.info("preStop: {}; waiting here", pid_namespace.error);
     return Asked::wait_alone;
   }
   std::optional<std::string> stopped_by;
-  auto connection =
-      connect_to_pid1(*pid_namespace, geteuid(), kBusyRetry, pause_in(loop, timeline, stopped_by));
+  auto connection = connect_to_pid1(pid_namespace.inode, geteuid(), kBusyRetry,
+                                    pause_in(loop, timeline, stopped_by));
   switch (connection.failure) {
     case Failure::none: stop_copy_to_pid1(); break;  // PID 1 logs the drain
     case Failure::interrupted: return pid1_done(timeline, *stopped_by);
@@ -172,11 +171,10 @@ class HookEffects final : public DrainEffects {
 // PID 1 that passes the same checks as in step 1 is told; anything else stays quiet. A
 // signal that would end a wait ends this too: the hook exits 0 at once.
 void tell_pid1(EventLoop& loop, const Timeline& timeline, const std::string& how) {
-  std::string why_not;
-  auto pid_namespace = own_pid_namespace(why_not);
-  if (!pid_namespace) return;
+  auto pid_namespace = own_pid_namespace();
+  if (!pid_namespace.ok()) return;
   std::optional<std::string> stopped_by;
-  auto connection = connect_to_pid1(*pid_namespace, geteuid(), kTellBusyRetry,
+  auto connection = connect_to_pid1(pid_namespace.inode, geteuid(), kTellBusyRetry,
                                     pause_in(loop, timeline, stopped_by));
   if (connection.failure != ControlConnection::Failure::none) {
     if (!stopped_by)

@@ -63,25 +63,22 @@ std::unique_ptr<ControlServer> ControlServer::open_for_pid1() {
     spdlog::debug("not PID 1: no preStop control socket (preStop hooks wait on their own)");
     return nullptr;
   }
-  std::string why_not;
-  auto inode = own_pid_namespace(why_not);
-  if (!inode) {
-    spdlog::warn("no preStop control socket: {}; preStop hooks will wait on their own", why_not);
+  auto own = own_pid_namespace();
+  if (!own.ok()) {
+    spdlog::warn("no preStop control socket: {}; preStop hooks will wait on their own", own.error);
     return nullptr;
   }
   // The peer check reads /proc/<pid>/ns/pid, which only means something when /proc is
   // this namespace's procfs (a runtime always mounts it so; `unshare` needs --mount-proc).
-  int error = 0;
-  auto init = namespace_inode("/proc/1/ns/pid", error);
-  if (init != inode) {
+  auto init = namespace_inode("/proc/1/ns/pid");
+  if (!init.ok() || init.inode != own.inode) {
     spdlog::warn(
         "no preStop control socket: /proc is not this PID namespace's procfs ({}); preStop "
         "hooks will wait on their own",
-        init ? "/proc/1 is another process"
-             : std::string("/proc/1/ns/pid: ") + std::strerror(error));
+        init.ok() ? "/proc/1 is another process" : "/proc/1/ns/pid: " + init.error);
     return nullptr;
   }
-  return open(control_socket_name(*inode), *inode);
+  return open(control_socket_name(own.inode), own.inode);
 }
 
 std::unique_ptr<ControlServer> ControlServer::open(const std::string& name,
@@ -119,12 +116,11 @@ std::optional<std::string> ControlServer::check_peer(const PeerCredentials& peer
   auto ns = PeerNamespace::unreadable;
   std::string unreadable_why;
   if (peer.pid > 0) {
-    int error = 0;
-    auto inode = namespace_inode("/proc/" + std::to_string(peer.pid) + "/ns/pid", error);
-    if (inode) {
-      ns = *inode == pid_namespace_ ? PeerNamespace::same : PeerNamespace::different;
+    auto inode = namespace_inode("/proc/" + std::to_string(peer.pid) + "/ns/pid");
+    if (inode.ok()) {
+      ns = inode.inode == pid_namespace_ ? PeerNamespace::same : PeerNamespace::different;
     } else {
-      unreadable_why = std::strerror(error);
+      unreadable_why = inode.error;
     }
   }
   return refuse_client(peer, geteuid(), ns, unreadable_why);

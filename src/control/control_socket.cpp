@@ -25,20 +25,21 @@ std::optional<PeerCredentials> peer_credentials(int fd) {
   return PeerCredentials{cred.pid, cred.uid};
 }
 
-std::optional<std::uint64_t> namespace_inode(const std::string& path, int& error) {
+NamespaceInode namespace_inode(const std::string& path) {
+  NamespaceInode out;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    error = errno;
-    return std::nullopt;
+    out.error = std::strerror(errno);
+  } else {
+    out.inode = static_cast<std::uint64_t>(st.st_ino);
   }
-  return static_cast<std::uint64_t>(st.st_ino);
+  return out;
 }
 
-std::optional<std::uint64_t> own_pid_namespace(std::string& why_not) {
-  int error = 0;
-  auto inode = namespace_inode("/proc/self/ns/pid", error);
-  if (!inode) why_not = std::string("cannot read /proc/self/ns/pid: ") + std::strerror(error);
-  return inode;
+NamespaceInode own_pid_namespace() {
+  auto own = namespace_inode("/proc/self/ns/pid");
+  if (!own.ok()) own.error = "cannot read /proc/self/ns/pid: " + own.error;
+  return own;
 }
 
 }  // namespace lameduck

@@ -20,11 +20,16 @@ socklen_t abstract_address(const std::string& name, sockaddr_un& addr);
 // SO_PEERCRED of a connected or listening socket; nullopt (errno set) on failure.
 std::optional<PeerCredentials> peer_credentials(int fd);
 
-// The inode of a namespace file such as /proc/1/ns/pid; nullopt with errno in error.
-std::optional<std::uint64_t> namespace_inode(const std::string& path, int& error);
+// The inode of a namespace file such as /proc/1/ns/pid, or why it cannot be read.
+struct NamespaceInode {
+  std::uint64_t inode = 0;
+  std::string error;  // strerror's text; empty when read
+  bool ok() const { return error.empty(); }
+};
+NamespaceInode namespace_inode(const std::string& path);
 
-// This process's PID namespace: the inode of /proc/self/ns/pid. On failure, nullopt and
-// the reason in why_not.
-std::optional<std::uint64_t> own_pid_namespace(std::string& why_not);
+// This process's PID namespace: the inode of /proc/self/ns/pid ("cannot read
+// /proc/self/ns/pid: ..." as the error).
+NamespaceInode own_pid_namespace();
 
 }  // namespace lameduck

@@ -50,7 +50,6 @@ class TrafficWait final : public WaitSource {
   // Takes the look when it is due; the outcome (done: quiet, with the timeline's words)
   // once, when a look confirms it.
   std::optional<WaitOutcome> on_ready(std::span<const pollfd> fds, TimePoint now) override;
-  bool running() const { return running_; }
 
   // "10.0.3.7 (2 open connections, 4 KiB in the last 2s), 3 connections from unseen peers"
   std::string still_active(TimePoint now) const;

@@ -133,10 +133,9 @@ std::string unique_name() {
 }
 
 std::uint64_t own_namespace() {
-  std::string why;
-  auto ns = own_pid_namespace(why);
-  REQUIRE_MESSAGE(ns, why);
-  return *ns;
+  auto ns = own_pid_namespace();
+  REQUIRE_MESSAGE(ns.ok(), ns.error);
+  return ns.inode;
 }
 
 // One round of the supervisor's loop for the server alone.
