@@ -95,6 +95,9 @@ int main(int argc, char** argv) {
     print_error(e.what());
     return e.exit_code;
   } catch (const std::exception& e) {
+    // A bug or an exhausted machine (bad_alloc, no signalfd). 125 is what env(1) and
+    // timeout(1) exit with when they fail themselves, so a caller cannot take it for the
+    // app's own code; once the app runs, the supervisor's guard keeps this from happening.
     print_error(std::string("internal error: ") + e.what());
     return kExitUsage;
   }
