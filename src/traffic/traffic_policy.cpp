@@ -54,7 +54,8 @@ TrafficPolicy::TrafficPolicy(TrafficOptions options)
 
 std::optional<TimePoint> TrafficPolicy::quiet_until() const {
   if (!quiet_since_) return std::nullopt;
-  return *quiet_since_ + quiet_;
+  auto since = pending_ > 0 ? std::max(*quiet_since_, pending_at_) : *quiet_since_;
+  return since + quiet_;
 }
 
 bool TrafficPolicy::holds(const IpAddress& peer, TimePoint at) const {
@@ -181,7 +182,14 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
   }
   std::int64_t before = std::max<std::int64_t>(backlog_, 0);
   backlog_ = std::max(backlog_ + delta - seen, -seen);
-  result.unattributed = static_cast<std::uint64_t>(std::max<std::int64_t>(backlog_ - before, 0));
+  auto now_unseen = std::max<std::int64_t>(backlog_, 0);
+  // The last look's unattributed connections that this look still cannot name count now;
+  // those a late destroy event named are gone from the backlog. This look's new ones wait
+  // for the next (quiet_until holds the end meanwhile).
+  auto named = static_cast<std::uint64_t>(std::max<std::int64_t>(before - now_unseen, 0));
+  result.unattributed = pending_ - std::min(pending_, named);
+  pending_ = static_cast<std::uint64_t>(std::max<std::int64_t>(now_unseen - before, 0));
+  pending_at_ = look.at;
   result.new_connections = seen_counted + result.unattributed;
   result.requests = seen_counted;
 

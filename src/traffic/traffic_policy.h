@@ -105,7 +105,11 @@ class TrafficPolicy {
   // The last look that saw counted traffic, or the first look when none has.
   std::optional<TimePoint> quiet_since() const { return quiet_since_; }
   // When the quiet period is complete: quiet_since + quiet. nullopt before the first look.
+  // Not before the look after one with unattributed connections (pending()).
   std::optional<TimePoint> quiet_until() const;
+  // Connections the last look counted but could not attribute yet: the next look names
+  // them (a late destroy event) or counts them as traffic, dated to itself.
+  std::uint64_t pending() const { return pending_; }
   // The quiet period: options.quiet at first; --quiet auto changes it as it learns.
   Millis quiet() const { return quiet_; }
   void set_quiet(Millis quiet) { quiet_ = quiet; }
@@ -151,6 +155,10 @@ class TrafficPolicy {
   std::vector<std::pair<TimePoint, std::uint64_t>> anonymous_;
   std::map<IpAddress, std::uint64_t> open_;  // counted connections per peer at the last look
   std::int64_t backlog_ = 0;  // accepted (PassiveOpens) minus seen, since the baseline
+  // Connections the last look could not attribute, judged at the next one: a destroy
+  // event comes from a kernel work queue, so it can reach the look after the close.
+  std::uint64_t pending_ = 0;
+  TimePoint pending_at_{};
   bool baseline_ = false;
 };
 

@@ -65,7 +65,9 @@ TrafficReport sample_traffic(const TrafficOptions& options, Millis period,
   auto r = policy.observe(second);
   report.ports = policy.ports();
   report.new_connections = r.new_connections;
-  report.unattributed = r.unattributed;
+  // Those the last look could not attribute yet count: the report has no later look.
+  report.unattributed = r.unattributed + policy.pending();
+  report.new_connections += policy.pending();
   report.bytes = r.bytes;
   report.peers = policy.active_peers(start);
   return report;
