@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "init/child.h"
 
-#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,25 +11,22 @@
 
 #include "base/errors.h"
 #include "base/procfs.h"
-#include "base/unique_fd.h"
 #include "init/exit_status.h"
 
 namespace lameduck {
 namespace {
 
-// Runs in the forked child; only async-signal-safe calls. Reports exec's errno through
-// the close-on-exec pipe: EOF there means exec succeeded.
-[[noreturn]] void exec_child(char* const* argv, const sigset_t& mask, int report_fd) {
+// Runs in the vfork()ed child, which shares lameduck's memory until it execs or exits
+// (lameduck is suspended meanwhile): only async-signal-safe calls, nothing allocated, and
+// exec's errno goes into *error for lameduck to read when it resumes.
+[[noreturn]] void exec_child(char* const* argv, const sigset_t& mask, bool take_terminal,
+                             volatile int* error) {
   setpgid(0, 0);
-  // Hand over the terminal if lameduck was in its foreground. SIGTTOU is still blocked
-  // here, so this does not stop us even from a background group.
-  if (isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgid(getppid())) {
-    tcsetpgrp(STDIN_FILENO, getpgrp());
-  }
+  // SIGTTOU is still blocked here, so this does not stop us even from a background group.
+  if (take_terminal) tcsetpgrp(STDIN_FILENO, getpgrp());
   sigprocmask(SIG_SETMASK, &mask, nullptr);
   execvp(argv[0], argv);
-  int error = errno;
-  [[maybe_unused]] auto ignored = ::write(report_fd, &error, sizeof error);
+  *error = errno;
   _exit(kExitNotFound);
 }
 
@@ -56,29 +52,19 @@ Child Child::spawn(const std::vector<std::string>& args, const sigset_t& mask) {
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
-  int ends[2];
-  if (pipe2(ends, O_CLOEXEC) != 0) {
-    throw SetupError(kExitUsage, errno_text("pipe2 failed"));
-  }
-  UniqueFd report_read(ends[0]);
-  UniqueFd report_write(ends[1]);
-  pid_t pid = fork();
+  // Hand over the terminal if lameduck is in its foreground (decided here: the child's
+  // parent is lameduck, so its test would be the same).
+  bool take_terminal = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+  // vfork, not fork: no copy of lameduck's page tables and no copy-on-write faults in
+  // either process, and the exec error needs no pipe. When vfork returns here, the child
+  // has exec'd (so its setpgid is done: a group signal cannot race it) or exited.
+  volatile int error = 0;
+  pid_t pid = vfork();
   if (pid < 0) {
     throw SetupError(kExitUsage, errno_text("cannot fork"));
   }
-  if (pid == 0) {
-    report_read.reset();
-    exec_child(argv.data(), mask, report_write.get());
-  }
-  report_write.reset();
-  setpgid(pid, pid);  // also here, so signals to the group cannot race the child's own call
-  int error = 0;
-  ssize_t n;
-  do {
-    n = ::read(report_read.get(), &error, sizeof error);
-  } while (n < 0 && errno == EINTR);
-  report_read.reset();
-  if (n == static_cast<ssize_t>(sizeof error)) {
+  if (pid == 0) exec_child(argv.data(), mask, take_terminal, &error);
+  if (error != 0) {
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
