@@ -21,11 +21,23 @@ EventLoop::Wakeup EventLoop::wait(std::span<LoopSource* const> sources,
     }
     ends_.push_back(fds_.size());
   }
-  int timeout = timeout_ms(deadline, Clock::now());
-  release_startup_pages_if_requested();
-  int ready = ::poll(fds_.data(), fds_.size(), timeout);
-  if (ready < 0 && errno != EINTR) spdlog::error("poll failed: {}", std::strerror(errno));
   auto now = Clock::now();
+  int ready = 0;
+  for (;;) {
+    // A pending release of the start-up pages (footprint.h) waits until lameduck has been
+    // idle for the settle time: poll up to then, and release only if nothing came.
+    auto release_at = startup_release_due();
+    if (release_at && *release_at <= now) {
+      release_startup_pages_if_requested();
+      release_at.reset();
+    }
+    bool settle_first = release_at && (!deadline || *release_at < *deadline);
+    ready = ::poll(fds_.data(), fds_.size(), timeout_ms(settle_first ? release_at : deadline, now));
+    if (!settle_first || ready != 0) break;
+    now = Clock::now();
+  }
+  if (ready < 0 && errno != EINTR) spdlog::error("poll failed: {}", std::strerror(errno));
+  now = Clock::now();
   pending_.clear();
   if (ready > 0 && (fds_[0].revents & POLLIN) != 0) signals_.read_pending(pending_);
   return {now, pending_};

@@ -55,8 +55,8 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   add_traffic_wait(wait, options.wait.traffic, child.pid(), timeline);
 
   Supervisor supervisor(options, wait, timeline, signals, child, control.get());
-  // 6. Start-up is over: the idle wait keeps only the code it runs mapped.
-  release_startup_pages_at_next_wait();
+  // 6. Start-up is over: once idle for a moment, the wait keeps only the code it runs mapped.
+  release_startup_pages_after_settle(Clock::now());
   return supervisor.run();
 }
 

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace lameduck {
 namespace {
@@ -20,6 +21,7 @@ struct Range {
 // The ranges to release, found at the request so that the release itself runs as little
 // code as possible (every page it touches after madvise() is mapped back).
 struct Pending {
+  std::optional<TimePoint> due;
   std::uintptr_t page = 0;
   std::array<Range, 8> ranges{};
   std::size_t count = 0;
@@ -61,12 +63,17 @@ int collect_read_only(dl_phdr_info* info, std::size_t /*size*/, void* data) {
 
 }  // namespace
 
-void release_startup_pages_at_next_wait() {
+void release_startup_pages_after_settle(TimePoint now) {
   long page = ::sysconf(_SC_PAGESIZE);
   if (page <= 0) return;
   pending.page = static_cast<std::uintptr_t>(page);
   pending.count = 0;
   ::dl_iterate_phdr(collect_read_only, &pending);
+  if (pending.count > 0) pending.due = now + kStartupSettle;
+}
+
+std::optional<TimePoint> startup_release_due() {
+  return pending.due;
 }
 
 void release_startup_pages_if_requested() {
@@ -80,6 +87,7 @@ void release_startup_pages_if_requested() {
               MADV_DONTNEED);
   }
   pending.count = 0;
+  pending.due.reset();
 }
 
 }  // namespace lameduck
