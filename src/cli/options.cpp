@@ -2,12 +2,14 @@
 #include "cli/options.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -79,6 +81,22 @@ struct RawWait {
   CLI::Option* wait_endpoints_opt = nullptr;
   RawTraffic traffic;
 };
+
+// Whether an option was set (flag or variable); never when the parser did not run.
+bool given(const CLI::Option* option) {
+  return option != nullptr && option->count() > 0;
+}
+
+// `lameduck -- COMMAND...` with no LAMEDUCK_* variable set: every option keeps its
+// default, so the run needs no parser at all. Building CLI11's ~40 options was four fifths
+// of the instructions lameduck ran before starting the app.
+bool only_command(const std::vector<std::string>& args) {
+  if (args.size() < 2 || args.front() != "--") return false;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (std::strncmp(*entry, "LAMEDUCK_", 9) == 0) return false;
+  }
+  return true;
+}
 
 std::string env_name(const std::string& flag) {
   std::string name = "LAMEDUCK_" + flag;
@@ -264,7 +282,7 @@ void finish_wait(const RawWait& raw, WaitOptions& wait) {
   if (!raw.delay.empty()) wait.delay = to_duration("delay", raw.delay);
   if (!raw.settle.empty()) wait.settle = to_duration("settle", raw.settle);
   wait.max_delay = to_duration("max-delay", raw.max_delay);
-  if (raw.wait_endpoints_opt->count() > 0) wait.kube.wait_endpoints = raw.wait_endpoints;
+  if (given(raw.wait_endpoints_opt)) wait.kube.wait_endpoints = raw.wait_endpoints;
 }
 
 // Checks what the API options say, in the parser so that --check catches it.
@@ -394,8 +412,6 @@ void dispatch_subcommand(const std::string& name, std::vector<std::string> args,
 }
 
 void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
-  CLI::App app{std::string(kShortUsage) + kRunUsageTail, "lameduck"};
-  app.formatter(std::make_shared<HelpFormatter>(true));
   RunOptions& run = out.run;
   RawWait raw;
   std::string format = "text", level = "info", stop_signal = "SIGTERM", kill_after;
@@ -403,51 +419,60 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
   std::vector<std::string> rewrites;
   std::vector<int> success_codes;
   bool subreaper = false;
-  add_wait_options(app, raw, run.wait.kube);
-  auto* signal_opt =
-      add(app, "signal", stop_signal, "signal sent to the app when the wait is over (SIGTERM)");
-  add_list(app, "rewrite", rewrites,
-           "rewrite a forwarded signal, FROM:TO (repeatable; TO=0 drops it), e.g. TERM:QUIT");
-  add(app, "kill-after", kill_after,
-      "SIGKILL the app if it still runs this long after the stop signal (default: off)");
-  app.add_flag("-g,--group", run.group, "signal the app's whole process group, not only the app")
-      ->envname(env_name("group"))
-      ->transform(trimmed());
-  auto* subreaper_opt = add_switch(app, "subreaper", subreaper,
-                                   "adopt orphaned descendants when not PID 1 (default: on "
-                                   "when not PID 1)");
-  app.add_option("-e,--success-exit-code", success_codes,
-                 "report this exit code of the app as 0 (repeatable), e.g. 143 for the JVM")
-      ->envname(env_name("success-exit-code"))
-      ->delimiter(',')
-      ->allow_extra_args(false)
-      ->transform(trimmed())
-      ->check(CLI::Range(0, 255))
-      ->type_name("CODE");
-  add(app, "orphan-grace", orphan_grace,
-      "once the app exited, time its leftover processes get after the stop signal before "
-      "SIGKILL (2s)");
-  add_log_options(app, format, level);
-  app.add_flag("--check", run.check_only,
-               "only parse and check the options, then exit 0 (to test manifests)");
-  app.prefix_command();
+  const CLI::Option* signal_opt = nullptr;
+  const CLI::Option* subreaper_opt = nullptr;
+  std::vector<std::string> rest;
+  if (only_command(args)) {
+    rest.assign(args.begin() + 1, args.end());
+  } else {
+    CLI::App app{std::string(kShortUsage) + kRunUsageTail, "lameduck"};
+    app.formatter(std::make_shared<HelpFormatter>(true));
+    add_wait_options(app, raw, run.wait.kube);
+    signal_opt =
+        add(app, "signal", stop_signal, "signal sent to the app when the wait is over (SIGTERM)");
+    add_list(app, "rewrite", rewrites,
+             "rewrite a forwarded signal, FROM:TO (repeatable; TO=0 drops it), e.g. TERM:QUIT");
+    add(app, "kill-after", kill_after,
+        "SIGKILL the app if it still runs this long after the stop signal (default: off)");
+    app.add_flag("-g,--group", run.group, "signal the app's whole process group, not only the app")
+        ->envname(env_name("group"))
+        ->transform(trimmed());
+    subreaper_opt = add_switch(app, "subreaper", subreaper,
+                               "adopt orphaned descendants when not PID 1 (default: on "
+                               "when not PID 1)");
+    app.add_option("-e,--success-exit-code", success_codes,
+                   "report this exit code of the app as 0 (repeatable), e.g. 143 for the JVM")
+        ->envname(env_name("success-exit-code"))
+        ->delimiter(',')
+        ->allow_extra_args(false)
+        ->transform(trimmed())
+        ->check(CLI::Range(0, 255))
+        ->type_name("CODE");
+    add(app, "orphan-grace", orphan_grace,
+        "once the app exited, time its leftover processes get after the stop signal before "
+        "SIGKILL (2s)");
+    add_log_options(app, format, level);
+    app.add_flag("--check", run.check_only,
+                 "only parse and check the options, then exit 0 (to test manifests)");
+    app.prefix_command();
 
-  const std::vector<std::string> original = args;
-  std::reverse(args.begin(), args.end());
-  if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
+    const std::vector<std::string> original = args;
+    std::reverse(args.begin(), args.end());
+    if (!parse_or_help(app, out, [&] { app.parse(args); })) return;
 
-  std::vector<std::string> rest = app.remaining();
-  bool separated = !rest.empty() && rest.front() == "--";
-  if (separated) rest.erase(rest.begin());
-  if (!separated && !rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-') {
-    throw UsageError("unknown option '" + rest.front() + "' (put the command after --)");
-  }
-  if (!separated && !rest.empty() && is_subcommand(rest.front())) {
-    // "lameduck --log-level debug prestop": options before the subcommand belong to it.
-    std::string name = rest.front();
-    std::vector<std::string> sub_args = original;
-    sub_args.erase(std::find(sub_args.begin(), sub_args.end(), name));
-    return dispatch_subcommand(name, std::move(sub_args), out);
+    rest = app.remaining();
+    bool separated = !rest.empty() && rest.front() == "--";
+    if (separated) rest.erase(rest.begin());
+    if (!separated && !rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-') {
+      throw UsageError("unknown option '" + rest.front() + "' (put the command after --)");
+    }
+    if (!separated && !rest.empty() && is_subcommand(rest.front())) {
+      // "lameduck --log-level debug prestop": options before the subcommand belong to it.
+      std::string name = rest.front();
+      std::vector<std::string> sub_args = original;
+      sub_args.erase(std::find(sub_args.begin(), sub_args.end(), name));
+      return dispatch_subcommand(name, std::move(sub_args), out);
+    }
   }
   if (rest.empty()) {
     throw UsageError("no command given: lameduck [OPTIONS] -- COMMAND [ARGS...]");
@@ -466,13 +491,13 @@ void parse_run(std::vector<std::string> args, ParsedCommandLine& out) {
   // dumb-init's --rewrite 15:3 means "the app gets SIGQUIT when the container is stopped":
   // the stop signal is the SIGTERM forwarded late, so a TERM rewrite sets it too, unless
   // --signal says otherwise.
-  if (int term = run.rewrite.apply(SIGTERM); term != SIGTERM && signal_opt->count() == 0) {
+  if (int term = run.rewrite.apply(SIGTERM); term != SIGTERM && !given(signal_opt)) {
     if (term == 0) throw UsageError("--rewrite TERM:0 would never stop the app; use --signal");
     run.stop_signal = term;
   }
-  check_stop_signal(run.stop_signal, signal_opt->count() == 0 ? "--rewrite TERM:" : "--signal ");
+  check_stop_signal(run.stop_signal, given(signal_opt) ? "--signal " : "--rewrite TERM:");
   run.success_codes.insert(success_codes.begin(), success_codes.end());
-  if (subreaper_opt->count() > 0) run.subreaper = subreaper;
+  if (given(subreaper_opt)) run.subreaper = subreaper;
   out.subcommand = Subcommand::run;
 }
 

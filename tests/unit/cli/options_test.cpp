@@ -85,6 +85,52 @@ TEST_CASE("environment variables configure, flags win") {
   unsetenv("LAMEDUCK_WAIT_ENDPOINTS");
 }
 
+TEST_CASE("-- COMMAND alone: every option's default, the same as through the parser") {
+  auto fast = parse({"--", "/app", "--signal", "x"});
+  auto parsed = parse({"--log-level", "info", "--", "/app", "--signal", "x"});
+  CHECK(fast.subcommand == Subcommand::run);
+  CHECK(fast.run.command == std::vector<std::string>{"/app", "--signal", "x"});
+  CHECK(fast.run.command == parsed.run.command);
+  CHECK(fast.run.stop_signal == parsed.run.stop_signal);
+  CHECK(fast.run.kill_after == parsed.run.kill_after);
+  CHECK(fast.run.group == parsed.run.group);
+  CHECK(fast.run.subreaper == parsed.run.subreaper);
+  CHECK(fast.run.success_codes == parsed.run.success_codes);
+  CHECK(fast.run.orphan_grace == parsed.run.orphan_grace);
+  CHECK(fast.run.check_only == parsed.run.check_only);
+  CHECK(fast.run.rewrite.apply(SIGTERM) == parsed.run.rewrite.apply(SIGTERM));
+  CHECK(fast.run.log.format == parsed.run.log.format);
+  CHECK(fast.run.log.level == parsed.run.log.level);
+  const auto& w = fast.run.wait;
+  const auto& p = parsed.run.wait;
+  CHECK(w.delay == p.delay);
+  CHECK(w.settle == p.settle);
+  CHECK(w.max_delay == p.max_delay);
+  CHECK(w.traffic.wait == p.traffic.wait);
+  CHECK(w.traffic.quiet == p.traffic.quiet);
+  CHECK(w.traffic.ignore_peers.size() == p.traffic.ignore_peers.size());
+  CHECK(w.traffic.ports == p.traffic.ports);
+  CHECK(w.traffic.wait_pooled == p.traffic.wait_pooled);
+  CHECK(w.kube.wait_endpoints == p.kube.wait_endpoints);
+  CHECK(w.kube.services == p.kube.services);
+  CHECK(w.kube.pod_ips == p.kube.pod_ips);
+  CHECK(w.kube.pod_name == p.kube.pod_name);
+  CHECK(w.kube.namespace_name == p.kube.namespace_name);
+  CHECK(w.kube.api_server == p.kube.api_server);
+  CHECK(w.kube.token_file == p.kube.token_file);
+  CHECK(w.kube.ca_file == p.kube.ca_file);
+  CHECK(w.kube.watch_namespace == p.kube.watch_namespace);
+}
+
+TEST_CASE("-- COMMAND alone still reads the LAMEDUCK_* variables") {
+  setenv("LAMEDUCK_LOG_LEVEL", "debug", 1);
+  auto a = parse({"--", "/app"});
+  unsetenv("LAMEDUCK_LOG_LEVEL");
+  CHECK(a.run.log.level == "debug");
+  CHECK(a.run.command == std::vector<std::string>{"/app"});
+  CHECK(error_of({"--"}).find("no command given") != std::string::npos);
+}
+
 TEST_CASE("subcommands, also after options") {
   CHECK(parse({"version"}).subcommand == Subcommand::version);
   CHECK(parse({"prestop", "--delay", "3"}).subcommand == Subcommand::prestop);
