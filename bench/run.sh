@@ -20,6 +20,7 @@
 #   BENCH_LAMEDUCK_DEV=PATH     use this binary as the development build (skip building)
 #   BENCH_LAMEDUCK_STATIC=PATH  use this binary as the static build (skip building)
 #   BENCH_SKIP_STATIC=1         do not try to build the static binary
+#   BENCH_SKIP_DEV=1            no development build (the static binary is the release)
 #   BENCH_SKIP_APT=1            never call apt-get (peers must be installed)
 #   BENCH_OUT=FILE              report path (default bench/RESULTS.md)
 set -euo pipefail
@@ -91,7 +92,10 @@ for b in /usr/bin/tini /usr/bin/tini-static /usr/bin/dumb-init /usr/bin/catatoni
 done
 
 # ---- lameduck: development build ---------------------------------------------------------
-if [[ -n ${BENCH_LAMEDUCK_DEV:-} ]]; then
+LD_DEV=
+if [[ ${BENCH_SKIP_DEV:-0} == 1 ]]; then
+  log "BENCH_SKIP_DEV=1: no development build in this run"
+elif [[ -n ${BENCH_LAMEDUCK_DEV:-} ]]; then
   LD_DEV=$BENCH_LAMEDUCK_DEV
 else
   log "building lameduck (development build, Release) in $DEV_BUILD"
@@ -102,7 +106,7 @@ else
     || { tail -30 "$LOGS/build-dev.log" >&2; die "building lameduck failed (see $LOGS/build-dev.log)"; }
   LD_DEV=$DEV_BUILD/lameduck
 fi
-[[ -x $LD_DEV ]] || die "no development binary at $LD_DEV"
+[[ -z $LD_DEV || -x $LD_DEV ]] || die "no development binary at $LD_DEV"
 
 # ---- lameduck: static build (optional: reported as "not built" when it cannot be made) ----
 LD_STATIC=
@@ -142,8 +146,8 @@ if [[ -n $LD_STATIC ]]; then
 else
   args+=(--missing "lameduck (static)=$STATIC_WHY")
 fi
-args+=(--init "lameduck (dev)=$LD_DEV"
-       --init "tini-static=/usr/bin/tini-static" --init "tini=/usr/bin/tini"
+[[ -n $LD_DEV ]] && args+=(--init "lameduck (dev)=$LD_DEV")
+args+=(--init "tini-static=/usr/bin/tini-static" --init "tini=/usr/bin/tini"
        --init "dumb-init=/usr/bin/dumb-init" --init "catatonit=/usr/bin/catatonit")
 [[ -n ${BENCH_OUT:-} ]] && args+=(--out "$BENCH_OUT")
 
