@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "base/log.h"
+#include "base/signal_fd.h"
 #include "cli/options.h"
 #include "commands/endpoints.h"
 #include "commands/install.h"
@@ -16,7 +17,6 @@
 #include "commands/prestop.h"
 #include "commands/run.h"
 #include "init/exit_status.h"
-#include "init/signal_fd.h"
 #include "kube/kube_config.h"
 
 using namespace lameduck;

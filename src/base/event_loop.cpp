@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "init/footprint.h"
+#include "base/footprint.h"
 
 namespace lameduck {
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "base/duration.h"
-#include "init/signal_fd.h"
+#include "base/signal_fd.h"
 
 namespace lameduck {
 

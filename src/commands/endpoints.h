@@ -2,8 +2,8 @@
 // `lameduck endpoints`: what a user runs with `kubectl exec` to debug identity and RBAC.
 #pragma once
 
+#include "base/signal_fd.h"
 #include "cli/options.h"
-#include "init/signal_fd.h"
 
 namespace lameduck {
 

@@ -4,8 +4,8 @@
 // Exits 0 when the wait is over, PID 1 went away, or SIGTERM/SIGINT cut it short.
 #pragma once
 
+#include "base/signal_fd.h"
 #include "cli/options.h"
-#include "init/signal_fd.h"
 
 namespace lameduck {
 

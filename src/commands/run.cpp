@@ -6,12 +6,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/footprint.h"
 #include "base/log.h"
 #include "base/procfs.h"
 #include "commands/wait_setup.h"
 #include "control/control_server.h"
 #include "init/child.h"
-#include "init/footprint.h"
 #include "init/supervisor.h"
 
 namespace lameduck {

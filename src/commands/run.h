@@ -2,8 +2,8 @@
 // `lameduck [OPTIONS] -- COMMAND`: setup (may fail with 125/126/127), then the run loop.
 #pragma once
 
+#include "base/signal_fd.h"
 #include "cli/options.h"
-#include "init/signal_fd.h"
 
 namespace lameduck {
 

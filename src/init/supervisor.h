@@ -9,12 +9,12 @@
 
 #include "base/event_loop.h"
 #include "base/log.h"
+#include "base/signal_fd.h"
 #include "cli/options.h"
 #include "commands/wait_setup.h"
 #include "drain/drain.h"
 #include "drain/drain_runner.h"
 #include "init/child.h"
-#include "init/signal_fd.h"
 
 namespace lameduck {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "init/footprint.h"
+#include "base/footprint.h"
 
 #include <link.h>
 #include <sys/mman.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "init/signal_fd.h"
+#include "base/signal_fd.h"
 
 #include <unistd.h>
 
