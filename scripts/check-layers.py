@@ -25,7 +25,6 @@ EXCEPTIONS = {  # (file, include) -> why; each goes with the work it names
     ("traffic/traffic_wait.cpp", "init/orphans.h"): "descendants_of() until base/procfs",
     ("init/supervisor.h", "cli/options.h"): "Supervisor takes RunOptions (to turn)",
     ("init/supervisor.h", "commands/wait_setup.h"): "Supervisor takes WaitSetup (to turn)",
-    ("control/control_protocol.h", "drain/drain.h"): "describe_drain (to turn, example 3)",
 }
 
 src = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent.parent / "src")

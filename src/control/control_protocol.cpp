@@ -19,10 +19,6 @@ std::string_view kind_word(ReplyKind kind) {
   return "unknown";
 }
 
-std::string ms(Millis d) {
-  return std::to_string(d.count()) + "ms";
-}
-
 }  // namespace
 
 std::string control_socket_name(std::uint64_t pid_namespace_inode) {
@@ -91,12 +87,6 @@ std::string format_reply(ReplyKind kind, std::string_view text) {
   }
   line += '\n';
   return line;
-}
-
-std::string describe_drain(DrainPhase phase, Millis elapsed, std::optional<Millis> left) {
-  std::string out = std::string("phase=") + phase_name(phase) + " elapsed=" + ms(elapsed);
-  if (left) out += " left=" + ms(std::max(*left, Millis(0)));
-  return out;
 }
 
 std::optional<std::string> refuse_client(const PeerCredentials& peer, uid_t own_uid,

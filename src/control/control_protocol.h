@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "drain/drain.h"
+#include "base/duration.h"
 
 namespace lameduck {
 
@@ -62,9 +62,6 @@ struct Reply {
 Reply parse_reply(std::string_view line);
 // One line; newlines in text become spaces so the framing holds.
 std::string format_reply(ReplyKind kind, std::string_view text);
-
-// The details sent with "draining": what the drain is doing, for the hook's log.
-std::string describe_drain(DrainPhase phase, Millis elapsed, std::optional<Millis> left);
 
 // What SO_PEERCRED says about the other end (pid 0: not visible in our PID namespace).
 struct PeerCredentials {

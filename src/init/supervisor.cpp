@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -23,7 +24,17 @@ constexpr Millis kAfterKillWait{1000};
 // killed hook is a FailedPreStopHook event. A hook that hangs does not hold the exit.
 constexpr Millis kHookLinger{1000};
 
+std::string ms(Millis d) {
+  return std::to_string(d.count()) + "ms";
+}
+
 }  // namespace
+
+std::string describe_drain(DrainPhase phase, Millis elapsed, std::optional<Millis> left) {
+  std::string out = std::string("phase=") + phase_name(phase) + " elapsed=" + ms(elapsed);
+  if (left) out += " left=" + ms(std::max(*left, Millis(0)));
+  return out;
+}
 
 Supervisor::Supervisor(const RunOptions& options, const WaitSetup& wait, Timeline& timeline,
                        SignalFd& signals, Child child, ControlChannel* control)

@@ -56,4 +56,8 @@ class Supervisor final : private DrainEffects {
   std::string started_by_;  // the preStop hook that started the drain, for its summary
 };
 
+// The details PID 1 sends a preStop hook with "draining", for the hook's log:
+// "phase=waiting-delay elapsed=0ms left=15000ms".
+std::string describe_drain(DrainPhase phase, Millis elapsed, std::optional<Millis> left);
+
 }  // namespace lameduck

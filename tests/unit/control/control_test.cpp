@@ -74,14 +74,6 @@ TEST_CASE("replies round-trip") {
   CHECK(format_reply(ReplyKind::refused, "a\nb\rc") == "refused a b c\n");
 }
 
-TEST_CASE("drain details") {
-  CHECK(describe_drain(DrainPhase::waiting_delay, 0ms, 15000ms) ==
-        "phase=waiting-delay elapsed=0ms left=15000ms");
-  CHECK(describe_drain(DrainPhase::drained, 2500ms, std::nullopt) ==
-        "phase=drained elapsed=2500ms");
-  CHECK(describe_drain(DrainPhase::settling, 1ms, -5ms) == "phase=settling elapsed=1ms left=0ms");
-}
-
 TEST_CASE("the server refuses clients from elsewhere") {
   const uid_t app = 1000;
   SUBCASE("same uid, same namespace") {

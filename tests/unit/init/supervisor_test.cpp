@@ -59,3 +59,12 @@ TEST_CASE("an exception in a round of the supervisor's loop is logged, and the a
   }
   sigprocmask(SIG_SETMASK, &before, nullptr);
 }
+
+TEST_CASE("drain details") {
+  using namespace std::chrono_literals;
+  CHECK(describe_drain(DrainPhase::waiting_delay, 0ms, 15000ms) ==
+        "phase=waiting-delay elapsed=0ms left=15000ms");
+  CHECK(describe_drain(DrainPhase::drained, 2500ms, std::nullopt) ==
+        "phase=drained elapsed=2500ms");
+  CHECK(describe_drain(DrainPhase::settling, 1ms, -5ms) == "phase=settling elapsed=1ms left=0ms");
+}
