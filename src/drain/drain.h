@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/duration.h"
+#include "drain/wait_source.h"
 
 namespace lameduck {
 
@@ -42,26 +43,6 @@ enum class DrainPhase {
 const char* phase_name(DrainPhase phase);
 // The phase's name in the drain summary line ("endpoints", "settle"); null: not listed.
 const char* summary_name(DrainPhase phase);
-
-// The waits a drain can make besides its deadlines; each is carried out by a WaitSource
-// (wait_source.h) that DrainRunner starts, polls and stops when the Drain says so.
-// Adding one: a value here; in Drain, the phase it runs in, the start_wait/stop_wait
-// actions and what on_wait does with its outcomes; a WaitSource; its set-up in wait_setup.
-enum class WaitKind {
-  endpoints,  // until the Pod IP left every EndpointSlice (SliceWatcher)
-  traffic,    // until the Pod had no new traffic for --quiet (TrafficWait)
-};
-inline constexpr std::size_t kWaitKinds = 2;
-
-// What a wait source found out, once per start: its wait is over, or it cannot tell.
-struct WaitOutcome {
-  enum class Kind {
-    done,    // endpoints: the Pod IP left every EndpointSlice; traffic: quiet
-    failed,  // the source cannot tell (endpoints: the API is unusable; the drain uses --delay)
-  };
-  Kind kind;
-  std::string reason;  // for the timeline
-};
 
 struct DrainAction {
   enum class Kind {

@@ -1,19 +1,42 @@
 // SPDX-License-Identifier: Apache-2.0
-// A wait the drain makes besides its deadlines (drain.h, WaitKind), as the event loop
-// drives it: idle until start(), then polled with the loop's other sources until it finds
-// its outcome or is stopped. It reports only through what start() and on_ready() return:
-// it has no state for a driver to watch.
+// The drain's one door for the waits it makes besides its deadlines: which waits there are
+// (WaitKind), what one finds (WaitOutcome) and the WaitSource that carries one out. kube/
+// and traffic/ implement a WaitSource against this header alone, not the drain's policy.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "base/event_loop.h"
-#include "drain/drain.h"
 
 namespace lameduck {
 
+// The waits a drain can make besides its deadlines; each is carried out by a WaitSource
+// (below) that DrainRunner starts, polls and stops when the Drain says so.
+// Adding one: a value here; in Drain, the phase it runs in, the start_wait/stop_wait
+// actions and what on_wait does with its outcomes; a WaitSource; its set-up in wait_setup.
+enum class WaitKind {
+  endpoints,  // until the Pod IP left every EndpointSlice (SliceWatcher)
+  traffic,    // until the Pod had no new traffic for --quiet (TrafficWait)
+};
+inline constexpr std::size_t kWaitKinds = 2;
+
+// What a wait source found out, once per start: its wait is over, or it cannot tell.
+struct WaitOutcome {
+  enum class Kind {
+    done,    // endpoints: the Pod IP left every EndpointSlice; traffic: quiet
+    failed,  // the source cannot tell (endpoints: the API is unusable; the drain uses --delay)
+  };
+  Kind kind;
+  std::string reason;  // for the timeline
+};
+
+// A wait as the event loop drives it: idle until start(), then polled with the loop's
+// other sources until it finds its outcome or is stopped. It reports only through what
+// start() and on_ready() return: it has no state for a driver to watch.
 class WaitSource {
  public:
   virtual ~WaitSource() = default;
