@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz_common.h"
-#include "kube/http.h"
+#include "kube/http_result.h"
 #include "kube/kube_api.h"
 
 using namespace lameduck;

@@ -85,6 +85,22 @@ std::optional<LookupAnswer> HostLookup::answer() const {
   return shared_->answer;
 }
 
+std::shared_ptr<HostLookup> shared_lookup(const std::string& host) {
+  static std::shared_ptr<HostLookup> lookup;
+  if (lookup && lookup->host() == host) {
+    auto answer = lookup->answer();
+    if (!answer || answer->ok()) return lookup;
+  }
+  lookup = std::make_shared<HostLookup>(host);
+  return lookup;
+}
+
+void prefetch_host(const std::string& url) {
+  std::string host;
+  std::string port;
+  if (url_host_port(url, host, port) && !is_ip_literal(host)) shared_lookup(host);
+}
+
 bool is_ip_literal(const std::string& host) {
   std::string bare = host;
   if (bare.size() >= 2 && bare.front() == '[' && bare.back() == ']') {

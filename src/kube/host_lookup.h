@@ -42,6 +42,15 @@ class HostLookup {
   std::shared_ptr<Shared> shared_;
 };
 
+// lameduck talks to one API server: one lookup at a time, kept for the process. The
+// lookup of host: the current one, or a new one when it was for another host or answered
+// with a failure.
+std::shared_ptr<HostLookup> shared_lookup(const std::string& host);
+
+// Starts resolving url's host now when it is a name, so that a drain later finds the
+// answer ready (shared_lookup); does nothing for an IP literal.
+void prefetch_host(const std::string& url);
+
 // "10.96.0.1", "fd00::1", "[fd00::1]": true; "kubernetes.default.svc": false.
 bool is_ip_literal(const std::string& host);
 

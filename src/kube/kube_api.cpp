@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kube/kube_api.h"
 
+#include <cctype>
+
 #include "base/text.h"
 #include "kube/bounded_json.h"
 
@@ -23,6 +25,21 @@ const char* separator(const std::string& url) {
 }
 
 }  // namespace
+
+std::string url_escape(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      static const char* hex = "0123456789ABCDEF";
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
 
 std::string service_label_selector(const std::vector<std::string>& services) {
   if (services.empty()) return {};

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The Kubernetes API as lameduck uses it: the EndpointSlice URLs, the bearer token, and
-// what an HTTP result means for the watch (ok, retry, expired, fatal). No I/O, no curl
+// The Kubernetes API as lameduck uses it: the EndpointSlice URLs, and what an HTTP
+// result means for the watch (ok, retry, expired, fatal). No I/O, no curl
 // (http.h hides it). Token and CA files: small_file.h.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "base/duration.h"
-#include "kube/http.h"
+#include "kube/http_result.h"
 #include "kube/kube_config.h"
 
 namespace lameduck {
@@ -33,6 +33,9 @@ std::string list_url(const SliceSelector& selector, const std::string& continue_
 
 // A watch from resource_version, with bookmarks, ended by the server after a while.
 std::string watch_url(const SliceSelector& selector, const std::string& resource_version);
+
+// Percent-encodes a query parameter value.
+std::string url_escape(const std::string& text);
 
 // The "message" of a Kubernetes Status body, or the body's start: clean text (text.h).
 std::string status_message(std::string_view body);

@@ -13,7 +13,6 @@
 #include "base/small_file.h"
 #include "base/text.h"
 #include "kube/host_lookup.h"
-#include "kube/http.h"
 
 namespace lameduck {
 namespace {
