@@ -154,12 +154,17 @@ Millis Timeline::elapsed(TimePoint now) const {
   return std::chrono::duration_cast<Millis>(now - *zero_);
 }
 
+std::string Timeline::stamp(TimePoint when) const {
+  return fmt::format("t=+{}ms", elapsed(when).count());
+}
+
 void Timeline::write(spdlog::level::level_enum level, std::string_view text) const {
-  if (!zero_) {
-    spdlog::log(level, "{}", text);
-    return;
+  std::string line = zero_ ? stamp() + " " + std::string(text) : std::string(text);
+  if (sink_) {
+    sink_(level, line);
+  } else {
+    spdlog::log(level, "{}", line);
   }
-  spdlog::log(level, "t=+{}ms {}", elapsed().count(), text);
 }
 
 void print_error(const std::string& message) {

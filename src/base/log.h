@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,18 +38,25 @@ void stop_copy_to_pid1();
 // format is known) and setup failures; as a JSON log line once --log-format json is set.
 void print_error(const std::string& message);
 
-// The drain's timeline, "the product's evidence": every line of a drain is stamped
-// "t=+<ms>ms", counted from the drain's start with the clock read as the line is written,
-// so lines are on one clock and never older than what they report. Lines before the drain
-// starts carry no stamp.
+// The drain's timeline, "the product's evidence": every line of a drain is stamped with
+// the milliseconds since the drain's start (stamp()), the clock read as the line is
+// written, so lines are on one clock and never older than what they report. Lines before
+// the drain starts carry no stamp. A Timeline made with a sink writes its lines there
+// instead of the log, at every level (the tests read what a part wrote).
 class Timeline {
  public:
+  using Sink = std::function<void(spdlog::level::level_enum level, std::string_view line)>;
+  Timeline() = default;
+  explicit Timeline(Sink sink) : sink_(std::move(sink)) {}
+
   void start(TimePoint zero) { zero_ = zero; }
   bool started() const { return zero_.has_value(); }
   // The start (the epoch before it).
   TimePoint zero() const { return zero_.value_or(TimePoint{}); }
   // Since the start (0 before it).
   Millis elapsed(TimePoint now = Clock::now()) const;
+  // The stamp of a line written at `when`, also for naming a moment inside a line.
+  std::string stamp(TimePoint when = Clock::now()) const;
 
   template <class... A>
   void info(spdlog::format_string_t<A...> format, A&&... args) const {
@@ -65,7 +73,7 @@ class Timeline {
   template <class... A>
   void log(spdlog::level::level_enum level, spdlog::format_string_t<A...> format,
            A&&... args) const {
-    if (!spdlog::should_log(level)) return;
+    if (!sink_ && !spdlog::should_log(level)) return;
     write(level, fmt::format(format, std::forward<A>(args)...));
   }
 
@@ -73,6 +81,7 @@ class Timeline {
   void write(spdlog::level::level_enum level, std::string_view text) const;
 
   std::optional<TimePoint> zero_;
+  Sink sink_;
 };
 
 }  // namespace lameduck

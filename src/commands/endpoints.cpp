@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "commands/endpoints.h"
 
+#include <unistd.h>
+
 #include <cstdio>
-#include <map>
 #include <nlohmann/json.hpp>
 
 #include "base/event_loop.h"
 #include "base/log.h"
-#include "base/small_file.h"
 #include "base/text.h"
 #include "init/signals.h"
+#include "kube/api_session.h"
 #include "kube/http.h"
 #include "kube/kube_api.h"
 #include "kube/kube_config.h"
+#include "kube/slice_list.h"
 #include "traffic/traffic_wait.h"
 
 namespace lameduck {
@@ -21,7 +23,6 @@ namespace {
 constexpr Millis kOverallTimeout{15000};
 constexpr Millis kRequestTimeout{5000};
 constexpr int kMaxRetries = 2;
-constexpr int kMaxPages = 8;
 
 // SIGINT, SIGTERM or SIGHUP (blocked for the whole process, so only this loop sees them)
 // end the command at once: the reason.
@@ -61,71 +62,50 @@ std::string pause(EventLoop& loop, TimePoint until) {
 
 struct Listed {
   std::vector<Route> routes;
-  std::string error;  // empty: routes is the answer
-  bool interrupted = false;
+  std::string error;         // empty: routes is the answer
+  bool interrupted = false;  // by a signal: error says which
 };
 
-// One consistent list of the namespace's slices (all pages), a couple of retries on 5xx,
-// 429 and timeouts: where the Pod is routable right now. Not a watcher: nothing follows.
+// One consistent list of the namespace's slices (all pages), with the drain's paging and
+// retries (slice_list.h), bounded by kOverallTimeout: where the Pod is routable right now.
+// Not a watcher: nothing follows.
 Listed list_routes_once(const KubeConfig& config, const ResolvedIdentity& identity,
                         const std::vector<std::string>& services, SignalFd& signals) {
   EventLoop loop(signals);
   const auto& pod = identity.pod;
-  auto give_up = Clock::now() + kOverallTimeout;
+  auto now = Clock::now();
+  RetryBudget budget{now + kOverallTimeout, format_duration(kOverallTimeout)};
+  auto opened = ApiSession::open(config, kRequestTimeout);
+  if (!opened.session) return {{}, opened.error};
   SliceSelector selector{config.api_server, pod.namespace_name, services};
-  SmallFile ca = read_small_file("the CA", config.ca_file, kMaxCaBytes);
-  if (!ca.ok()) return {{}, ca.error};
-  auto ca_pem = std::make_shared<const std::string>(std::move(ca.data));
+  SliceList list(pod, {});
+  Backoff backoff(kMaxRetries, static_cast<unsigned>(::getpid()) ^
+                                   static_cast<unsigned>(now.time_since_epoch().count()));
   HttpClient http;
-  std::map<std::string, EndpointSlice> slices;
-  std::string next;
-  int pages = 0;
-  int retries = 0;
+  std::string url = list.begin(selector);
   for (;;) {
-    HttpOptions options;
-    options.ca_pem = ca_pem;
-    std::string error;
-    options.bearer_token = read_bearer_token(config.token_file, error);
-    if (!error.empty()) return {{}, error};
-    options.connect_timeout_ms = static_cast<long>(kRequestTimeout.count());
-    options.total_timeout_ms = static_cast<long>(kRequestTimeout.count());
+    auto options = opened.session->request_options(ApiRequestKind::list);
+    if (!options.error.empty()) return {{}, options.error};
     std::string stop;
-    auto result = get(loop, http, list_url(selector, next), options, give_up, stop);
+    auto result = get(loop, http, url, options.http, budget.until, stop);
     if (!stop.empty()) return {{}, stop, true};
     if (!result) {
       return {{}, "no answer from the API server within " + format_duration(kOverallTimeout)};
     }
     auto outcome =
         classify(std::move(*result), "listing EndpointSlices", config, pod.namespace_name);
-    switch (outcome.kind) {
-      case ApiOutcome::Kind::fatal: return {{}, outcome.why};
-      case ApiOutcome::Kind::retry:
-      case ApiOutcome::Kind::expired: {
-        if (++retries > kMaxRetries) return {{}, outcome.why + " (gave up after retries)"};
-        slices.clear();
-        next.clear();
-        pages = 0;
-        auto wait = std::max(outcome.after, Millis(200 << retries));
-        if (auto why = pause(loop, std::min(Clock::now() + wait, give_up)); !why.empty()) {
-          return {{}, why};
-        }
-        continue;
-      }
-      case ApiOutcome::Kind::ok: break;
+    if (outcome.kind == ApiOutcome::Kind::fatal) return {{}, outcome.why};
+    if (outcome.kind != ApiOutcome::Kind::ok) {  // retry, or a continue token that expired
+      auto next = backoff.next(outcome.why, outcome.after, Clock::now(), budget);
+      if (!next.error.empty()) return {{}, next.error};
+      if (auto why = pause(loop, Clock::now() + next.wait); !why.empty()) return {{}, why, true};
+      url = list.begin(selector);
+      continue;
     }
-    auto page = parse_slice_list(outcome.body, pod);
-    if (!page.error.empty()) return {{}, "malformed EndpointSlice list: " + page.error};
-    for (auto& slice : page.items) {
-      std::string name = slice.name;
-      slices[name] = std::move(slice);
-    }
-    if (page.continue_token.empty()) return {routes_to_pod(slices, pod, services), {}};
-    if (++pages >= kMaxPages) {
-      return {{},
-              "the EndpointSlice list has more than " + std::to_string(kMaxPages) +
-                  " pages; narrow it with --service"};
-    }
-    next = page.continue_token;
+    auto page = list.on_page(outcome.body);
+    if (!page.error.empty()) return {{}, page.error};
+    if (!page.next_url) return {routes_to_pod(list.take_slices(), pod, services), {}};
+    url = std::move(*page.next_url);
   }
 }
 
@@ -138,7 +118,7 @@ int run_endpoints(const EndpointsOptions& options, SignalFd& signals) {
 
   std::string error;
   std::vector<Route> routes;
-  bool interrupted = false;
+  bool interrupted = false;  // by a signal: error says which
   if (!config.usable()) {
     for (const auto& p : config.problems) error += (error.empty() ? "" : "; ") + p;
   } else if (identity.pod.namespace_name.empty()) {

@@ -211,7 +211,7 @@ void tell_pid1(EventLoop& loop, const Timeline& timeline, const std::string& how
 // Step 2: the wait itself, as PID 1 would do it: EndpointSlices + settle, or --delay.
 int wait_here(const PrestopOptions& options, EventLoop& loop, Timeline& timeline, bool tell) {
   // PID 1 is not lameduck: every listening port of the namespace is the app's (or --port).
-  WaitSetup wait = setup_wait(options.wait, std::nullopt);
+  WaitSetup wait = setup_wait(options.wait, std::nullopt, timeline);
   add_traffic_wait(wait, options.wait.traffic, std::nullopt, timeline);
   HookEffects effects(timeline);
   DrainRunner runner(wait.drain, wait.sources(), effects, timeline);

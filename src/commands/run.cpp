@@ -29,9 +29,9 @@ int run_command(const RunOptions& options, SignalFd& signals) {
   }
 
   // 2. The drain: EndpointSlices when the API can be used (no connection until SIGTERM).
-  //    Its timeline starts with the drain; the supervisor and the traffic wait log on it.
+  //    Its timeline starts with the drain; the supervisor and both waits log on it.
   Timeline timeline;
-  WaitSetup wait = setup_wait(options.wait, options.kill_after);
+  WaitSetup wait = setup_wait(options.wait, options.kill_after, timeline);
 
   // 3. The preStop control socket: `lameduck prestop` in this container asks PID 1 to
   //    drain over it (only when lameduck is PID 1; a failure here only costs that).

@@ -13,7 +13,8 @@ namespace {
 
 // Default: on exactly when in-cluster credentials (or explicit ones) are there.
 // delay: the drain's --delay, the time the API gets for a first answer (retries included).
-std::unique_ptr<WaitSource> setup_watcher(const KubeOptions& api, Millis delay) {
+std::unique_ptr<WaitSource> setup_watcher(const KubeOptions& api, Millis delay,
+                                          const Timeline& timeline) {
   KubeConfig config = resolve_kube_config(api);
   std::string problems;
   for (const auto& p : config.problems) problems += (problems.empty() ? "" : "; ") + p;
@@ -36,7 +37,7 @@ std::unique_ptr<WaitSource> setup_watcher(const KubeOptions& api, Millis delay) 
   params.sync.answer_within = delay;
   params.sync.narrow = !api.watch_namespace;
   spdlog::debug("EndpointSlice wait armed: {}", describe_identity(params.identity));
-  return std::make_unique<SliceWatcher>(std::move(params));
+  return std::make_unique<SliceWatcher>(std::move(params), timeline);
 }
 
 // True when running in a Pod (KUBERNETES_SERVICE_HOST is set).
@@ -47,10 +48,11 @@ bool in_kubernetes() {
 
 }  // namespace
 
-WaitSetup setup_wait(const WaitOptions& wait, std::optional<Millis> kill_after) {
+WaitSetup setup_wait(const WaitOptions& wait, std::optional<Millis> kill_after,
+                     const Timeline& timeline) {
   WaitSetup setup;
   setup.drain.delay = wait.delay.value_or(in_kubernetes() ? Millis(15000) : Millis(0));
-  setup.watcher = setup_watcher(wait.kube, setup.drain.delay);
+  setup.watcher = setup_watcher(wait.kube, setup.drain.delay, timeline);
   // With the traffic wait the settle is only its floor: the traffic shows when the
   // consumers caught up. Without it, the settle is the guess at their lag it always was.
   setup.drain.settle = wait.settle.value_or(wait.traffic.wait ? Millis(2000) : Millis(5000));

@@ -33,8 +33,9 @@ struct WaitSetup {
   }
 };
 
-// kill_after: PID 1's --kill-after (the hook has none).
-WaitSetup setup_wait(const WaitOptions& wait, std::optional<Millis> kill_after);
+// kill_after: PID 1's --kill-after (the hook has none). The watcher writes on `timeline`.
+WaitSetup setup_wait(const WaitOptions& wait, std::optional<Millis> kill_after,
+                     const Timeline& timeline);
 
 // Adds the traffic wait on `app`'s listening ports (none: every port of the namespace),
 // writing on `timeline`. Nothing is opened until the drain needs it.

@@ -19,7 +19,7 @@
 namespace lameduck {
 
 struct HttpOptions {
-  // The CA bundle's PEM, read once per drain (small_file.h) and handed to curl from
+  // The CA bundle's PEM, read once per drain (api_session.h) and handed to curl from
   // memory (CURLOPT_CAINFO_BLOB): curl never opens a file.
   std::shared_ptr<const std::string> ca_pem;
   std::string bearer_token;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Kubernetes API as lameduck uses it: the EndpointSlice URLs, and what an HTTP
 // result means for the watch (ok, retry, expired, fatal). No I/O, no curl
-// (http.h hides it). Token and CA files: small_file.h.
+// (http.h hides it). Token and CA files: api_session.h.
 #pragma once
 
 #include <string>
@@ -17,6 +17,9 @@ namespace lameduck {
 // Page size of a list. A page of 250 slices of 100 endpoints is about 8 MB of JSON.
 inline constexpr int kListPageSize = 250;
 inline constexpr int kWatchTimeoutSeconds = 300;
+
+// The two requests of the EndpointSlice wait: a list (one page), or a watch (a stream).
+enum class ApiRequestKind { list, watch };
 
 // What the URLs select: the slices of these Services, or all of the namespace.
 struct SliceSelector {

@@ -9,8 +9,6 @@
 namespace lameduck {
 namespace {
 
-constexpr Millis kMaxRetryAfter{10000};  // the drain's --max-delay bounds it anyway
-constexpr Millis kBackoffBase{100};
 // More Services than this in one label selector: watch what was listed instead.
 constexpr std::size_t kMaxNarrowServices = 20;
 
@@ -29,14 +27,11 @@ std::vector<std::string> services_naming_pod(const std::map<std::string, Endpoin
   return {services.begin(), services.end()};
 }
 
-SliceSync::SliceSync(SliceSyncConfig config) : config_(std::move(config)) {
-  std::seed_seq seed{config_.seed};
-  rng_.seed(seed);
-}
-
-long long SliceSync::elapsed(TimePoint now) const {
-  return std::chrono::duration_cast<Millis>(now - started_).count();
-}
+SliceSync::SliceSync(SliceSyncConfig config, const Timeline& timeline)
+    : config_(std::move(config)),
+      timeline_(timeline),
+      backoff_(config_.max_retries, config_.seed),
+      list_(config_.pod, {config_.max_pages, config_.max_slices}) {}
 
 SliceSelector SliceSync::list_selector() const {
   // A relist (410) asks for what the watch selects: nothing else can hold the Pod.
@@ -53,10 +48,10 @@ void SliceSync::start(TimePoint now) {
   started_ = now;
   const auto& pod = config_.pod;
   if (pod.namespace_name.empty()) {
-    return fail("cannot tell the Pod's namespace: set POD_NAMESPACE or --namespace", now);
+    return fail("cannot tell the Pod's namespace: set POD_NAMESPACE or --namespace");
   }
   if (pod.ips.empty() && pod.name.empty()) {
-    return fail("cannot tell the Pod's IP: set POD_IP (downward API) or --pod-ip", now);
+    return fail("cannot tell the Pod's IP: set POD_IP (downward API) or --pod-ip");
   }
   begin_list(now);
 }
@@ -64,8 +59,7 @@ void SliceSync::start(TimePoint now) {
 void SliceSync::request(Request::Kind kind, std::string url, TimePoint now) {
   if (requests_ >= config_.max_requests) {
     return fail("made " + std::to_string(requests_) +
-                    " requests to the API server in this drain, the most it may make",
-                now);
+                " requests to the API server in this drain, the most it may make");
   }
   ++requests_;
   next_.cancel = true;
@@ -82,10 +76,7 @@ void SliceSync::drop_request() {
 }
 
 void SliceSync::begin_list(TimePoint now) {
-  listing_.clear();
-  listed_ = 0;
-  pages_ = 1;
-  request(Request::Kind::list, list_url(list_selector(), ""), now);
+  request(Request::Kind::list, list_.begin(list_selector()), now);
 }
 
 void SliceSync::watch(TimePoint now) {
@@ -102,36 +93,15 @@ void SliceSync::on_list(const ApiOutcome& outcome, TimePoint now) {
     resource_version_.clear();
     return retry(outcome.why, outcome.after, now);
   }
-  if (outcome.kind == Kind::fatal) return fail(outcome.why, now);
-  auto page = parse_slice_list(outcome.body, config_.pod);
-  if (!page.error.empty()) {
-    return fail("malformed EndpointSlice list from the API server: " + page.error, now);
-  }
-  for (auto& slice : page.items) {
-    ++listed_;
-    if (slice.endpoints.empty()) continue;  // does not name the Pod: nothing to keep
-    std::string name = slice.name;
-    listing_[name] = std::move(slice);
-  }
-  if (listing_.size() > config_.max_slices) {
-    return fail("more than " + std::to_string(config_.max_slices) +
-                    " EndpointSlices name the Pod; the API is not making sense",
-                now);
-  }
-  if (!page.continue_token.empty()) {
-    if (++pages_ > config_.max_pages) {
-      return fail("the EndpointSlice list has more than " + std::to_string(config_.max_pages) +
-                      " pages of " + std::to_string(kListPageSize) + "; narrow it with --service",
-                  now);
-    }
-    return request(Request::Kind::list, list_url(list_selector(), page.continue_token), now);
-  }
-  resource_version_ = page.resource_version;
-  slices_ = std::move(listing_);
-  listing_.clear();
+  if (outcome.kind == Kind::fatal) return fail(outcome.why);
+  auto page = list_.on_page(outcome.body);
+  if (!page.error.empty()) return fail(page.error);
+  if (page.next_url) return request(Request::Kind::list, std::move(*page.next_url), now);
+  resource_version_ = list_.resource_version();
+  slices_ = list_.take_slices();
   listed_once_ = true;
-  retries_ = 0;
-  evaluate(now, true);
+  backoff_.reset();
+  evaluate(true);
   if (state_ != State::running) return;
   if (config_.narrow) narrow_watch();
   watch(now);
@@ -155,7 +125,7 @@ void SliceSync::on_event(const WatchEvent& event, TimePoint now) {
                  now);
   }
   resource_version_ = event.resource_version;
-  retries_ = 0;
+  backoff_.reset();
   relists_ = 0;
   watch_progress_ = true;
   if (event.type == Type::bookmark) return;
@@ -166,26 +136,22 @@ void SliceSync::on_event(const WatchEvent& event, TimePoint now) {
   }
   slices_[name] = event.slice;
   dirty_ = true;
-  if (slices_.size() > config_.max_slices) {
-    fail("more than " + std::to_string(config_.max_slices) +
-             " EndpointSlices name the Pod; the API is not making sense",
-         now);
-  }
+  if (slices_.size() > config_.max_slices) fail(too_many_slices(config_.max_slices));
 }
 
-void SliceSync::on_failure(const std::string& why, TimePoint now) {
+void SliceSync::on_failure(const std::string& why) {
   if (state_ != State::running) return;
-  fail(why, now);
+  fail(why);
 }
 
-void SliceSync::end_batch(TimePoint now) {
+void SliceSync::end_batch() {
   if (state_ != State::running || !std::exchange(dirty_, false)) return;
-  evaluate(now, false);
+  evaluate(false);
 }
 
 void SliceSync::on_watch_end(const ApiOutcome& outcome, TimePoint now) {
   in_flight_.reset();
-  end_batch(now);  // what the stream delivered before it ended
+  end_batch();  // what the stream delivered before it ended
   if (state_ != State::running) return;
   using Kind = ApiOutcome::Kind;
   switch (outcome.kind) {
@@ -195,11 +161,11 @@ void SliceSync::on_watch_end(const ApiOutcome& outcome, TimePoint now) {
       if (!watch_progress_ && now - request_started_ < config_.request_timeout) {
         return retry("the EndpointSlice watch ended at once without any event", Millis(0), now);
       }
-      spdlog::debug("t=+{}ms watch stream ended; watching again", elapsed(now));
+      timeline_.debug("watch stream ended; watching again");
       return watch(now);
     case Kind::expired: return relist_after_expiry(now);
     case Kind::retry: return retry(outcome.why, outcome.after, now);
-    case Kind::fatal: return fail(outcome.why, now);
+    case Kind::fatal: return fail(outcome.why);
   }
 }
 
@@ -210,58 +176,49 @@ void SliceSync::relist_after_expiry(TimePoint now) {
   drop_request();
   resource_version_.clear();
   if (++relists_ == 1) {
-    spdlog::info("t=+{}ms watch expired (410 Gone): listing again", elapsed(now));
+    timeline_.info("watch expired (410 Gone): listing again");
     return begin_list(now);
   }
   if (relists_ > config_.max_retries + 1) {
     return fail(
         "the EndpointSlice watch expired (410 Gone) right after every list (gave up "
-        "after retries)",
-        now);
+        "after retries)");
   }
   Millis backoff = kBackoffBase * (1 << std::min(relists_ - 1, 4));
-  spdlog::info("t=+{}ms watch expired (410 Gone) again right after listing; listing again in {}",
-               elapsed(now), format_duration(backoff));
+  timeline_.info("watch expired (410 Gone) again right after listing; listing again in {}",
+                 format_duration(backoff));
   retry_at_ = now + backoff;
 }
 
 void SliceSync::retry(const std::string& why, Millis retry_after, TimePoint now) {
   drop_request();
-  if (++retries_ > config_.max_retries) return fail(why + " (gave up after retries)", now);
-  // Jittered: 250 drains that start in the same second must not retry in step.
-  Millis base = kBackoffBase * (1 << std::min(retries_, 4));
-  Millis backoff = base + Millis(std::uniform_int_distribution<long>(0, base.count() - 1)(rng_));
-  Millis wait = std::max(backoff, std::min(retry_after, kMaxRetryAfter));
+  // Until a list is complete, a retry must fit inside --delay: the fallback is never late.
+  std::optional<RetryBudget> budget;
   if (!listed_once_) {
-    auto budget = started_ + std::max(config_.answer_within, kMinAnswerTime);
-    if (now + wait >= budget) {
-      return fail(why + " (no time left to retry within --delay " +
-                      format_duration(config_.answer_within) + ")",
-                  now);
-    }
+    budget = RetryBudget{started_ + std::max(config_.answer_within, kMinAnswerTime),
+                         "--delay " + format_duration(config_.answer_within)};
   }
-  spdlog::info("t=+{}ms {}; retrying in {}ms", elapsed(now), why, wait.count());
-  retry_at_ = now + wait;
+  auto next = backoff_.next(why, retry_after, now, budget);
+  if (!next.error.empty()) return fail(next.error);
+  timeline_.info("{}; retrying in {}ms", why, next.wait.count());
+  retry_at_ = now + next.wait;
 }
 
-void SliceSync::fail(const std::string& why, TimePoint now) {
+void SliceSync::fail(const std::string& why) {
   drop_request();
   retry_at_.reset();
   failure_ = why;
   state_ = State::failed;
-  spdlog::warn("t=+{}ms EndpointSlice API unusable, falling back to --delay: {}", elapsed(now),
-               why);
+  timeline_.warn("EndpointSlice API unusable, falling back to --delay: {}", why);
 }
 
-void SliceSync::evaluate(TimePoint now, bool after_list) {
+void SliceSync::evaluate(bool after_list) {
   auto routes = routes_to_pod(slices_, config_.pod, config_.selector.services);
   if (routes.empty()) {
     if (!routes_.empty()) {
-      spdlog::info("t=+{}ms Pod left every EndpointSlice (was in {})", elapsed(now),
-                   describe_routes(routes_));
+      timeline_.info("Pod left every EndpointSlice (was in {})", describe_routes(routes_));
     } else {
-      spdlog::info("t=+{}ms Pod is routable in no EndpointSlice ({} slice(s) seen)", elapsed(now),
-                   listed_);
+      timeline_.info("Pod is routable in no EndpointSlice ({} slice(s) seen)", list_.listed());
     }
     routes_.clear();
     state_ = State::gone;
@@ -269,7 +226,7 @@ void SliceSync::evaluate(TimePoint now, bool after_list) {
     return;
   }
   if ((after_list && routes_.empty()) || routes.size() != routes_.size()) {
-    spdlog::info("t=+{}ms Pod still routable: {}", elapsed(now), describe_routes(routes));
+    timeline_.info("Pod still routable: {}", describe_routes(routes));
   }
   routes_ = std::move(routes);
 }
@@ -289,8 +246,7 @@ void SliceSync::on_tick(TimePoint now) {
   if (state_ != State::running) return;
   auto budget = std::max(config_.answer_within, kMinAnswerTime);
   if (!listed_once_ && now >= started_ + budget) {
-    return fail("no answer from the API server within " + format_duration(budget) + " (--delay)",
-                now);
+    return fail("no answer from the API server within " + format_duration(budget) + " (--delay)");
   }
   if (in_flight_ == Request::Kind::watch && !answered_ &&
       now >= request_started_ + config_.request_timeout) {

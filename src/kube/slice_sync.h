@@ -2,13 +2,14 @@
 // The EndpointSlice protocol as a pure state machine: list (following pages), then watch
 // from the list's resourceVersion until the Pod is routable in no Service. It is fed the
 // outcomes of requests (kube_api.h) and parsed watch events (endpoint_slice.h) with the time,
-// and says which request to make next; slice_watch.cpp does the I/O.
+// and says which request to make next; slice_watch.cpp does the I/O. Its lines go on the
+// drain's timeline.
 //
 // * Narrow: after the list, the watch selects only the Services whose slices name the Pod
 //   (new slices of those Services are seen; other Services' churn is not sent at all).
 // * Bounded: only slices naming the Pod are kept, at most max_slices of them; a list has at
-//   most max_pages pages; a drain makes at most max_requests requests, however the API
-//   behaves.
+//   most max_pages pages (slice_list.h); a drain makes at most max_requests requests,
+//   however the API behaves.
 // * Inside the budget: until a list is complete, retries (and Retry-After) are only made
 //   when they fit before `answer_within` of the start (--delay): the fallback is never late
 //   because of the API. Backoff is jittered, so that drains that start together spread.
@@ -16,14 +17,15 @@
 
 #include <map>
 #include <optional>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/duration.h"
+#include "base/log.h"
 #include "kube/endpoint_slice.h"
 #include "kube/kube_api.h"
+#include "kube/slice_list.h"
 
 namespace lameduck {
 
@@ -49,7 +51,8 @@ class SliceSync {
  public:
   enum class State { running, gone, failed };
   struct Request {
-    enum class Kind { list, watch } kind;
+    using Kind = ApiRequestKind;
+    Kind kind;
     std::string url;
   };
   // What the I/O side does next: drop the request in flight, and/or start a new one.
@@ -58,7 +61,8 @@ class SliceSync {
     std::optional<Request> start;
   };
 
-  explicit SliceSync(SliceSyncConfig config);
+  // Writes its lines on `timeline`, which must outlive it.
+  SliceSync(SliceSyncConfig config, const Timeline& timeline);
 
   void start(TimePoint now);
   void on_list(const ApiOutcome& outcome, TimePoint now);
@@ -67,9 +71,9 @@ class SliceSync {
   // One event of the watch stream; the slices are evaluated by end_batch().
   void on_event(const WatchEvent& event, TimePoint now);
   // Anything else that makes the API unusable (a malformed event, an unreadable token).
-  void on_failure(const std::string& why, TimePoint now);
+  void on_failure(const std::string& why);
   // After a round's events: is the Pod still routable?
-  void end_batch(TimePoint now);
+  void end_batch();
   // The stream ended, not cancelled by us.
   void on_watch_end(const ApiOutcome& outcome, TimePoint now);
   // Timers (retry due, header timeout, the answer budget); call at next_timeout().
@@ -92,15 +96,15 @@ class SliceSync {
   void request(Request::Kind kind, std::string url, TimePoint now);
   void relist_after_expiry(TimePoint now);
   void retry(const std::string& why, Millis retry_after, TimePoint now);
-  void fail(const std::string& why, TimePoint now);
-  void evaluate(TimePoint now, bool after_list);
+  void fail(const std::string& why);
+  void evaluate(bool after_list);
   void narrow_watch();
   void drop_request();
   SliceSelector list_selector() const;
   SliceSelector watch_selector() const;
-  long long elapsed(TimePoint now) const;
 
   SliceSyncConfig config_;
+  const Timeline& timeline_;
   State state_ = State::running;
   Next next_;
   std::optional<Request::Kind> in_flight_;
@@ -109,20 +113,17 @@ class SliceSync {
   bool answered_ = false;     // the watch in flight sent its headers
   bool listed_once_ = false;  // a list was complete: the answer budget is met
   std::optional<TimePoint> retry_at_;
-  int retries_ = 0;
+  Backoff backoff_;
   int relists_ = 0;              // consecutive 410s with no watch event in between
   bool watch_progress_ = false;  // the current watch delivered an event
   bool dirty_ = false;           // events since the last evaluation
   int requests_ = 0;
-  int pages_ = 0;
-  std::size_t listed_ = 0;                        // slices in the list, for the log
-  std::map<std::string, EndpointSlice> slices_;   // those naming the Pod
-  std::map<std::string, EndpointSlice> listing_;  // pages of a list in progress
+  SliceList list_;                               // the list in progress, or the last one
+  std::map<std::string, EndpointSlice> slices_;  // those naming the Pod
   std::string resource_version_;
   std::vector<std::string> watch_services_;
   std::vector<Route> routes_;
   std::string failure_;
-  std::mt19937 rng_;
 };
 
 // The Services whose slices name the Pod, for a narrow watch; empty when the watch cannot

@@ -4,16 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include "base/small_file.h"
 #include "kube/kube_api.h"
 
 namespace lameduck {
-namespace {
-
-constexpr std::size_t kMaxListBody = 16u << 20;
-constexpr std::size_t kMaxErrorBody = 1u << 20;  // a watch's non-200 answer
-
-}  // namespace
 
 SliceWatcher::~SliceWatcher() {
   stop();
@@ -21,8 +14,8 @@ SliceWatcher::~SliceWatcher() {
 
 std::optional<WaitOutcome> SliceWatcher::start(TimePoint now) {
   const auto& pod = params_.identity.pod;
-  spdlog::info("t=+0ms EndpointSlices of namespace {} at {}: {}", pod.namespace_name,
-               params_.config.api_server, describe_identity(params_.identity));
+  timeline_.info("EndpointSlices of namespace {} at {}: {}", pod.namespace_name,
+                 params_.config.api_server, describe_identity(params_.identity));
   SliceSyncConfig config = params_.sync;
   // Drains that start together must not retry together.
   config.seed =
@@ -30,22 +23,22 @@ std::optional<WaitOutcome> SliceWatcher::start(TimePoint now) {
   reported_ = false;
   backlog_.clear();
   scanned_ = 0;
-  sync_.emplace(std::move(config));
+  sync_.emplace(std::move(config), timeline_);
   try {
     sync_->start(now);
     if (sync_->state() == SliceSync::State::running) {
       // The CA once per drain; the token for every request (it rotates).
-      SmallFile ca = read_small_file("the CA", params_.config.ca_file, kMaxCaBytes);
-      if (!ca.ok()) {
-        sync_->on_failure(ca.error, now);
+      auto opened = ApiSession::open(params_.config, params_.sync.request_timeout);
+      if (!opened.session) {
+        sync_->on_failure(opened.error);
       } else {
-        ca_pem_ = std::make_shared<const std::string>(std::move(ca.data));
+        session_ = std::move(opened.session);
         http_ = std::make_unique<HttpClient>();
       }
     }
     act();
   } catch (const std::exception& e) {
-    sync_->on_failure(std::string("internal error: ") + e.what(), now);
+    sync_->on_failure(std::string("internal error: ") + e.what());
   }
   return outcome();
 }
@@ -53,6 +46,7 @@ std::optional<WaitOutcome> SliceWatcher::start(TimePoint now) {
 void SliceWatcher::stop() {
   drop_request();
   http_.reset();
+  session_.reset();
   if (sync_ && sync_->requests() > 0) {
     spdlog::debug("EndpointSlice wait made {} API request(s)", sync_->requests());
   }
@@ -76,22 +70,15 @@ void SliceWatcher::act() {
 }
 
 void SliceWatcher::send(const SliceSync::Request& request) {
-  std::string error;
-  HttpOptions options;
-  options.ca_pem = ca_pem_;
-  // Re-read for every request: bound ServiceAccount tokens rotate.
-  options.bearer_token = read_bearer_token(params_.config.token_file, error);
-  if (!error.empty()) return sync_->on_failure(error, Clock::now());
-  options.connect_timeout_ms = static_cast<long>(params_.sync.request_timeout.count());
+  auto options = session_->request_options(request.kind);  // reads the token again
+  if (!options.error.empty()) return sync_->on_failure(options.error);
   bool watch = request.kind == SliceSync::Request::Kind::watch;
-  options.total_timeout_ms = watch ? 0 : static_cast<long>(params_.sync.request_timeout.count());
-  options.max_body = watch ? kMaxErrorBody : kMaxListBody;
   aborting_ = false;
   kind_ = request.kind;
   spdlog::debug("GET {}", request.url);
   HttpRequest::ChunkFn on_chunk;
   if (watch) on_chunk = [this](std::string_view data) { return this->on_chunk(data); };
-  request_ = std::make_unique<HttpRequest>(request.url, options, std::move(on_chunk),
+  request_ = std::make_unique<HttpRequest>(request.url, options.http, std::move(on_chunk),
                                            [this](const HttpResult& r) { on_done(r); });
   http_->start(*request_);
 }
@@ -104,8 +91,7 @@ bool SliceWatcher::on_chunk(std::string_view data) {
   }
   sync_->on_watch_answered();
   if (backlog_.size() + data.size() > kMaxBacklog) {
-    sync_->on_failure("the EndpointSlice watch sends faster than lameduck can read it",
-                      Clock::now());
+    sync_->on_failure("the EndpointSlice watch sends faster than lameduck can read it");
     aborting_ = true;
     return false;
   }
@@ -132,8 +118,7 @@ void SliceWatcher::read_events(std::optional<TimePoint> until) {
     auto event = parse_watch_event(line, params_.identity.pod);
     auto now = Clock::now();
     if (!event.malformed.empty()) {
-      sync_->on_failure("malformed event in the EndpointSlice watch stream: " + event.malformed,
-                        now);
+      sync_->on_failure("malformed event in the EndpointSlice watch stream: " + event.malformed);
       break;
     }
     sync_->on_event(event, now);
@@ -143,8 +128,8 @@ void SliceWatcher::read_events(std::optional<TimePoint> until) {
   if (!backlog_has_line()) {
     scanned_ = backlog_.size();
     if (backlog_.size() > kMaxEventLine && sync_->wants_stream()) {
-      sync_->on_failure("a watch event larger than " + std::to_string(kMaxEventLine >> 20) + " MiB",
-                        Clock::now());
+      sync_->on_failure("a watch event larger than " + std::to_string(kMaxEventLine >> 20) +
+                        " MiB");
     }
   }
 }
@@ -192,7 +177,7 @@ std::optional<WaitOutcome> SliceWatcher::on_ready(std::span<const pollfd> fds, T
   try {
     step(fds, now);
   } catch (const std::exception& e) {
-    sync_->on_failure(std::string("internal error: ") + e.what(), Clock::now());
+    sync_->on_failure(std::string("internal error: ") + e.what());
     act();
   }
   return outcome();
@@ -209,7 +194,7 @@ void SliceWatcher::step(std::span<const pollfd> fds, TimePoint now) {
     sync_->on_watch_answered();
   }
   auto later = Clock::now();
-  sync_->end_batch(later);  // once per round, however many events came
+  sync_->end_batch();  // once per round, however many events came
   if (auto due = sync_->next_timeout(); due && *due <= later) sync_->on_tick(later);
   act();
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The EndpointSlice wait as the event loop drives it: the I/O around SliceSync (the
-// protocol, slice_sync.h). It makes the requests SliceSync asks for over HttpClient, cuts
-// the watch stream into lines, parses them (endpoint_slice.h) and hands over the outcomes
+// protocol, slice_sync.h). It makes the requests SliceSync asks for over HttpClient (with an
+// ApiSession's options, api_session.h), cuts the watch stream into lines, parses them
+// (endpoint_slice.h) and hands over the outcomes
 // (kube_api.h). Per round of the loop it parses for at most kRoundBudget and evaluates the
 // slices once, so a flood of events cannot starve the loop: the rest waits in a bounded
 // backlog for the next round.
@@ -11,7 +12,9 @@
 #include <optional>
 #include <string>
 
+#include "base/log.h"
 #include "drain/wait_source.h"
+#include "kube/api_session.h"
 #include "kube/http.h"
 #include "kube/kube_config.h"
 #include "kube/slice_sync.h"
@@ -35,7 +38,9 @@ inline constexpr std::size_t kMaxEventLine = 4u << 20;
 
 class SliceWatcher final : public WaitSource {
  public:
-  explicit SliceWatcher(SliceWatchParams params) : params_(std::move(params)) {}
+  // Writes on the drain's timeline, which must outlive it.
+  SliceWatcher(SliceWatchParams params, const Timeline& timeline)
+      : params_(std::move(params)), timeline_(timeline) {}
   ~SliceWatcher() override;
 
   std::optional<WaitOutcome> start(TimePoint now) override;
@@ -57,8 +62,9 @@ class SliceWatcher final : public WaitSource {
   std::optional<WaitOutcome> outcome();
 
   SliceWatchParams params_;
+  const Timeline& timeline_;
   std::optional<SliceSync> sync_;
-  std::shared_ptr<const std::string> ca_pem_;
+  std::optional<ApiSession> session_;  // from start() until stop()
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<HttpRequest> request_;
   std::optional<SliceSync::Request::Kind> kind_;  // of request_

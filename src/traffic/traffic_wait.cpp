@@ -230,8 +230,8 @@ std::optional<WaitOutcome> TrafficWait::check(TimePoint now) {
   // is a multiple of 100 ms.
   quiet_for -= quiet_for % (options_.auto_quiet ? Millis(100) : kTrafficLookInterval);
   return WaitOutcome{WaitOutcome::Kind::done, "quiet for " + format_duration(quiet_for) +
-                                                  " since t=+" +
-                                                  std::to_string(t(*policy_.quiet_since())) + "ms"};
+                                                  " since " +
+                                                  timeline().stamp(*policy_.quiet_since())};
 }
 
 void TrafficWait::choose_quiet(const TrafficLook& look) {

@@ -58,7 +58,6 @@ class TrafficWait final : public WaitSource {
  private:
   std::optional<WaitOutcome> look(TimePoint now);
   std::optional<WaitOutcome> check(TimePoint now);
-  long long t(TimePoint when) const { return timeline().elapsed(when).count(); }
   const Timeline& timeline() const;
   void log_traffic(TimePoint now);
   void choose_quiet(const TrafficLook& look);

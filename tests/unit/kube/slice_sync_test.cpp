@@ -5,10 +5,13 @@
 #include <doctest/doctest.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 using namespace lameduck;
 using nlohmann::json;
@@ -17,11 +20,19 @@ using State = SliceSync::State;
 
 namespace {
 
-// The machine logs its timeline; here that is noise.
-const bool kQuiet = [] {
-  spdlog::set_level(spdlog::level::off);
-  return true;
-}();
+// What the machine wrote on its timeline (never started here: no stamps).
+struct Lines {
+  Lines() = default;
+  Lines(const Lines&) = delete;
+  Lines& operator=(const Lines&) = delete;
+  bool has(std::string_view text) const {
+    return std::any_of(lines.begin(), lines.end(),
+                       [text](const std::string& line) { return line.find(text) != line.npos; });
+  }
+  std::vector<std::string> lines;
+  Timeline timeline{
+      [this](spdlog::level::level_enum, std::string_view line) { lines.emplace_back(line); }};
+};
 
 const std::string kPodIp = "10.244.1.17";
 const std::string kPodName = "web-6d4cf56db6-abcde";
@@ -103,8 +114,8 @@ json terminating_web() {
 }
 
 // A machine that listed ready_web() and now watches.
-SliceSync watching(SliceSyncConfig c = config()) {
-  SliceSync sync(std::move(c));
+SliceSync watching(const Timeline& timeline, SliceSyncConfig c = config()) {
+  SliceSync sync(std::move(c), timeline);
   sync.start(t0);
   REQUIRE(started(sync).kind == Kind::list);
   sync.on_list(ok(list_body({ready_web(), slice("api-1", "api", {endpoint("10.9.9.9")})})), at(10));
@@ -117,7 +128,8 @@ SliceSync watching(SliceSyncConfig c = config()) {
 }  // namespace
 
 TEST_CASE("list pages, then a watch of only the Services that hold the Pod") {
-  SliceSync sync(config());
+  Lines log;
+  SliceSync sync(config(), log.timeline);
   sync.start(t0);
   auto first = started(sync);
   CHECK(first.kind == Kind::list);
@@ -141,8 +153,9 @@ TEST_CASE("list pages, then a watch of only the Services that hold the Pod") {
 }
 
 TEST_CASE("the events of a drain: gone when the last Service lets go") {
+  Lines log;
   auto lines = fixture_text("watch-events.jsonl");
-  SliceSync sync(config());
+  SliceSync sync(config(), log.timeline);
   sync.start(t0);
   started(sync);
   sync.on_list(ok(fixture_text("endpointslicelist-page1.json")), at(5));
@@ -152,7 +165,7 @@ TEST_CASE("the events of a drain: gone when the last Service lets go") {
   // web: terminating (the fixture's first event); api still routes.
   PodIdentity pod{{kPodIp}, kPodName, "default"};
   sync.on_event(parse_watch_event(lines.substr(0, lines.find('\n')), pod), at(100));
-  sync.end_batch(at(100));
+  sync.end_batch();
   CHECK(sync.state() == State::running);
   REQUIRE(sync.routes().size() == 1);
   CHECK(sync.routes()[0].service == "api");
@@ -160,13 +173,14 @@ TEST_CASE("the events of a drain: gone when the last Service lets go") {
       event("MODIFIED", slice("api-7fq2x", "api", {endpoint(kPodIp, false, true)}, "48400")),
       at(200));
   CHECK(sync.state() == State::running);  // evaluated once per batch
-  sync.end_batch(at(200));
+  sync.end_batch();
   CHECK(sync.state() == State::gone);
   CHECK(sync.take_next().cancel);  // the watch is dropped
 }
 
 TEST_CASE("a Pod in no slice: gone after the list, nothing watched") {
-  SliceSync sync(config());
+  Lines log;
+  SliceSync sync(config(), log.timeline);
   sync.start(t0);
   started(sync);
   sync.on_list(ok(list_body({slice("api-1", "api", {endpoint("10.9.9.9")})})), at(5));
@@ -176,61 +190,66 @@ TEST_CASE("a Pod in no slice: gone after the list, nothing watched") {
 }
 
 TEST_CASE("rebalancing: the Pod moves to a new slice of the Service") {
-  auto sync = watching();
+  Lines log;
+  auto sync = watching(log.timeline);
   // The endpoint controller creates the new slice before it deletes the old one.
   sync.on_event(event("ADDED", slice("web-zz9x1", "web", {endpoint(kPodIp)}, "102")), at(50));
   sync.on_event(event("DELETED", slice("web-abc12", "web", {endpoint(kPodIp)}, "103")), at(50));
-  sync.end_batch(at(50));
+  sync.end_batch();
   CHECK(sync.state() == State::running);
   REQUIRE(sync.routes().size() == 1);
   CHECK(sync.routes()[0].slice == "web-zz9x1");
   // Even in separate rounds: created first, deleted after.
   sync.on_event(event("ADDED", slice("web-yy8w2", "web", {endpoint(kPodIp)}, "104")), at(60));
-  sync.end_batch(at(60));
+  sync.end_batch();
   sync.on_event(event("DELETED", slice("web-zz9x1", "web", json::array(), "105")), at(70));
-  sync.end_batch(at(70));
+  sync.end_batch();
   CHECK(sync.state() == State::running);
   sync.on_event(
       event("MODIFIED", slice("web-yy8w2", "web", {endpoint(kPodIp, false, true)}, "106")), at(80));
-  sync.end_batch(at(80));
+  sync.end_batch();
   CHECK(sync.state() == State::gone);
 }
 
 TEST_CASE("the Pod appears in another slice of a watched Service after the list") {
-  auto sync = watching();
+  Lines log;
+  auto sync = watching(log.timeline);
   sync.on_event(event("ADDED", slice("web-v2", "web", {endpoint(kPodIp)}, "102")), at(50));
   sync.on_event(event("MODIFIED", terminating_web()), at(50));
-  sync.end_batch(at(50));
+  sync.end_batch();
   CHECK(sync.state() == State::running);  // web-v2 still routes: the wait only lengthens
   sync.on_event(event("MODIFIED", slice("web-v2", "web", {endpoint(kPodIp, false)}, "103")),
                 at(60));
-  sync.end_batch(at(60));
+  sync.end_batch();
   CHECK(sync.state() == State::gone);
 }
 
 TEST_CASE("a deleted slice that held the Pod: gone") {
-  auto sync = watching();
+  Lines log;
+  auto sync = watching(log.timeline);
   sync.on_event(event("DELETED", ready_web()), at(50));
-  sync.end_batch(at(50));
+  sync.end_batch();
   CHECK(sync.state() == State::gone);
 }
 
 TEST_CASE("other slices' events cost nothing and change nothing") {
-  auto sync = watching(config());
+  Lines log;
+  auto sync = watching(log.timeline, config());
   for (int i = 0; i < 5000; ++i) {
     sync.on_event(event("ADDED", slice("other-" + std::to_string(i), "other",
                                        {endpoint("10.9.0.1")}, std::to_string(200 + i))),
                   at(50));
   }
-  sync.end_batch(at(50));
+  sync.end_batch();
   CHECK(sync.state() == State::running);
   CHECK(sync.routes().size() == 1);
 }
 
 TEST_CASE("slices the watch may add are bounded") {
+  Lines log;
   auto c = config();
   c.max_slices = 10;
-  auto sync = watching(c);
+  auto sync = watching(log.timeline, c);
   for (int i = 0; i < 10; ++i) {
     sync.on_event(event("ADDED", slice("web-" + std::to_string(i), "web", {endpoint(kPodIp)})),
                   at(50));
@@ -240,7 +259,8 @@ TEST_CASE("slices the watch may add are bounded") {
 }
 
 TEST_CASE("410 in the stream: relist what the watch selects, then watch again") {
-  auto sync = watching();
+  Lines log;
+  auto sync = watching(log.timeline);
   sync.on_event(event("ERROR", {{"code", 410}, {"message", "too old resource version"}}), at(50));
   CHECK_FALSE(sync.wants_stream());
   auto relist = started(sync);
@@ -260,7 +280,8 @@ TEST_CASE("410 in the stream: relist what the watch selects, then watch again") 
 }
 
 TEST_CASE("a watch that always expires right after the list backs off, then gives up") {
-  auto sync = watching();
+  Lines log;
+  auto sync = watching(log.timeline);
   TimePoint now = at(10);
   int lists = 0;
   for (int round = 0; round < 20 && sync.state() == State::running; ++round) {
@@ -286,11 +307,12 @@ TEST_CASE("a watch that always expires right after the list backs off, then give
 }
 
 TEST_CASE("5xx forever: retries only inside --delay, and the failure comes before it") {
+  Lines log;
   auto c = config();
   c.answer_within = Millis(2000);
   for (unsigned seed = 0; seed < 50; ++seed) {
     c.seed = seed;
-    SliceSync sync(c);
+    SliceSync sync(c, log.timeline);
     sync.start(t0);
     TimePoint now = t0;
     while (sync.state() == State::running) {
@@ -312,9 +334,10 @@ TEST_CASE("5xx forever: retries only inside --delay, and the failure comes befor
 }
 
 TEST_CASE("a list that hangs fails at --delay, not at its own timeout") {
+  Lines log;
   auto c = config();
   c.answer_within = Millis(2000);
-  SliceSync sync(c);
+  SliceSync sync(c, log.timeline);
   sync.start(t0);
   started(sync);
   REQUIRE(sync.next_timeout() == at(2000));
@@ -326,16 +349,18 @@ TEST_CASE("a list that hangs fails at --delay, not at its own timeout") {
 }
 
 TEST_CASE("even with --delay 0 the API gets a moment for its first answer") {
+  Lines log;
   auto c = config();
   c.answer_within = Millis(0);
-  SliceSync sync(c);
+  SliceSync sync(c, log.timeline);
   sync.start(t0);
   started(sync);
   CHECK(sync.next_timeout() == t0 + kMinAnswerTime);
 }
 
 TEST_CASE("Retry-After: honoured inside the budget, a failure beyond it") {
-  SliceSync patient(config());
+  Lines log;
+  SliceSync patient(config(), log.timeline);
   patient.start(t0);
   started(patient);
   patient.on_list(retry(Millis(1000)), at(5));
@@ -346,7 +371,7 @@ TEST_CASE("Retry-After: honoured inside the budget, a failure beyond it") {
 
   auto c = config();
   c.answer_within = Millis(2000);
-  SliceSync hurried(c);
+  SliceSync hurried(c, log.timeline);
   hurried.start(t0);
   started(hurried);
   hurried.on_list(retry(Millis(5000)), at(5));
@@ -354,9 +379,10 @@ TEST_CASE("Retry-After: honoured inside the budget, a failure beyond it") {
 }
 
 TEST_CASE("once the list is in, a failing watch retries past --delay (the Pod is known)") {
+  Lines log;
   auto c = config();
   c.answer_within = Millis(100);
-  auto sync = watching(c);
+  auto sync = watching(log.timeline, c);
   sync.on_watch_end(retry(), at(5000));
   CHECK(sync.state() == State::running);
   REQUIRE(sync.next_timeout().has_value());
@@ -365,11 +391,12 @@ TEST_CASE("once the list is in, a failing watch retries past --delay (the Pod is
 }
 
 TEST_CASE("jittered backoff: inside [base, 2 base), and different per drain") {
+  Lines log;
   std::set<long> first_waits;
   for (unsigned seed = 0; seed < 20; ++seed) {
     auto c = config();
     c.seed = seed;
-    SliceSync sync(c);
+    SliceSync sync(c, log.timeline);
     sync.start(t0);
     started(sync);
     sync.on_list(retry(), t0);
@@ -382,8 +409,9 @@ TEST_CASE("jittered backoff: inside [base, 2 base), and different per drain") {
 }
 
 TEST_CASE("a hard cap on requests per drain, however the API misbehaves") {
+  Lines log;
   // Each watch delivers one event (progress resets the retries), then ends.
-  auto sync = watching();
+  auto sync = watching(log.timeline);
   TimePoint now = at(10);
   int rv = 200;
   while (sync.state() == State::running) {
@@ -400,7 +428,8 @@ TEST_CASE("a hard cap on requests per drain, however the API misbehaves") {
 }
 
 TEST_CASE("endless continue pages are cut off") {
-  SliceSync sync(config());
+  Lines log;
+  SliceSync sync(config(), log.timeline);
   sync.start(t0);
   for (int page = 0; page < 20 && sync.state() == State::running; ++page) {
     started(sync);
@@ -412,7 +441,8 @@ TEST_CASE("endless continue pages are cut off") {
 }
 
 TEST_CASE("a watch whose headers never come is retried after the request timeout") {
-  SliceSync sync(config());
+  Lines log;
+  SliceSync sync(config(), log.timeline);
   sync.start(t0);
   started(sync);
   sync.on_list(ok(list_body({ready_web()})), at(5));
@@ -424,7 +454,8 @@ TEST_CASE("a watch whose headers never come is retried after the request timeout
 }
 
 TEST_CASE("narrowing needs the Service label; --debug-watch-namespace keeps the old watch") {
-  SliceSync unlabelled(config());
+  Lines log;
+  SliceSync unlabelled(config(), log.timeline);
   unlabelled.start(t0);
   started(unlabelled);
   unlabelled.on_list(ok(list_body({slice("custom", "", {endpoint(kPodIp)})})), at(5));
@@ -432,13 +463,13 @@ TEST_CASE("narrowing needs the Service label; --debug-watch-namespace keeps the 
 
   auto c = config();
   c.narrow = false;
-  SliceSync wide(c);
+  SliceSync wide(c, log.timeline);
   wide.start(t0);
   started(wide);
   wide.on_list(ok(list_body({ready_web()})), at(5));
   CHECK(started(wide).url.find("labelSelector") == std::string::npos);
 
-  SliceSync filtered(config({"web", "api"}));  // --service web --service api
+  SliceSync filtered(config({"web", "api"}), log.timeline);  // --service web --service api
   filtered.start(t0);
   CHECK(started(filtered).url.find("in%20%28web%2Capi%29") != std::string::npos);
   filtered.on_list(ok(list_body({ready_web()})), at(5));
@@ -447,24 +478,59 @@ TEST_CASE("narrowing needs the Service label; --debug-watch-namespace keeps the 
 }
 
 TEST_CASE("unusable identity and fatal answers fail at once") {
+  Lines log;
   auto c = config();
   c.pod.namespace_name.clear();
-  SliceSync no_namespace(c);
+  SliceSync no_namespace(c, log.timeline);
   no_namespace.start(t0);
   CHECK(no_namespace.state() == State::failed);
 
-  SliceSync forbidden(config());
+  SliceSync forbidden(config(), log.timeline);
   forbidden.start(t0);
   started(forbidden);
   forbidden.on_list({ApiOutcome::Kind::fatal, "", Millis(0), "403"}, at(5));
   CHECK(forbidden.state() == State::failed);
   CHECK(forbidden.failure() == "403");
 
-  SliceSync garbage(config());
+  SliceSync garbage(config(), log.timeline);
   garbage.start(t0);
   started(garbage);
   garbage.on_list(ok("{\"items\":7}"), at(5));
   CHECK(garbage.failure().starts_with("malformed EndpointSlice list from the API server"));
+}
+
+TEST_CASE("the machine writes on the timeline it is given, and stamps nothing itself") {
+  Lines log;
+  SliceSync sync(config(), log.timeline);
+  sync.start(t0);
+  started(sync);
+  sync.on_list(retry(), at(5));
+  sync.on_tick(*sync.next_timeout());
+  started(sync);
+  sync.on_list(ok(list_body({ready_web()})), at(900));
+  started(sync);
+  sync.on_event(event("MODIFIED", terminating_web()), at(950));
+  sync.end_batch();
+  REQUIRE(sync.state() == State::gone);
+  REQUIRE(log.lines.size() == 3);
+  CHECK(log.lines[0].starts_with("listing EndpointSlices: HTTP 500: boom; retrying in "));
+  CHECK(log.lines[1] == "Pod still routable: svc/web (slice web-abc12, 10.244.1.17)");
+  CHECK(log.lines[2] ==
+        "Pod left every EndpointSlice (was in svc/web (slice web-abc12, 10.244.1.17))");
+
+  // On a started timeline every line carries its one stamp, from the timeline's zero.
+  Lines drain;
+  drain.timeline.start(Clock::now() - Millis(2000));
+  SliceSync stamped(config(), drain.timeline);
+  stamped.start(t0);
+  started(stamped);
+  stamped.on_list({ApiOutcome::Kind::fatal, "", Millis(0), "403"}, at(5));
+  REQUIRE(drain.lines.size() == 1);
+  const auto& line = drain.lines[0];
+  CAPTURE(line);
+  CHECK(line.starts_with("t=+2"));
+  CHECK(line.find("ms EndpointSlice API unusable, falling back to --delay: 403") != line.npos);
+  CHECK(line.find("t=+", 1) == line.npos);
 }
 
 TEST_CASE("services_naming_pod") {
