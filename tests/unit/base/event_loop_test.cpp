@@ -5,8 +5,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "init/footprint.h"
-#include "init/signal_fd.h"
+#include "base/footprint.h"
+#include "base/signal_fd.h"
 
 using namespace lameduck;
 
