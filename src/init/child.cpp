@@ -54,7 +54,7 @@ Child Child::spawn(const std::vector<std::string>& args, const sigset_t& mask) {
 
   // Hand over the terminal if lameduck is in its foreground (decided here: the child's
   // parent is lameduck, so its test would be the same).
-  bool take_terminal = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+  volatile bool take_terminal = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
   // vfork, not fork: no copy of lameduck's page tables and no copy-on-write faults in
   // either process, and the exec error needs no pipe. When vfork returns here, the child
   // has exec'd (so its setpgid is done: a group signal cannot race it) or exited.
