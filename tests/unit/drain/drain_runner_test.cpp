@@ -8,6 +8,8 @@
 #include <sstream>
 #include <thread>
 
+#include "support.h"
+
 using namespace lameduck;
 using namespace std::chrono_literals;
 
@@ -75,15 +77,6 @@ struct CapturedLog {
   std::string text() const { return out.str(); }
 };
 
-DrainConfig endpoints_config() {
-  DrainConfig c;
-  c.delay = 15s;
-  c.settle = 5s;
-  c.max_delay = 25s;
-  c.wait_endpoints = true;
-  return c;
-}
-
 // One loop round with no descriptor ready: the sources' slices, then the deadline.
 void round(DrainRunner& runner) {
   std::vector<pollfd> fds;
@@ -115,7 +108,7 @@ TEST_CASE("runner: the endpoint wait, then the settle, then the stop") {
   Timeline timeline;
   FakeEffects effects(timeline);
   FakeSource source;
-  auto config = endpoints_config();
+  auto config = test::endpoints_drain();
   config.settle = 20ms;
   DrainRunner runner(config, {&source}, effects, timeline);
   runner.on_signal(SIGTERM, 7);
@@ -154,7 +147,7 @@ TEST_CASE("runner: a source that fails at start falls back to --delay, logged on
   FakeEffects effects(timeline);
   FakeSource source;
   source.at_start = WaitOutcome{WaitOutcome::Kind::failed, "no namespace"};
-  auto config = endpoints_config();
+  auto config = test::endpoints_drain();
   config.delay = 0ms;
   DrainRunner runner(config, {&source}, effects, timeline);
   runner.on_signal(SIGTERM, 7);
@@ -167,7 +160,7 @@ TEST_CASE("runner: a wait with no source set up is a failed one, not a hang") {
   CapturedLog log;  // quiet
   Timeline timeline;
   FakeEffects effects(timeline);
-  auto config = endpoints_config();
+  auto config = test::endpoints_drain();
   config.delay = 0ms;
   DrainRunner runner(config, {nullptr}, effects, timeline);
   runner.on_signal(SIGTERM, 7);
@@ -206,7 +199,7 @@ TEST_CASE("runner: the wait is checked, and logged, with the clock after a slow 
   Timeline timeline;
   FakeEffects effects(timeline);
   FakeSource source;
-  auto config = endpoints_config();
+  auto config = test::endpoints_drain();
   config.max_delay = 30ms;
   DrainRunner runner(config, {&source}, effects, timeline);
   runner.on_signal(SIGTERM, 7);
@@ -227,7 +220,7 @@ TEST_CASE("runner: the settle counts from after a slow source returned its outco
   Timeline timeline;
   FakeEffects effects(timeline);
   FakeSource source;
-  auto config = endpoints_config();
+  auto config = test::endpoints_drain();
   config.settle = 40ms;
   DrainRunner runner(config, {&source}, effects, timeline);
   runner.on_signal(SIGTERM, 7);
@@ -290,7 +283,7 @@ TEST_CASE("summary: the runner records phases and the API fallback's reason") {
   FakeEffects effects(timeline);
   FakeSource source;
   source.at_start = WaitOutcome{WaitOutcome::Kind::failed, "403 Forbidden"};
-  auto config = endpoints_config();
+  auto config = test::endpoints_drain();
   config.delay = 0ms;
   DrainRunner runner(config, {&source}, effects, timeline);
   runner.on_signal(SIGTERM, 7);

@@ -5,6 +5,8 @@
 
 #include <csignal>
 
+#include "support.h"
+
 using namespace lameduck;
 using Kind = DrainAction::Kind;
 using namespace std::chrono_literals;
@@ -32,15 +34,6 @@ DrainConfig fixed(Millis delay) {
   DrainConfig c;
   c.delay = delay;
   c.max_delay = 25s;
-  return c;
-}
-
-DrainConfig endpoints() {
-  DrainConfig c;
-  c.delay = 15s;
-  c.settle = 5s;
-  c.max_delay = 25s;
-  c.wait_endpoints = true;
   return c;
 }
 
@@ -123,7 +116,7 @@ TEST_CASE("kill-after arms a SIGKILL deadline after the stop signal") {
 }
 
 TEST_CASE("endpoints: watch, gone, settle, stop") {
-  Drain d(endpoints());
+  Drain d(test::endpoints_drain());
   CHECK(kinds(d.on_signal(SIGTERM, t0)) == std::vector{Kind::start_wait});
   CHECK(d.phase() == DrainPhase::waiting_endpoints);
   CHECK(d.deadline() == t0 + 25s);
@@ -136,7 +129,7 @@ TEST_CASE("endpoints: watch, gone, settle, stop") {
 }
 
 TEST_CASE("endpoints: settle 0 stops at once") {
-  auto c = endpoints();
+  auto c = test::endpoints_drain();
   c.settle = 0s;
   Drain d(c);
   d.on_signal(SIGTERM, t0);
@@ -145,14 +138,14 @@ TEST_CASE("endpoints: settle 0 stops at once") {
 }
 
 TEST_CASE("endpoints: settle never passes max-delay") {
-  Drain d(endpoints());
+  Drain d(test::endpoints_drain());
   d.on_signal(SIGTERM, t0);
   d.on_wait(WaitKind::endpoints, gone, t0 + 23s);
   CHECK(d.deadline() == t0 + 25s);
 }
 
 TEST_CASE("endpoints: the watch is bounded by max-delay") {
-  Drain d(endpoints());
+  Drain d(test::endpoints_drain());
   d.on_signal(SIGTERM, t0);
   auto a = d.on_tick(t0 + 25s);
   CHECK(has(a, Kind::stop_wait));
@@ -160,13 +153,13 @@ TEST_CASE("endpoints: the watch is bounded by max-delay") {
 }
 
 TEST_CASE("endpoints: an API failure falls back to the delay counted from the start") {
-  Drain d(endpoints());
+  Drain d(test::endpoints_drain());
   d.on_signal(SIGTERM, t0);
   d.on_wait(WaitKind::endpoints, failed, t0 + 1s);
   CHECK(d.phase() == DrainPhase::waiting_delay);
   CHECK(d.deadline() == t0 + 15s);
   SUBCASE("late failure past the delay stops at once") {
-    Drain late(endpoints());
+    Drain late(test::endpoints_drain());
     late.on_signal(SIGTERM, t0);
     CHECK(has(late.on_wait(WaitKind::endpoints, failed, t0 + 20s), Kind::send_stop));
   }
@@ -305,7 +298,7 @@ std::string stop_why(const std::vector<DrainAction>& actions) {
 }  // namespace
 
 TEST_CASE("traffic: after the slices, watched from settle - quiet, so never before settle") {
-  Drain d(with_traffic(endpoints()));
+  Drain d(with_traffic(test::endpoints_drain()));
   CHECK(starts(d.on_signal(SIGTERM, t0), WaitKind::endpoints));
   auto a = d.on_wait(WaitKind::endpoints, gone, t0 + 1s);
   CHECK(stops(a, WaitKind::endpoints));
@@ -324,7 +317,7 @@ TEST_CASE("traffic: after the slices, watched from settle - quiet, so never befo
 }
 
 TEST_CASE("traffic: a settle shorter than the quiet period starts the traffic wait at once") {
-  auto c = with_traffic(endpoints());
+  auto c = with_traffic(test::endpoints_drain());
   c.settle = 1s;
   Drain d(c);
   d.on_signal(SIGTERM, t0);
@@ -334,7 +327,7 @@ TEST_CASE("traffic: a settle shorter than the quiet period starts the traffic wa
 }
 
 TEST_CASE("traffic: never after --max-delay; the cap is the reason") {
-  Drain d(with_traffic(endpoints()));
+  Drain d(with_traffic(test::endpoints_drain()));
   d.on_signal(SIGTERM, t0);
   d.on_wait(WaitKind::endpoints, gone, t0 + 1s);
   d.on_tick(t0 + 4s);
@@ -347,7 +340,7 @@ TEST_CASE("traffic: never after --max-delay; the cap is the reason") {
 }
 
 TEST_CASE("traffic: slices gone close to the cap: the cap still holds") {
-  Drain d(with_traffic(endpoints()));
+  Drain d(with_traffic(test::endpoints_drain()));
   d.on_signal(SIGTERM, t0);
   d.on_wait(WaitKind::endpoints, gone, t0 + 23s);
   CHECK(d.phase() == DrainPhase::settling);
@@ -383,7 +376,7 @@ TEST_CASE("traffic: --delay 0 outside Kubernetes still forwards at once, like ti
 }
 
 TEST_CASE("traffic: after an API failure, capped by the fallback delay from the start") {
-  Drain d(with_traffic(endpoints()));
+  Drain d(with_traffic(test::endpoints_drain()));
   d.on_signal(SIGTERM, t0);
   auto a = d.on_wait(WaitKind::endpoints, failed, t0 + 2s);
   CHECK(stops(a, WaitKind::endpoints));
@@ -393,7 +386,7 @@ TEST_CASE("traffic: after an API failure, capped by the fallback delay from the 
 }
 
 TEST_CASE("traffic: an API failure after the fallback delay ends the wait at once") {
-  Drain d(with_traffic(endpoints()));
+  Drain d(with_traffic(test::endpoints_drain()));
   d.on_signal(SIGTERM, t0);
   auto a = d.on_wait(WaitKind::endpoints, failed, t0 + 16s);
   CHECK_FALSE(starts(a, WaitKind::traffic));

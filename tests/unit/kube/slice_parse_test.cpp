@@ -7,18 +7,13 @@
 
 #include "kube/bounded_json.h"
 #include "kube/endpoint_slice.h"
+#include "support.h"
 
 using namespace lameduck;
 
 namespace {
 
-std::string fixture_text(const char* name) {
-  std::ifstream in(std::string(LAMEDUCK_FIXTURES) + "/" + name);
-  REQUIRE(in.good());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using test::fixture_text;
 
 std::vector<std::string> fixture_lines(const char* name) {
   std::istringstream in(fixture_text(name));

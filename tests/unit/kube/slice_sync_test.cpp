@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "support.h"
+
 using namespace lameduck;
 using nlohmann::json;
 using Kind = SliceSync::Request::Kind;
@@ -42,13 +44,7 @@ TimePoint at(long ms) {
   return t0 + Millis(ms);
 }
 
-std::string fixture_text(const char* name) {
-  std::ifstream in(std::string(LAMEDUCK_FIXTURES) + "/" + name);
-  REQUIRE(in.good());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using test::fixture_text;
 
 SliceSyncConfig config(std::vector<std::string> services = {}) {
   SliceSyncConfig c;
