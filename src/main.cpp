@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <exception>
+#include <variant>
 
+#include "base/errors.h"
 #include "base/log.h"
 #include "base/signal_fd.h"
 #include "cli/options.h"
@@ -38,30 +40,46 @@ void open_missing_stdio() {
 }
 
 // --check: warnings only (exit 0), for what would break a drain (kube_config.h).
-int check_api(const KubeOptions& api) {
-  for (const auto& problem : check_api_setup(api)) spdlog::warn("--check: {}", problem);
+int check_api(const KubeOptions& kube) {
+  for (const auto& problem : check_api_setup(kube)) spdlog::warn("--check: {}", problem);
   return 0;
 }
 
-int dispatch(const ParsedCommandLine& cli, SignalFd& signals) {
-  switch (cli.subcommand) {
-    case Subcommand::help: std::fputs(cli.help_text.c_str(), stdout); return 0;
-    case Subcommand::version: std::puts("lameduck " LAMEDUCK_VERSION); return 0;
-    case Subcommand::licenses: std::fputs(license_notices(), stdout); return 0;
-    case Subcommand::run:
-      setup_logging(cli.run.log);
-      // Parse-only: manifests are checked where the image's COMMAND does not exist.
-      if (cli.run.check_only) return check_api(cli.run.wait.kube);
-      return run_command(cli.run, signals);
-    case Subcommand::prestop:
-      setup_logging(cli.prestop.log);
-      if (cli.prestop.check_only) return check_api(cli.prestop.wait.kube);
-      return run_prestop(cli.prestop, signals);
-    case Subcommand::endpoints: return run_endpoints(cli.endpoints, signals);
-    case Subcommand::install: setup_logging({}); return run_install(cli.install);
+// One function per command, for std::visit.
+struct Dispatch {
+  SignalFd& signals;
+
+  int operator()(const Help& help) const {
+    std::fputs(help.text.c_str(), stdout);
+    return 0;
   }
-  return kExitUsage;
-}
+  int operator()(const Version& version) const {
+    if (version.licenses) {
+      std::fputs(license_notices(), stdout);
+    } else {
+      std::puts("lameduck " LAMEDUCK_VERSION);
+    }
+    return 0;
+  }
+  int operator()(const RunOptions& run) const {
+    setup_logging(run.log);
+    // Parse-only: manifests are checked where the image's COMMAND does not exist.
+    if (run.check_only) return check_api(run.wait.kube);
+    return run_command(run, signals);
+  }
+  int operator()(const PrestopOptions& prestop) const {
+    setup_logging(prestop.log);
+    if (prestop.check_only) return check_api(prestop.wait.kube);
+    return run_prestop(prestop, signals);
+  }
+  int operator()(const EndpointsOptions& endpoints) const {
+    return run_endpoints(endpoints, signals);
+  }
+  int operator()(const InstallOptions& install) const {
+    setup_logging({});
+    return run_install(install);
+  }
+};
 
 }  // namespace
 
@@ -76,21 +94,19 @@ int main(int argc, char** argv) {
       std::fputs(short_usage().c_str(), stderr);
       return kExitUsage;
     }
-    ParsedCommandLine cli;
+    Command command;
     try {
-      cli = parse_command_line(argc, argv);
+      command = parse_command_line(argc, argv);
     } catch (const SetupError& e) {  // UsageError, and what the parts' parsers throw
+      const auto* usage = dynamic_cast<const UsageError*>(&e);
       std::string sub =
-          argc > 1 && (std::string(argv[1]) == "prestop" || std::string(argv[1]) == "endpoints" ||
-                       std::string(argv[1]) == "install")
-              ? std::string(" ") + argv[1]
-              : "";
+          usage == nullptr || usage->subcommand.empty() ? "" : " " + usage->subcommand;
       print_error(std::string(e.what()) + " (see lameduck" + sub + " --help)");
       return e.exit_code;
     }
     // 3. Run. Setup that fails (the command cannot be started) says why and exits with the
     //    error's code; after it, nothing throws on purpose (errors.h).
-    return dispatch(cli, signals);
+    return std::visit(Dispatch{signals}, command);
   } catch (const SetupError& e) {
     print_error(e.what());
     return e.exit_code;

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The command line (CLI11): one options struct per subcommand, every option also read
-// from LAMEDUCK_<NAME>. Parsing is pure: it returns options or throws SetupError (a UsageError,
-// or the --rewrite and stop-signal checks of init/signals.h): exit 125.
+// from LAMEDUCK_<NAME>. Parsing is pure: it returns a Command or throws SetupError (a
+// UsageError, or the --rewrite and stop-signal checks of init/signals.h): exit 125.
 #pragma once
 
 #include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "base/duration.h"
@@ -19,9 +20,12 @@
 
 namespace lameduck {
 
-// A mistake on the command line: exit 125, with a hint at --help (main.cpp).
+// A mistake on the command line: exit 125, with a hint at --help (main.cpp); `subcommand`
+// names the --help to point to ("" for the run mode's).
 struct UsageError : SetupError {
-  explicit UsageError(const std::string& message) : SetupError(kExitUsage, message) {}
+  explicit UsageError(const std::string& message, std::string sub = {})
+      : SetupError(kExitUsage, message), subcommand(std::move(sub)) {}
+  std::string subcommand;
 };
 
 // Options shared by the PID-1 mode and `prestop`: the wait itself.
@@ -56,7 +60,7 @@ struct PrestopOptions {
 struct EndpointsOptions {
   KubeOptions kube;
   TrafficOptions traffic;  // which ports and peers the traffic report counts
-  LogOptions log;
+  LogOptions log{LogFormat::text, "warn"};
   bool json = false;
 };
 
@@ -64,19 +68,21 @@ struct InstallOptions {
   std::string dir;
 };
 
-enum class Subcommand { run, prestop, endpoints, install, version, licenses, help };
-
-struct ParsedCommandLine {
-  Subcommand subcommand = Subcommand::run;
-  RunOptions run;
-  PrestopOptions prestop;
-  EndpointsOptions endpoints;
-  InstallOptions install;
-  std::string help_text;  // for Subcommand::help
+// --help of the run mode or of a subcommand: the text to print (stdout, exit 0).
+struct Help {
+  std::string text;
 };
 
-// argv excludes nothing: argv[0] is the program name. Throws SetupError (usage).
-ParsedCommandLine parse_command_line(int argc, const char* const* argv);
+// `lameduck version [--licenses]`
+struct Version {
+  bool licenses = false;
+};
+
+using Command =
+    std::variant<RunOptions, PrestopOptions, EndpointsOptions, InstallOptions, Help, Version>;
+
+// argv[0] is the program name. Throws SetupError (usage).
+Command parse_command_line(int argc, const char* const* argv);
 
 // What `lameduck` alone prints (to stderr, exit 125), as tini does.
 std::string short_usage();
