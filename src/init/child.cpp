@@ -26,8 +26,11 @@ namespace {
   if (take_terminal) tcsetpgrp(STDIN_FILENO, getpgrp());
   sigprocmask(SIG_SETMASK, &mask, nullptr);
   execvp(argv[0], argv);
-  *error = errno;
-  _exit(kExitNotFound);
+  const int failed = errno;
+  *error = failed;
+  // Under user-mode emulation (qemu-user) vfork is a plain fork and *error never reaches
+  // lameduck, so the exit code alone must tell "not found" from "cannot run".
+  _exit(failed == ENOENT ? kExitNotFound : kExitNotExecutable);
 }
 
 SetupError describe_exec_error(const std::string& command, int error) {

@@ -48,10 +48,11 @@ _FAULT_KILL = ("qemu-user's own handler takes a SEGV/BUS/FPE/ILL sent with kill(
 
 # qemu-user runs a guest vfork() as a plain fork (it drops CLONE_VM), so the exec error
 # that lameduck's vforked child leaves in the memory it shares with lameduck never reaches
-# the emulated lameduck: it sees only the child's exit 127, without the error line. On
-# real arm64 hardware vfork shares the memory and these tests run unchanged.
+# the emulated lameduck: it sees only the child's exit code (126 or 127, which the child
+# chooses from the errno itself), without the error line that names the cause. On real
+# arm64 hardware vfork shares the memory and these tests run unchanged.
 _VFORK = ("qemu-user emulates vfork as fork, so the exec error that the vforked child "
-          "writes into shared memory is not seen (exit 127, no error line)")
+          "writes into shared memory is not seen (right exit code, no error line)")
 
 LIMITS: list[tuple[str, str]] = [
     (r"test_fault_soak\.py::", _SOAK),
