@@ -241,12 +241,7 @@ def run_config(a, kube, config, workdir):
         if logs:
             logs.stop()
         for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            k.stop_process(p)
         kube.run("delete", "namespace", ns, "--wait=false", check=False)
 
     rows, vip_rows = read_requests(lb_csv), read_requests(vip_csv)

@@ -240,14 +240,18 @@ class LogStreams:
 
     def stop(self):
         for p, _, f in self.procs.values():
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_process(p)
             f.close()
 
+
+def stop_process(p, grace=10):
+    """SIGTERM a process still running, and SIGKILL it after grace seconds."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 class Client:
     """client.py in a network namespace (the node's or outside it), stopped with SIGTERM."""
