@@ -2,7 +2,6 @@
 #include "kube/host_lookup.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include <thread>
 
 #include "base/unique_fd.h"
+#include "kube/resolver.h"
 
 namespace lameduck {
 
@@ -23,34 +23,12 @@ struct HostLookup::Shared {
 namespace {
 
 LookupAnswer resolve(const std::string& host) {
+  Resolution r = resolve_host(host);
   LookupAnswer answer;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* list = nullptr;
-  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &list);
-  if (rc != 0) {
-    answer.error = gai_strerror(rc);
-    return answer;
+  answer.error = std::move(r.error);
+  for (auto& a : r.addresses) {
+    answer.addresses.push_back(a.find(':') != std::string::npos ? "[" + a + "]" : std::move(a));
   }
-  for (addrinfo* it = list; it != nullptr; it = it->ai_next) {
-    char text[INET6_ADDRSTRLEN] = {};
-    const void* address = nullptr;
-    if (it->ai_family == AF_INET) {
-      address = &reinterpret_cast<sockaddr_in*>(it->ai_addr)->sin_addr;
-    } else if (it->ai_family == AF_INET6) {
-      address = &reinterpret_cast<sockaddr_in6*>(it->ai_addr)->sin6_addr;
-    } else {
-      continue;
-    }
-    if (inet_ntop(it->ai_family, address, text, sizeof text) == nullptr) continue;
-    std::string numeric = it->ai_family == AF_INET6 ? "[" + std::string(text) + "]" : text;
-    bool seen = false;
-    for (const auto& a : answer.addresses) seen = seen || a == numeric;
-    if (!seen) answer.addresses.push_back(numeric);
-  }
-  ::freeaddrinfo(list);
-  if (answer.addresses.empty()) answer.error = "no IPv4 or IPv6 address";
   return answer;
 }
 

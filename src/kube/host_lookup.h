@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// A host name in --api-server is resolved on a thread of its own, never in the loop:
-// getaddrinfo() has no timeout and no file descriptor, and a DNS server that never
-// answers (CoreDNS draining itself at the very moment the Pod drains) would otherwise
-// hold PID 1's signals and deadlines. The thread is detached and never joined; the loop
-// learns the answer from an eventfd. An IP literal (what KUBERNETES_SERVICE_HOST holds)
-// needs none of this: curl converts it without any lookup.
+// A host name in --api-server is resolved on a thread of its own, never in the loop: a
+// lookup (resolver.h) blocks for as long as DNS takes and has no file descriptor, and a
+// DNS server that never answers (CoreDNS draining itself at the very moment the Pod
+// drains) would otherwise hold PID 1's signals and deadlines. The thread is detached and
+// never joined; the loop learns the answer from an eventfd. An IP literal (what
+// KUBERNETES_SERVICE_HOST holds) needs none of this: curl converts it without any lookup.
 #pragma once
 
 #include <memory>

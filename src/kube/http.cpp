@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <map>
 #include <stdexcept>
 
@@ -65,6 +64,7 @@ struct HttpRequest::Impl {
   std::size_t max_body = 0;
   HttpFailure aborted = HttpFailure::none;  // our write callback ended the transfer: why
   std::string abort_reason;
+  std::string own_error;  // finish_with()'s text, which may be longer than curl's buffer
   char error[CURL_ERROR_SIZE] = {};
 };
 
@@ -138,7 +138,7 @@ void HttpRequest::Impl::pin_addresses(const std::vector<std::string>& addresses)
 }
 
 void HttpRequest::Impl::finish_with(CURLcode code, const std::string& text) {
-  std::snprintf(error, sizeof error, "%s", text.c_str());
+  own_error = text;
   finish(code);
 }
 
@@ -194,7 +194,9 @@ void HttpRequest::Impl::finish(CURLcode code) {
     result.failure = HttpFailure::transport;
   }
   if (code != CURLE_OK && result.error.empty()) {
-    result.error = error[0] != '\0' ? std::string(error) : curl_easy_strerror(code);
+    result.error = !own_error.empty() ? own_error
+                   : error[0] != '\0' ? std::string(error)
+                                      : curl_easy_strerror(code);
   }
   result.retry_after_ms = retry_after_ms;
   result.body = std::move(body);
