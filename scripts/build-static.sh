@@ -313,8 +313,9 @@ build_zlib() { # SRC_DIR
 # no pthreads, no compiled-in CA bundle/path
 # (lameduck passes CURLOPT_CAINFO), no threaded resolver (no threads; the API host is an
 # IP literal, which curl converts itself without calling getaddrinfo; a host name given
-# with --api-server goes through glibc's static getaddrinfo, whose built-in files/dns
-# backends read /etc/hosts and /etc/resolv.conf, so it also works in FROM scratch).
+# with --api-server is resolved by lameduck's own resolver, src/kube/resolver.h, and
+# handed to curl with CURLOPT_RESOLVE; curl's getaddrinfo call is served by the
+# numeric-only src/static_getaddrinfo.c, which keeps glibc's NSS out of the link).
 CURL_CONFIGURE_ARGS=(
   --disable-shared --enable-static --with-pic=no
   --disable-dependency-tracking --disable-silent-rules
