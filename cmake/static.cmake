@@ -7,7 +7,7 @@
 # compiler never searches the build machine's /usr/include).
 #
 # Sets LAMEDUCK_DEPS (linked PUBLIC by lameduck_core):
-#   CLI11, nlohmann-json       header-only (Debian packages)
+#   nlohmann-json              header-only (Debian package)
 #   spdlog + fmt               header-only mode (Debian ships no libfmt.a / libspdlog.a)
 #   curl + mbedTLS + zlib      static libs from LAMEDUCK_STATIC_PREFIX
 # plus size-oriented compile/link options for every target in this directory.
@@ -22,11 +22,11 @@ endif()
 
 # --- header-only dependencies ------------------------------------------------------------
 set(LAMEDUCK_STATIC_HEADERS "" CACHE PATH
-    "Directory with the header-only deps (CLI, spdlog, fmt, nlohmann); made by scripts/build-static.sh")
+    "Directory with the header-only deps (spdlog, fmt, nlohmann); made by scripts/build-static.sh")
 if(NOT LAMEDUCK_STATIC_HEADERS)
   message(FATAL_ERROR "LAMEDUCK_STATIC=ON needs -DLAMEDUCK_STATIC_HEADERS=<dir>; use scripts/build-static.sh")
 endif()
-foreach(_h CLI/CLI.hpp spdlog/spdlog.h fmt/format.h fmt/format-inl.h nlohmann/json.hpp)
+foreach(_h spdlog/spdlog.h fmt/format.h fmt/format-inl.h nlohmann/json.hpp)
   if(NOT EXISTS "${LAMEDUCK_STATIC_HEADERS}/${_h}")
     message(FATAL_ERROR "${LAMEDUCK_STATIC_HEADERS}/${_h} not found (fmt needs format-inl.h for header-only mode)")
   endif()
@@ -85,7 +85,7 @@ add_link_options(
   -Wl,-O1)
 
 # Link-time optimization: lameduck's code and the header-only libraries it instantiates
-# (CLI11, spdlog, fmt, nlohmann-json, the std templates) are optimized for size as one
+# (spdlog, fmt, nlohmann-json, the std templates) are optimized for size as one
 # program, so code only one caller needs is inlined or dropped.
 include(CheckIPOSupported)
 check_ipo_supported(RESULT _lameduck_ipo OUTPUT _lameduck_ipo_why LANGUAGES C CXX)

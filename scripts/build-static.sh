@@ -77,7 +77,7 @@ export PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR="$PREFIX/lib/pkgconfig"
 # Packages: build tools, source unpacking, and lameduck's header-only deps.
 # (The header-only deps are architecture-independent: the same headers serve every --arch.)
 TOOL_PKGS=(build-essential cmake dpkg-dev file patch autoconf automake libtool pkg-config)
-DEV_PKGS=(libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev)
+DEV_PKGS=(libspdlog-dev libfmt-dev nlohmann-json3-dev)
 # A cross build also needs the cross compiler (it pulls in the target's libc6-dev and
 # libstdc++-dev, and binutils).
 if [[ $CROSS == 1 ]]; then TOOL_PKGS+=("$CROSS_PKG"); fi
@@ -462,7 +462,7 @@ exec 9>&-
 HEADERS=$BUILD_DIR/_headers
 rm -rf "$HEADERS"
 mkdir -p "$HEADERS"
-for d in CLI spdlog fmt nlohmann; do
+for d in spdlog fmt nlohmann; do
   [[ -d /usr/include/$d ]] || die "/usr/include/$d missing (header-only dev packages: ${DEV_PKGS[*]})"
   cp -a "/usr/include/$d" "$HEADERS/"
 done

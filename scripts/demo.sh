@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
 done
 BUILD_DIR=${BUILD_DIR:-build}
 
-PACKAGES="cmake ninja-build g++ pkg-config libcli11-dev libspdlog-dev libcurl4-openssl-dev
+PACKAGES="cmake ninja-build g++ pkg-config libspdlog-dev libcurl4-openssl-dev
 nlohmann-json3-dev doctest-dev haproxy gnuplot-nox python3 openssl util-linux iproute2
 ca-certificates"
 

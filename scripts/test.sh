@@ -30,7 +30,7 @@ ROOT=$PWD
 
 PACKAGES=(
   cmake ninja-build g++ pkg-config clang-format clang-tidy
-  libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev nlohmann-json3-dev doctest-dev
+  libspdlog-dev libfmt-dev libcurl4-openssl-dev nlohmann-json3-dev doctest-dev
   python3 python3-pytest python3-yaml openssl util-linux procps iproute2 ca-certificates
   haproxy gnuplot-nox qemu-user-static
   clang libclang-rt-14-dev

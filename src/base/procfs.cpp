@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <sstream>
 #include <string>
 
+#include "base/text.h"
 #include "base/unique_fd.h"
 
 namespace lameduck {
@@ -28,10 +28,9 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   int ppid = 0;
   if (std::sscanf(rest.c_str(), " %c %d", &stat.state, &ppid) != 2) return std::nullopt;
   stat.ppid = static_cast<pid_t>(ppid);
-  std::istringstream fields(rest);
-  std::string field;
-  for (int i = 3; i <= 22 && fields >> field; ++i) {
-    if (i != 22) continue;
+  auto fields = split_words(rest);
+  if (fields.size() >= 20) {  // fields 3 to 22
+    std::string field(fields[19]);
     char* end = nullptr;
     errno = 0;
     unsigned long long ticks = std::strtoull(field.c_str(), &end, 10);

@@ -139,4 +139,15 @@ std::string json_quote(std::string_view text) {
   return out;
 }
 
+std::vector<std::string_view> split_words(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\n\r\v\f";
+  std::vector<std::string_view> words;
+  for (std::size_t start = text.find_first_not_of(kSpace); start != std::string_view::npos;) {
+    std::size_t end = text.find_first_of(kSpace, start);
+    words.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+    start = end == std::string_view::npos ? end : text.find_first_not_of(kSpace, end);
+  }
+  return words;
+}
+
 }  // namespace lameduck

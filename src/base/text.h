@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lameduck {
 
@@ -27,5 +28,9 @@ bool is_clean_text(std::string_view text);
 // text as a JSON string literal, quotes included; valid JSON whatever the bytes (bytes
 // that are not UTF-8 become \ufffd).
 std::string json_quote(std::string_view text);
+
+// The words of text between runs of white space (space, tab, newline, CR, VT, FF), as
+// `istream >> word` reads them; views into text.
+std::vector<std::string_view> split_words(std::string_view text);
 
 }  // namespace lameduck

@@ -2,222 +2,153 @@
 #include "cli/values.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
-#include <algorithm>
 #include <charconv>
-#include <filesystem>
+#include <climits>
 
 #include "init/signals.h"
 #include "traffic/traffic_options.h"  // Cidr, parse_cidr
 
 namespace lameduck::cli {
-namespace {
-
-// A check with no description, so that --help shows only the option's type.
-CLI::Validator check(std::function<std::string(std::string&)> fn, const char* name) {
-  return CLI::Validator(std::move(fn), "", name);
-}
-
-// A switch that is unset until given: CLI11 reads the flag's text ("true", "false", or the
-// variable's value) with operator>> into it, as it would into a bool.
-struct Tristate {
-  Tristate() {}  // not an aggregate: CLI11 would count the flag into it
-  std::optional<bool>* target = nullptr;
-};
-
-std::istream& operator>>(std::istream& in, Tristate& state) {
-  std::string text;
-  in >> text;
-  try {
-    *state.target = CLI::detail::to_flag_value(text) > 0;
-  } catch (const std::exception&) {
-    in.setstate(std::ios::failbit);  // CLI11: "Could not convert: --NAME = TEXT"
-  }
-  return in;
-}
-
-}  // namespace
-
-const CLI::Validator& trimmed() {
-  static const CLI::Validator trim(
-      [](std::string& value) {
-        value = unguard(std::move(value));
-        CLI::detail::trim(value);
-        return std::string();
-      },
-      "", "trim");
-  return trim;
-}
-
-std::string guard(const std::string& word) {
-  return '\x1f' + word;
-}
-
-std::string unguard(std::string word) {
-  if (!word.empty() && word.front() == '\x1f') word.erase(0, 1);
-  return word;
-}
 
 std::string env_name(const std::string& name) {
-  std::string out = "LAMEDUCK_" + name;
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-    return c == '-' ? '_' : static_cast<char>(std::toupper(c));
-  });
+  std::string out = "LAMEDUCK_";
+  for (char c : name) {
+    out += c == '-' ? '_' : (c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+  }
   return out;
 }
 
-CLI::Option* add_value(CLI::App& app, const std::string& name, const std::string& type,
-                       const std::string& help,
-                       const std::function<void(const std::string&)>& set) {
-  return app.add_option_function<std::string>("--" + name, set, help)
-      ->envname(env_name(name))
-      ->type_name(type)
-      ->transform(trimmed())
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+Option& add_value(Parser& parser, const std::string& name, const std::string& type,
+                  const std::string& help, Apply set) {
+  Option option;
+  option.name = name;
+  option.type = type;
+  option.help = help;
+  option.env = env_name(name);
+  option.apply = std::move(set);
+  return parser.add(std::move(option));
 }
 
-CLI::Option* add_text(CLI::App& app, const std::string& name, const std::string& type,
-                      std::string& target, const std::string& help) {
-  return add_value(app, name, type, help, [&target](const std::string& v) { target = v; });
+Option& add_text(Parser& parser, const std::string& name, const std::string& type,
+                 std::string& target, const std::string& help) {
+  return add_value(parser, name, type, help, [&target](const std::string& v) { target = v; });
 }
 
-CLI::Option* add_list(CLI::App& app, const std::string& name, const std::string& type,
-                      const std::string& help, std::function<void(const std::string&)> add) {
-  return app
-      .add_option_function<std::vector<std::string>>(
-          "--" + name,
-          [add = std::move(add)](const std::vector<std::string>& values) {
-            for (const auto& value : values) add(value);
-          },
-          help)
-      ->envname(env_name(name))
-      ->type_name(type)
-      ->delimiter(',')
-      ->transform(trimmed())
-      ->allow_extra_args(false);
+Option& add_list(Parser& parser, const std::string& name, const std::string& type,
+                 const std::string& help, Apply add) {
+  Option& option = add_value(parser, name, type, help, std::move(add));
+  option.list = true;
+  return option;
 }
 
-CLI::Option* add_switch(CLI::App& app, const std::string& name, bool& target,
-                        const std::string& help) {
-  return app.add_flag("--" + name + ",!--no-" + name, target, help)
-      ->envname(env_name(name))
-      ->transform(trimmed())
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+Option& add_flag(Parser& parser, char short_name, const std::string& name, bool& target,
+                 const std::string& help) {
+  Option& option =
+      add_value(parser, name, "", help, [&target](const std::string& v) { target = v == "true"; });
+  option.short_name = short_name;
+  return option;
 }
 
-CLI::Option* add_switch(CLI::App& app, const std::string& name, std::optional<bool>& target,
-                        const std::string& help) {
-  auto state = std::make_shared<Tristate>();
-  state->target = &target;
-  return app.add_flag("--" + name + ",!--no-" + name, *state, help)
-      ->envname(env_name(name))
-      ->transform(trimmed())
-      ->each([state](const std::string&) {})  // the option owns the state
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+Option& add_switch(Parser& parser, const std::string& name, bool& target, const std::string& help) {
+  Option& option = add_flag(parser, 0, name, target, help);
+  option.negatable = true;
+  return option;
 }
 
-CLI::Option* add_duration(CLI::App& app, const std::string& name, Millis& target,
-                          const std::string& help) {
-  return add_value(app, name, "DURATION", help,
-                   [&target](const std::string& v) { target = *parse_duration(v); })
-      ->check(duration());
+Option& add_switch(Parser& parser, const std::string& name, std::optional<bool>& target,
+                   const std::string& help) {
+  Option& option =
+      add_value(parser, name, "", help, [&target](const std::string& v) { target = v == "true"; });
+  option.negatable = true;
+  return option;
 }
 
-CLI::Option* add_duration(CLI::App& app, const std::string& name, std::optional<Millis>& target,
-                          const std::string& help) {
-  return add_value(app, name, "DURATION", help,
-                   [&target](const std::string& v) {
-                     target = v.empty() ? std::nullopt : parse_duration(v);
-                   })
-      ->check(check([](std::string& v) { return v.empty() ? "" : duration()(v); }, "duration"));
+Option& add_duration(Parser& parser, const std::string& name, Millis& target,
+                     const std::string& help) {
+  Option& option = add_value(parser, name, "DURATION", help,
+                             [&target](const std::string& v) { target = *parse_duration(v); });
+  option.check = check_duration;
+  return option;
 }
 
-const CLI::Validator& duration() {
-  static const CLI::Validator v = check(
-      [](std::string& text) -> std::string {
-        if (parse_duration(text)) return {};
-        return "invalid duration '" + text + "' (use e.g. 500ms, 15s, 2m or a number of seconds)";
-      },
-      "duration");
-  return v;
+Option& add_duration(Parser& parser, const std::string& name, std::optional<Millis>& target,
+                     const std::string& help) {
+  Option& option = add_value(parser, name, "DURATION", help, [&target](const std::string& v) {
+    target = v.empty() ? std::nullopt : parse_duration(v);
+  });
+  option.check = [](const std::string& v) { return v.empty() ? std::string() : check_duration(v); };
+  return option;
 }
 
-const CLI::Validator& quiet() {
-  static const CLI::Validator v = check(
-      [](std::string& text) -> std::string {
-        if (text == "auto" || parse_duration(text)) return {};
-        return "invalid duration '" + text +
-               "' (use auto, or e.g. 500ms, 2s, 10s or a number of seconds)";
-      },
-      "quiet");
-  return v;
+std::string check_duration(const std::string& text) {
+  if (parse_duration(text)) return {};
+  return "invalid duration '" + text + "' (use e.g. 500ms, 15s, 2m or a number of seconds)";
 }
 
-const CLI::Validator& signal() {
-  static const CLI::Validator v = check(
-      [](std::string& text) -> std::string {
-        if (parse_signal(text)) return {};
-        return "unknown signal '" + text + "' (e.g. SIGTERM, QUIT, 3)";
-      },
-      "signal");
-  return v;
+std::string check_quiet(const std::string& text) {
+  if (text == "auto" || parse_duration(text)) return {};
+  return "invalid duration '" + text +
+         "' (use auto, or e.g. 500ms, 2s, 10s or a number of seconds)";
 }
 
-const CLI::Validator& cidr() {
-  static const CLI::Validator v = check(
-      [](std::string& text) -> std::string {
-        if (parse_cidr(text)) return {};
-        return "invalid address or CIDR '" + text + "' (e.g. 10.0.0.7, 10.0.0.0/8, fd00::/64)";
-      },
-      "cidr");
-  return v;
+std::string check_signal(const std::string& text) {
+  if (parse_signal(text)) return {};
+  return "unknown signal '" + text + "' (e.g. SIGTERM, QUIT, 3)";
 }
 
-const CLI::Validator& tcp_port() {
-  static const CLI::Validator v = check(
-      [](std::string& text) -> std::string {
-        int port = 0;
-        auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
-        if (text.empty() || error != std::errc() || end != text.data() + text.size() || port < 1 ||
-            port > 65535) {
-          return "invalid TCP port '" + text + "' (1 to 65535)";
-        }
-        return {};
-      },
-      "port");
-  return v;
+std::string check_cidr(const std::string& text) {
+  if (parse_cidr(text)) return {};
+  return "invalid address or CIDR '" + text + "' (e.g. 10.0.0.7, 10.0.0.0/8, fd00::/64)";
 }
 
-const CLI::Validator& ip_address() {
+std::string check_tcp_port(const std::string& text) {
+  int port = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || port < 1 ||
+      port > 65535) {
+    return "invalid TCP port '" + text + "' (1 to 65535)";
+  }
+  return {};
+}
+
+std::string check_ip_address(const std::string& text) {
   // An IP that is in no EndpointSlice would look "gone" at once: the wait would end early.
-  static const CLI::Validator v = check(
-      [](std::string& text) -> std::string {
-        in6_addr address{};
-        if (inet_pton(AF_INET, text.c_str(), &address) == 1 ||
-            inet_pton(AF_INET6, text.c_str(), &address) == 1) {
-          return {};
-        }
-        return "'" + text + "' is not an IPv4 or IPv6 address";
-      },
-      "ip");
-  return v;
+  in6_addr address{};
+  if (inet_pton(AF_INET, text.c_str(), &address) == 1 ||
+      inet_pton(AF_INET6, text.c_str(), &address) == 1) {
+    return {};
+  }
+  return "'" + text + "' is not an IPv4 or IPv6 address";
 }
 
-const CLI::Validator& https_url() {
-  static const CLI::Validator v = check(
-      [](std::string& text) -> std::string {
-        if (text.empty() || text.rfind("https://", 0) == 0) return {};
-        return "'" + text + "' is not an https:// URL (lameduck sends its token only over TLS)";
-      },
-      "https");
-  return v;
+std::string check_https_url(const std::string& text) {
+  if (text.empty() || text.starts_with("https://")) return {};
+  return "'" + text + "' is not an https:// URL (lameduck sends its token only over TLS)";
+}
+
+std::string set_text(const std::vector<std::string>& words) {
+  std::string out = "{";
+  for (const auto& word : words) out += (out.size() > 1 ? "," : "") + word;
+  return out + "}";
+}
+
+Check one_of(std::vector<std::string> words) {
+  return [words = std::move(words)](const std::string& text) -> std::string {
+    for (const auto& word : words) {
+      if (word == text) return {};
+    }
+    return text + " not in " + set_text(words);
+  };
 }
 
 std::string absolute_path(const std::string& file) {
-  std::error_code error;
   if (file.empty() || file.front() == '/') return file;
-  auto absolute = std::filesystem::absolute(file, error);
-  return error ? file : absolute.string();
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof cwd) == nullptr) return file;
+  std::string dir = cwd;
+  return dir + (dir.ends_with('/') ? "" : "/") + file;
 }
 
 }  // namespace lameduck::cli

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `lameduck version --licenses`: the license of lameduck and the notices of everything the
-// static binary carries (curl, mbedTLS, zlib, libstdc++, glibc, CLI11, spdlog, fmt, nlohmann-json).
+// static binary carries (curl, mbedTLS, zlib, libstdc++, glibc, spdlog, fmt, nlohmann-json).
 #pragma once
 
 namespace lameduck {

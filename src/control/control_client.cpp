@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "control/control_client.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
+#include <utility>
 
 #include "base/procfs.h"
+#include "base/text.h"
+#include "base/unique_fd.h"
 
 namespace lameduck {
 namespace {
@@ -21,23 +23,34 @@ constexpr std::size_t kMaxCandidates = 64;
 constexpr Millis kBusyPause{20};
 
 std::string read_all(const char* path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::string text;
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return text;
+  char buffer[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return text;
 }
 
 }  // namespace
 
 std::vector<UnixListener> find_listeners(std::string_view proc_net_unix, std::string_view prefix) {
   std::vector<UnixListener> out;
-  std::istringstream in{std::string(proc_net_unix)};
-  std::string line;
-  std::getline(in, line);  // the header
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string num, refs, protocol, flags, type, state, inode, path;
-    if (!(fields >> num >> refs >> protocol >> flags >> type >> state >> inode >> path)) continue;
+  std::string_view rest = proc_net_unix;
+  bool header = true;
+  while (!rest.empty()) {
+    std::string_view line = rest.substr(0, rest.find('\n'));
+    rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+    if (std::exchange(header, false)) continue;
+    // Num RefCount Protocol Flags Type St Inode Path
+    auto fields = split_words(line);
+    if (fields.size() < 8) continue;
+    std::string_view flags = fields[3], type = fields[4], path = fields[7];
+    std::string inode(fields[6]);
     // __SO_ACCEPTCON (listening), SOCK_STREAM, an abstract name ("@").
     if (flags != "00010000" || type != "0001" || !path.starts_with('@')) continue;
     std::string_view name = std::string_view(path).substr(1);

@@ -12,14 +12,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
-#include <sstream>
 
 #include "base/errors.h"
 #include "base/procfs.h"
+#include "base/text.h"
 #include "base/unique_fd.h"
 
 namespace lameduck {
@@ -230,10 +231,11 @@ std::optional<std::uint64_t> read_passive_opens(std::string& error) {
   }
   fd.reset();
   // Two lines: "Tcp: RtoAlgorithm ... PassiveOpens ..." and "Tcp: 1 200 ... 797 ...".
-  std::istringstream in(std::string(text.data(), size));
-  std::string names, values;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("Tcp: ", 0) != 0) continue;
+  std::string_view rest(text.data(), size), names, values;
+  while (!rest.empty()) {
+    std::string_view line = rest.substr(0, rest.find('\n'));
+    rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+    if (!line.starts_with("Tcp: ")) continue;
     if (names.empty()) {
       names = line;
     } else {
@@ -241,8 +243,10 @@ std::optional<std::uint64_t> read_passive_opens(std::string& error) {
       break;
     }
   }
-  std::istringstream name_words(names), value_words(values);
-  for (std::string name, value; name_words >> name && value_words >> value;) {
+  auto name_words = split_words(names), value_words = split_words(values);
+  for (std::size_t i = 0; i < name_words.size() && i < value_words.size(); ++i) {
+    std::string_view name = name_words[i];
+    std::string value(value_words[i]);
     if (name != "PassiveOpens") continue;
     char* end = nullptr;
     errno = 0;

@@ -244,7 +244,7 @@ def test_no_arguments_prints_the_short_usage():
     assert result.stdout == ""
 
 
-def test_help_has_no_cli11_noise():
+def test_help_has_no_noise():
     out = run_lameduck(["--help"]).stdout
     assert out.count("Usage") == 1, out
     assert "{false}" not in out and "{true}" not in out

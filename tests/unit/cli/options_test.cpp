@@ -297,7 +297,7 @@ TEST_CASE("relative token and CA files are resolved where lameduck started") {
   CHECK(a.wait.kube.ca_file == "/abs/ca.crt");
 }
 
-TEST_CASE("help has no CLI11 noise") {
+TEST_CASE("help has no noise") {
   auto text = help({"--help"});
   CHECK(text.find("Usage: lameduck [OPTIONS]") == std::string::npos);
   CHECK(text.find("{false}") == std::string::npos);
@@ -307,7 +307,7 @@ TEST_CASE("help has no CLI11 noise") {
   CHECK(text.find("--wait-traffic, --no-wait-traffic") != std::string::npos);
   CHECK(text.find("--wait-pooled, --no-wait-pooled") != std::string::npos);
   CHECK(text.find("Positionals") == std::string::npos);  // COMMAND is in the usage
-  // A subcommand's help is CLI11's own, with its usage line.
+  // A subcommand's help has its usage line.
   CHECK(help({"prestop", "--help"}).find("Usage: lameduck prestop [OPTIONS]") != std::string::npos);
   CHECK(help({"--delay", "1", "prestop", "-h"}).find("lameduck prestop:") == 0);
   CHECK(help({"--help", "prestop"}).find("lameduck: run COMMAND") == 0);
