@@ -30,7 +30,7 @@ import time
 import pytest
 
 from fakeapi.slices import pod_slice
-from support.env import LAMEDUCK_BIN, base_env
+from support.env import base_env, lameduck_argv
 from support.sigecho import Sigecho
 from support.wait import EPSILON, SLACK, TIMEOUT, wait_for
 
@@ -173,7 +173,7 @@ class Run:
         script = ('mount --bind "$1" /etc/resolv.conf && mount --bind "$2" /etc/hosts '
                   '&& shift 2 && exec "$@"')
         argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
-                str(tmp_path / "resolv.conf"), str(tmp_path / "hosts"), LAMEDUCK_BIN, *args,
+                str(tmp_path / "resolv.conf"), str(tmp_path / "hosts"), *lameduck_argv(*args),
                 "--", *self.echo.command("--exit-on", f"TERM:{CHILD_EXIT}")]
         with open(self.err_path, "w") as err:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
