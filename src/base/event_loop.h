@@ -3,9 +3,21 @@
 // two waits, `lameduck endpoints`) is rounds of EventLoop::wait and dispatch: one poll()
 // over the signalfd and its sources' descriptors, until one is ready or the earliest
 // deadline. Sources do their I/O without blocking.
+//
+// The idle fast path (issue 21): when no source has a descriptor that needs poll() (none,
+// or only ones that raise SIGIO when ready: the preStop socket's listener without
+// clients), a round blocks in sigtimedwait() instead of poll() + read(): one system call
+// per forwarded signal instead of two. A descriptor's readiness then arrives as a kernel
+// SIGIO (si_code > 0), which is never handed to the caller; it makes the loop poll() the
+// descriptors (level-triggered) in that round. Nothing can be stranded: the fast path is
+// only taken when the last poll() over the same descriptors found none of them ready and
+// no SIGIO was taken since, so whatever became ready after that poll() raised a SIGIO that
+// is still pending (SIGIO is blocked; standard signals coalesce, so several connections
+// may raise one) or was taken, which forces a poll() again.
 #pragma once
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 
@@ -43,6 +55,11 @@ class LoopSource {
   virtual std::optional<TimePoint> next_timeout() const = 0;
   // fds is exactly what add_fds appended this round, with revents filled in.
   virtual void on_ready(std::span<const pollfd> fds, TimePoint now) = 0;
+  // True when every descriptor add_fds gave this round makes the kernel send this process
+  // a SIGIO as it becomes ready (O_ASYNC, F_SETOWN to getpid(), no F_SETSIG): the loop may
+  // then wait in sigtimedwait() (see the top of this file). Asked right after add_fds; a
+  // source that added nothing is not asked.
+  virtual bool fds_raise_sigio() const { return false; }
 };
 
 // One descriptor to wait on, for loops that read it themselves (the hook's PID 1 socket).
@@ -80,12 +97,36 @@ class EventLoop {
   Wakeup wait(std::span<LoopSource* const> sources, std::optional<TimePoint> deadline);
   // Hands each source its slice of this round's descriptors.
   void dispatch(std::span<LoopSource* const> sources, TimePoint now);
+  // The signals pending now, without blocking (what a poll() round's read would have taken
+  // with the last one: the fast path takes one signal per round). Reuses the buffer of
+  // wait(): the span wait() returned is no longer valid.
+  std::span<const signalfd_siginfo> take_pending();
+
+  // A SIGIO the kernel raised for a descriptor with O_ASYNC (si_code > 0: SI_KERNEL, or a
+  // poll code): the loop's own wake-up, never one of the signals wait() returns. A user's
+  // `kill -IO` (SI_USER, SI_QUEUE, SI_TKILL: <= 0) is a signal like any other.
+  static bool is_io_wakeup(const signalfd_siginfo& info) {
+    return info.ssi_signo == SIGIO && info.ssi_code > 0;
+  }
 
  private:
+  // The fast path: one sigtimedwait() until a signal or the deadline (the start-up settle
+  // time first, as in the poll() path). False when a SIGIO asks for a poll() instead.
+  bool wait_for_signal(std::optional<TimePoint> deadline, TimePoint& now);
+  // True when the last poll() found none of this round's descriptors ready, and no SIGIO
+  // was taken since.
+  bool quiet_since_last_poll() const;
+  // Takes the SIGIOs out of pending_ (the kernel's are dropped, a user's stays) and, if
+  // there was any, asks for a poll() next round: a user's SIGIO may have merged with the
+  // kernel's.
+  void sort_out_sigio();
+
   SignalFd& signals_;
   std::vector<pollfd> fds_;
   std::vector<std::size_t> ends_;  // per source: one past its last descriptor in fds_
   std::vector<signalfd_siginfo> pending_;
+  std::vector<pollfd> quiet_;  // the descriptors of the last poll(), when none was ready
+  bool quiet_valid_ = false;   // false: the next round with descriptors polls
 };
 
 // The preStop hook's way in: it asks PID 1 to drain and waits for the answer.

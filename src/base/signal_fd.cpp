@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <stdexcept>
 
 #include "base/errors.h"
@@ -11,10 +12,9 @@
 namespace lameduck {
 
 SignalFd::SignalFd() {
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_BLOCK, &all, nullptr);
-  fd_.reset(signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC));
+  sigfillset(&set_);
+  sigprocmask(SIG_BLOCK, &set_, nullptr);
+  fd_.reset(signalfd(-1, &set_, SFD_NONBLOCK | SFD_CLOEXEC));
   // Not a setup mistake: main reports it as an internal error.
   if (!fd_) throw std::runtime_error(errno_text("signalfd failed"));
 }
@@ -29,6 +29,25 @@ void SignalFd::read_pending(std::vector<signalfd_siginfo>& out) {
     out.insert(out.end(), buffer, buffer + n / static_cast<ssize_t>(sizeof(signalfd_siginfo)));
     if (n < static_cast<ssize_t>(sizeof buffer)) break;  // drained: spare the EAGAIN read
   }
+}
+
+bool SignalFd::wait_one(const timespec* timeout, signalfd_siginfo& out) const {
+  siginfo_t info{};
+  int sig = ::sigtimedwait(&set_, &info, timeout);
+  if (sig <= 0) return false;
+  out = signalfd_siginfo{};
+  out.ssi_signo = static_cast<std::uint32_t>(sig);
+  out.ssi_errno = info.si_errno;
+  out.ssi_code = info.si_code;
+  if (sig == SIGIO && info.si_code > 0 && info.si_code != SI_KERNEL) {
+    out.ssi_fd = info.si_fd;  // F_SETSIG-style: the poll band and the descriptor
+    out.ssi_band = static_cast<std::uint32_t>(info.si_band);
+    return true;
+  }
+  out.ssi_pid = static_cast<std::uint32_t>(info.si_pid);
+  out.ssi_uid = info.si_uid;
+  if (sig == SIGCHLD) out.ssi_status = info.si_status;
+  return true;
 }
 
 }  // namespace lameduck

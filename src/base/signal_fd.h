@@ -8,6 +8,7 @@
 
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <time.h>
 
 #include <vector>
 
@@ -28,9 +29,16 @@ class SignalFd {
   int fd() const { return fd_.get(); }
   // Every signal pending now (never blocks) into out (cleared first), reusing its storage.
   void read_pending(std::vector<signalfd_siginfo>& out);
+  // Blocks in sigtimedwait() on the same set, without the descriptor, until one signal is
+  // pending (taken, lowest number first, as a read would) or timeout passes (null: no
+  // limit). One system call where poll() + read() are two. False on timeout or EINTR.
+  // Fills the fields lameduck reads (signo, errno, code, pid, uid; status for SIGCHLD;
+  // fd and band for a SIGIO with a poll code).
+  bool wait_one(const timespec* timeout, signalfd_siginfo& out) const;
 
  private:
   UniqueFd fd_;
+  sigset_t set_{};
 };
 
 }  // namespace lameduck

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "control/control_server.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -78,7 +81,27 @@ std::unique_ptr<ControlServer> ControlServer::open_for_pid1() {
         init.ok() ? "/proc/1 is another process" : "/proc/1/ns/pid: " + init.error);
     return nullptr;
   }
-  return open(control_socket_name(own.inode), own.inode);
+  auto server = open(control_socket_name(own.inode), own.inode);
+  // main() blocked every signal (SignalFd) before anything else, so this is done.
+  if (server && !server->wake_with_sigio()) {
+    spdlog::debug("preStop control socket: no SIGIO on connect ({}); polling it",
+                  std::strerror(errno));
+  }
+  return server;
+}
+
+bool ControlServer::wake_with_sigio() {
+  sigset_t blocked;
+  if (::pthread_sigmask(SIG_BLOCK, nullptr, &blocked) != 0 || sigismember(&blocked, SIGIO) != 1) {
+    errno = EINVAL;
+    return false;
+  }
+  // The owner first: O_ASYNC without one signals nobody. F_SETSIG stays 0: a plain SIGIO
+  // with si_code SI_KERNEL, which a process cannot send (EventLoop::is_io_wakeup).
+  if (::fcntl(fd_.get(), F_SETOWN, ::getpid()) != 0) return false;
+  if (::fcntl(fd_.get(), F_SETFL, O_NONBLOCK | O_ASYNC) != 0) return false;
+  sigio_ = true;
+  return true;
 }
 
 std::unique_ptr<ControlServer> ControlServer::open(const std::string& name,

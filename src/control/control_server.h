@@ -34,10 +34,18 @@ class ControlServer final : public ControlChannel {
 
   // The abstract name it listens on (without the leading NUL).
   const std::string& name() const { return name_; }
+  // Makes a connecting hook raise a SIGIO in this process (O_ASYNC, F_SETOWN; plain SIGIO
+  // with si_code SI_KERNEL), so an idle loop can wait in sigtimedwait() alone (event_loop.h).
+  // Only when SIGIO is blocked in this thread (it would kill the process otherwise, and
+  // only a process that reads its signals from a SignalFd can take it); false when not
+  // done, and the loop polls the listener as before.
+  bool wake_with_sigio();
 
   void add_fds(std::vector<pollfd>& fds) override;
   std::optional<TimePoint> next_timeout() const override;
   void on_ready(std::span<const pollfd> fds, TimePoint now) override;
+  // Only the listener, and a connection raises a SIGIO: no client is connected.
+  bool fds_raise_sigio() const override { return sigio_ && clients_.empty(); }
   std::optional<pid_t> take_drain_request() override;
   std::optional<Waited> take_waited() override;
   void report_draining(std::string_view details) override;
@@ -73,6 +81,7 @@ class ControlServer final : public ControlChannel {
   UniqueFd fd_;
   std::string name_;
   std::uint64_t pid_namespace_;
+  bool sigio_ = false;  // wake_with_sigio() done
   std::vector<Client> clients_;
   std::vector<Waited> waited_;  // oldest first
   RefusalSummary refusals_;

@@ -75,7 +75,12 @@ void Supervisor::run_round(std::span<LoopSource* const> sources) {
   // Every signal of the batch, also those read with the app's SIGCHLD: they still go to
   // what is left of its process group (--group).
   for (const auto& info : woke.signals) on_signal(info);
-  if (child_status_) return;
+  if (child_status_) {
+    // The idle fast path takes one signal per round (event_loop.h): what was pending with
+    // the app's exit is handled as the rest of a poll() round's batch would have been.
+    for (const auto& info : loop_.take_pending()) on_signal(info);
+    return;
+  }
   loop_.dispatch(sources, woke.now);
   take_drain_requests();
 }

@@ -32,7 +32,7 @@ from fakeapi.slices import endpoint, slice, terminating
 from support.env import (PYTHON, SANITIZER_REPORT, base_env, lameduck_argv, pid1_prefix,
                          require_binaries)
 from support.lameduck_proc import Lameduck
-from support.procfs import children_of, sigbit, signal_mask
+from support.procfs import children_of, listens_for_signals
 from support.wait import SLACK, TIMEOUT, wait_for
 
 NOBODY = 65534
@@ -771,6 +771,54 @@ def test_no_control_socket_unless_pid1(echo_app, hook):
 
 
 # --------------------------------------------------------------------------------------
+# issue 21: the idle PID 1 waits in rt_sigtimedwait; a connection wakes it with a SIGIO
+# --------------------------------------------------------------------------------------
+
+# The system call an idle lameduck blocks in (/proc/PID/syscall's first field).
+RT_SIGTIMEDWAIT = {"x86_64": 128, "aarch64": 137}
+
+
+def blocked_in(pid: int) -> Optional[int]:
+    try:
+        first = pathlib.Path(f"/proc/{pid}/syscall").read_text().split()[0]
+    except (OSError, IndexError):
+        return None
+    return int(first) if first.lstrip("-").isdigit() else None
+
+
+@pytest.mark.skipif(os.uname().machine not in RT_SIGTIMEDWAIT, reason="syscall numbers")
+def test_idle_pid1_waits_in_sigtimedwait_and_wakes_for_every_hook(echo_app, hook):
+    """The control socket raises SIGIO on connect, so an idle PID 1 waits in one
+    rt_sigtimedwait (not poll + read). Connections that come at once raise one SIGIO
+    between them; each is still answered, and PID 1 is back in rt_sigtimedwait after."""
+    needs_nsenter()
+    ld, echo = echo_app(["--delay", "1s"], "--exit-on", "TERM:0", mode="pid1")
+    nr = RT_SIGTIMEDWAIT[os.uname().machine]
+    wait_for(lambda: blocked_in(ld.pid) == nr, message="PID 1 to wait in rt_sigtimedwait")
+    name = f"\0lameduck/{ns_inode(ld.pid)}"
+    socks = []
+    try:
+        for _ in range(8):  # from outside the PID namespace: each is refused, with a line
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(TIMEOUT)
+            s.connect(name)
+            socks.append(s)
+        for s in socks:
+            assert s.recv(256).startswith(b"refused "), "every connection gets its answer"
+    finally:
+        for s in socks:
+            s.close()
+    wait_for(lambda: blocked_in(ld.pid) == nr, message="PID 1 to wait in rt_sigtimedwait again")
+    # A hook in the namespace is served from there, and SIGIO from a user is the app's.
+    t0 = ld.signal(signal.SIGIO)
+    echo.wait_signal(signal.SIGIO, after=t0)
+    h = hook([], target=ld.pid)
+    h.wait_stderr("PID 1 is draining")
+    assert h.wait() == 0
+    assert echo.read().signal_numbers() == [signal.SIGIO]
+
+
+# --------------------------------------------------------------------------------------
 # issue 15: a squatted name, a flood of refused connections, a busy PID 1
 # --------------------------------------------------------------------------------------
 
@@ -939,7 +987,7 @@ def test_a_hook_retrying_a_busy_pid1_hears_sigterm(echo_app, hook):
         held = fill_backlog(f"\0lameduck/{ns_inode(ld.pid)}")
         h = hook(["--delay", "1s"], target=ld.pid)
         pid = h.pid()
-        wait_for(lambda: signal_mask(pid) & sigbit(signal.SIGTERM), message="the hook's signalfd")
+        wait_for(lambda: listens_for_signals(pid), message="the hook's signalfd")
         time.sleep(0.3)  # into the 2 s of retries
         sent = h.signal(signal.SIGTERM)
         assert h.wait(timeout=TIMEOUT + 5) == 0, h.stderr()

@@ -29,8 +29,8 @@ from typing import Optional, Sequence
 
 from .env import (LAMEDUCK_BIN, MARKER_VAR, base_env, check_sanitizers, kill_marked,
                   lameduck_argv, pid1_prefix, process_image, require_binaries, require_mode)
-from .procfs import ProcStat, alive, children_of, descendants_of, exe, proc_stat, proc_status, \
-    sigbit, signal_mask
+from .procfs import ProcStat, alive, children_of, descendants_of, exe, listens_for_signals, \
+    proc_stat, proc_status
 from .wait import TIMEOUT, wait_for
 
 
@@ -167,9 +167,10 @@ class Lameduck:
             if self.pid < 0:  # it ended already
                 self.pid = 0
         if self.pid:
-            # Ready when the signalfd mask is in place (or it already ended).
+            # Ready when the signalfd mask is in place (or it already ended); an idle
+            # lameduck waits in rt_sigtimedwait, which unblocks what it waits for.
             wait_for(lambda: self.proc.poll() is not None or not alive(self.pid)
-                     or signal_mask(self.pid) & sigbit(signal.SIGTERM),
+                     or listens_for_signals(self.pid),
                      message="lameduck to block its signals")
         return self
 
