@@ -16,14 +16,26 @@
 namespace lameduck {
 namespace {
 
+// Where the app runs (Child::spawn decides; the vforked child acts on it).
+enum Placement : int {
+  kOwnSession,     // no terminal on stdin: setsid()
+  kOwnGroup,       // a terminal lameduck is not in the foreground of: setpgid()
+  kTerminalGroup,  // lameduck has the terminal's foreground: setpgid(), tcsetpgrp()
+};
+
 // Runs in the vfork()ed child, which shares lameduck's memory until it execs or exits
 // (lameduck is suspended meanwhile): only async-signal-safe calls, nothing allocated, and
 // exec's errno goes into *error for lameduck to read when it resumes.
-[[noreturn]] void exec_child(char* const* argv, const sigset_t& mask, bool take_terminal,
+[[noreturn]] void exec_child(char* const* argv, const sigset_t& mask, int placement,
                              volatile int* error) {
-  setpgid(0, 0);
+  // Never a group leader (a new pid in lameduck's group), so setsid() cannot fail.
+  if (placement == kOwnSession) {
+    setsid();
+  } else {
+    setpgid(0, 0);
+  }
   // SIGTTOU is still blocked here, so this does not stop us even from a background group.
-  if (take_terminal) tcsetpgrp(STDIN_FILENO, getpgrp());
+  if (placement == kTerminalGroup) tcsetpgrp(STDIN_FILENO, getpgrp());
   sigprocmask(SIG_SETMASK, &mask, nullptr);
   execvp(argv[0], argv);
   const int failed = errno;
@@ -55,18 +67,27 @@ Child Child::spawn(const std::vector<std::string>& args, const sigset_t& mask) {
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
-  // Hand over the terminal if lameduck is in its foreground (decided here: the child's
-  // parent is lameduck, so its test would be the same).
-  volatile bool take_terminal = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+  // Without a terminal on stdin (a container, a Pod) the app gets a session of its own, as
+  // dumb-init does: its processes' exits then skip the kernel's orphaned-process-group
+  // check (exit_notify -> kill_orphaned_pgrp), which runs only when the exiting process's
+  // parent -- lameduck, for every re-parented orphan -- is in another group of the SAME
+  // session, and walks the group's members, unreaped zombies included: with many orphans
+  // exiting at once that walk, not lameduck, was most of the time to reap them. With a
+  // terminal, job control needs the app in lameduck's session: its own group, and the
+  // terminal's foreground when lameduck has it (decided here: the child's parent is
+  // lameduck, so its test would be the same).
+  volatile int placement = !isatty(STDIN_FILENO)                  ? kOwnSession
+                           : tcgetpgrp(STDIN_FILENO) == getpgrp() ? kTerminalGroup
+                                                                  : kOwnGroup;
   // vfork, not fork: no copy of lameduck's page tables and no copy-on-write faults in
   // either process, and the exec error needs no pipe. When vfork returns here, the child
-  // has exec'd (so its setpgid is done: a group signal cannot race it) or exited.
+  // has exec'd (so its setsid or setpgid is done: a group signal cannot race it) or exited.
   volatile int error = 0;
   pid_t pid = vfork();
   if (pid < 0) {
     throw SetupError(kExitUsage, errno_text("cannot fork"));
   }
-  if (pid == 0) exec_child(argv.data(), mask, take_terminal, &error);
+  if (pid == 0) exec_child(argv.data(), mask, placement, &error);
   if (error != 0) {
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -93,19 +114,14 @@ int become_subreaper() {
   return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : errno;
 }
 
-std::vector<Reaped> reap_exited() {
-  std::vector<Reaped> out;
+std::optional<Reaped> reap_one() {
   for (;;) {
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid > 0) {
-      out.push_back({pid, status});
-      continue;
-    }
+    if (pid > 0) return Reaped{pid, status};
     if (pid < 0 && errno == EINTR) continue;
-    break;
+    return std::nullopt;
   }
-  return out;
 }
 
 bool has_children() {

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,8 +14,9 @@ namespace lameduck {
 class Child {
  public:
   // Forks and execs argv (PATH lookup) with the given signal mask, default dispositions
-  // for caught signals, in its own process group, in the terminal's foreground when
-  // lameduck has it. Throws SetupError (exit 125, 126 or 127, one line: what failed and
+  // for caught signals, in a session of its own when stdin is not a terminal; else in its
+  // own process group of lameduck's session, in the terminal's foreground when lameduck
+  // has it. Throws SetupError (exit 125, 126 or 127, one line: what failed and
   // what to do) when the command cannot be started.
   static Child spawn(const std::vector<std::string>& argv, const sigset_t& mask);
 
@@ -36,8 +38,9 @@ struct Reaped {
   int status;
 };
 
-// Reaps every exited child without blocking (waitpid(-1, WNOHANG) until none is left).
-std::vector<Reaped> reap_exited();
+// Reaps one exited child without blocking (waitpid(-1, WNOHANG)); nullopt when none has
+// exited. Callers loop until nullopt: nothing is allocated per reaped process.
+std::optional<Reaped> reap_one();
 
 // True while lameduck still has children (exited or not).
 bool has_children();

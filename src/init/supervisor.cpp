@@ -208,20 +208,21 @@ void Supervisor::drain_expired() {
 }
 
 void Supervisor::on_reaped() {
-  for (const auto& reaped : reap_exited()) {
-    if (reaped.pid != child_.pid()) {
+  while (auto reaped = reap_one()) {
+    if (reaped->pid != child_.pid()) {
       if (spdlog::should_log(spdlog::level::debug)) {
-        spdlog::debug("reaped pid {} ({})", reaped.pid, describe_status(reaped.status));
+        spdlog::debug("reaped pid {} ({})", reaped->pid, describe_status(reaped->status));
       }
       continue;
     }
-    child_status_ = reaped.status;
-    timeline_.info("app (pid {}) {}", reaped.pid, describe_status(reaped.status));
+    child_status_ = reaped->status;
+    timeline_.info("app (pid {}) {}", reaped->pid, describe_status(reaped->status));
   }
 }
 
 void Supervisor::clean_up_leftovers() {
-  reap_exited();
+  while (reap_one()) {
+  }
   if (!has_children()) return;
   int count = signal_leftovers(options_.stop_signal);
   spdlog::info("app left {} process(es) behind: sent {}, waiting up to {}",
@@ -235,7 +236,8 @@ void Supervisor::clean_up_leftovers() {
       for (const auto& info : loop_.wait({}, until).signals) {
         if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) skip_grace = true;
       }
-      reap_exited();
+      while (reap_one()) {
+      }
     }
     return true;
   };

@@ -164,6 +164,27 @@ def test_group_reaches_the_whole_process_group(echo_app, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_without_a_terminal_the_app_leads_a_session_of_its_own(echo_app, mode):
+    """Issue 21: stdin is not a terminal, so the app is started with setsid (as dumb-init
+    does): the orphans it leaves exit without the kernel's orphaned-group walk. Its group
+    is still one group, and --group still reaches all of it."""
+    ld, echo = echo_app(["--group"], "--member", "--exit-on", "TERM:0", mode=mode,
+                        ready=("main", "member"))
+    log = echo.read()
+    main = proc_stat(echo.host_pid(log.ready("main").pid))
+    member = proc_stat(echo.host_pid(log.ready("member").pid))
+    assert main.sid == main.pgid == main.pid
+    assert member.sid == member.pgid == main.pid
+    assert proc_stat(ld.pid).sid != main.sid
+    t0 = ld.signal(signal.SIGUSR1)
+    echo.wait_signal(signal.SIGUSR1, who="main", after=t0)
+    echo.wait_signal(signal.SIGUSR1, who="member", after=t0)
+    ld.signal(signal.SIGTERM)
+    echo.wait_signal(signal.SIGTERM, who="member")
+    assert ld.wait().code == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_without_group_only_the_child(echo_app, mode):
     ld, echo = echo_app([], "--member", "--exit-on", "TERM:0", mode=mode,
                         ready=("main", "member"))
@@ -321,6 +342,7 @@ def test_app_gets_the_terminal(tmp_path, sigecho):
     try:
         ready = echo.wait_ready()
         assert ready.pgid == ready.pid != pid
+        assert proc_stat(ready.pid).sid == pid, "in lameduck's session, where the terminal is"
         wait_for(lambda: os.tcgetpgrp(master) == ready.pgid,
                  message="the app's process group to be the terminal's foreground")
         os.write(master, b"\x03")  # ^C

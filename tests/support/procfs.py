@@ -20,6 +20,7 @@ class ProcStat:
     state: str
     ppid: int
     pgid: int
+    sid: int = 0  # the session id
 
 
 def proc_stat(pid: int) -> Optional[ProcStat]:
@@ -37,7 +38,7 @@ def parse_stat_line(text: str) -> ProcStat:
     pid = int(text[: text.index("(")].strip())
     fields = text[close + 2:].split()
     return ProcStat(pid, text[text.index("(") + 1: close], fields[0], int(fields[1]),
-                    int(fields[2]))
+                    int(fields[2]), int(fields[3]))
 
 
 def all_pids() -> list[int]:
