@@ -20,7 +20,7 @@ from fakeapi.status import expired_status, status_obj  # noqa: E402
 
 def main(out):
     seeds = {t: [] for t in ("fuzz_slice_list", "fuzz_watch_stream", "fuzz_status",
-                             "fuzz_control", "fuzz_cli_values", "fuzz_text")}
+                             "fuzz_control", "fuzz_cli_values", "fuzz_text", "fuzz_dns")}
     fixture = json.loads((ROOT / "tests/fixtures/endpointslice-terminating.json").read_text())
     web = slice("web-abc12", "web", [endpoint("10.1.2.3", pod="web-1"),
                                      endpoint("10.1.2.4", pod="web-2")])
@@ -59,11 +59,37 @@ def main(out):
     seeds["fuzz_cli_values"] += [b"1500ms", b"15s", b"2m", b"1h", b"SIGTERM", b"TERM", b"15",
                                  b"TERM:QUIT", b"WINCH:0", b"RTMIN+3", b"SIGRTMAX-1"]
     seeds["fuzz_text"] += [b"\x78pod web-1 in shop", b"\xffcaf\xc3\xa9\n\x1b[2J", b"\x05\xe2\x82\xac\xe2\x82\xac"]
+    seeds["fuzz_dns"] += dns_seeds()
     for target, items in seeds.items():
         d = pathlib.Path(out) / target
         d.mkdir(parents=True, exist_ok=True)
         for i, item in enumerate(items):
             (d / f"seed-{i}").write_bytes(item if isinstance(item, bytes) else item.encode())
+
+
+def dns_seeds():
+    """Replies for kubernetes.default.svc (A: a CNAME chain with compression, AAAA, NXDOMAIN,
+    truncated) and the resolver's files; the first byte picks the type (odd: AAAA)."""
+    import socket
+    import struct
+
+    def wire(name):
+        return b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+
+    def reply(qid, qtype, flags, answers):
+        q = wire("kubernetes.default.svc") + struct.pack("!HH", qtype, 1)
+        return struct.pack("!HHHHHH", qid, flags, 1, len(answers), 0, 0) + q + b"".join(answers)
+
+    cname = struct.pack("!HHHIH", 0xC00C, 5, 1, 30, 6) + b"\x03api\xc0\x17"
+    a = struct.pack("!HHHIH", 0xC034, 1, 1, 30, 4) + socket.inet_aton("10.96.0.1")
+    aaaa = struct.pack("!HHHIH", 0xC00C, 28, 1, 30, 16) + socket.inet_pton(socket.AF_INET6, "fd00::1")
+    return [b"\x00" + reply(0x1234, 1, 0x8180, [cname, a]),
+            b"\x01" + reply(0xBEEF, 28, 0x8180, [aaaa]),
+            b"\x00" + reply(0x0001, 1, 0x8183, []),
+            b"\x00" + reply(0x0002, 1, 0x8380, [cname]),
+            b"\x00nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local "
+            b"cluster.local\noptions ndots:5 timeout:2 attempts:3\n",
+            b"\x00127.0.0.1 localhost\nfd00::1 kubernetes.default.svc api # the API\n"]
 
 
 if __name__ == "__main__":
