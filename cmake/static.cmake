@@ -39,7 +39,13 @@ target_include_directories(lameduck_static_headers SYSTEM INTERFACE "${LAMEDUCK_
 target_compile_definitions(lameduck_static_headers INTERFACE
   "SPDLOG_HEADER_ONLY="
   "SPDLOG_FMT_EXTERNAL=1"
-  "FMT_HEADER_ONLY=1")
+  "FMT_HEADER_ONLY=1"
+  # fmt without std::locale: its locale_ref (the thousands separator and decimal point of
+  # {:L}, which lameduck never uses) constructed std::locale(), the last thing that linked
+  # libstdc++'s locale_init and every facet. 0 = no separator, '.' as the decimal point:
+  # what the classic "C" locale that lameduck runs in gives. (The dev build links the
+  # compiled libfmt, which never includes format-inl.h: nothing to define there.)
+  "FMT_STATIC_THOUSANDS_SEPARATOR=0")
 
 # --- static curl + mbedTLS + zlib ------------------------------------------------------------
 foreach(_lib curl mbedtls mbedx509 mbedcrypto z)
