@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The command line (CLI11): one options struct per subcommand, every option also read
+// The command line (cli/parser.h): one options struct per subcommand, every option also read
 // from LAMEDUCK_<NAME>. Parsing is pure: it returns a Command or throws SetupError (a
 // UsageError, or the --rewrite and stop-signal checks of init/signals.h): exit 125.
 #pragma once
