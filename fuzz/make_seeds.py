@@ -20,7 +20,8 @@ from fakeapi.status import expired_status, status_obj  # noqa: E402
 
 def main(out):
     seeds = {t: [] for t in ("fuzz_slice_list", "fuzz_watch_stream", "fuzz_status",
-                             "fuzz_control", "fuzz_cli_values", "fuzz_text", "fuzz_dns")}
+                             "fuzz_control", "fuzz_cli_values", "fuzz_text", "fuzz_dns",
+                             "fuzz_cli_args")}
     fixture = json.loads((ROOT / "tests/fixtures/endpointslice-terminating.json").read_text())
     web = slice("web-abc12", "web", [endpoint("10.1.2.3", pod="web-1"),
                                      endpoint("10.1.2.4", pod="web-2")])
@@ -60,6 +61,10 @@ def main(out):
                                  b"TERM:QUIT", b"WINCH:0", b"RTMIN+3", b"SIGRTMAX-1"]
     seeds["fuzz_text"] += [b"\x78pod web-1 in shop", b"\xffcaf\xc3\xa9\n\x1b[2J", b"\x05\xe2\x82\xac\xe2\x82\xac"]
     seeds["fuzz_dns"] += dns_seeds()
+    seeds["fuzz_cli_args"] += [b"--delay\x003s\x00--\x00x", b"prestop\x00--bogus\x00--help",
+                               b"install\x00--\x00/d", b"-ge3\x00--rewrite\x00TERM:QUIT,USR1:0\x00sh",
+                               b"endpoints\x00-ojson\x00--no-wait-pooled", b"--log-level\x00debug\x00prestop",
+                               b"--subreaper=no\x00--port\x0080,443\x00--pod-ip=10.0.0.1\x00app"]
     for target, items in seeds.items():
         d = pathlib.Path(out) / target
         d.mkdir(parents=True, exist_ok=True)

@@ -20,16 +20,16 @@ command -v "$CC" >/dev/null || CC=clang
 
 CXX=$CXX CC=$CC cmake -S . -B "$BUILD" -G Ninja -DLAMEDUCK_FUZZ=ON -DLAMEDUCK_TESTS=OFF \
   -DLAMEDUCK_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
-ninja -C "$BUILD" ${LAMEDUCK_FUZZ_TARGETS:-fuzz_slice_list fuzz_watch_stream fuzz_status fuzz_control fuzz_cli_values fuzz_text fuzz_dns}
+ninja -C "$BUILD" ${LAMEDUCK_FUZZ_TARGETS:-fuzz_slice_list fuzz_watch_stream fuzz_status fuzz_control fuzz_cli_values fuzz_text fuzz_dns fuzz_cli_args}
 
 rm -rf "$BUILD/seeds"
 /usr/bin/python3 fuzz/make_seeds.py "$BUILD/seeds"
 # Inputs per target: list and watch bodies are large by nature, the rest are lines.
 declare -A MAX_LEN=([fuzz_slice_list]=262144 [fuzz_watch_stream]=262144 [fuzz_status]=16384
                     [fuzz_control]=4096 [fuzz_cli_values]=256 [fuzz_text]=4096
-                    [fuzz_dns]=4096)
+                    [fuzz_dns]=4096 [fuzz_cli_args]=1024)
 failed=()
-for target in ${LAMEDUCK_FUZZ_TARGETS:-fuzz_slice_list fuzz_watch_stream fuzz_status fuzz_control fuzz_cli_values fuzz_text fuzz_dns}; do
+for target in ${LAMEDUCK_FUZZ_TARGETS:-fuzz_slice_list fuzz_watch_stream fuzz_status fuzz_control fuzz_cli_values fuzz_text fuzz_dns fuzz_cli_args}; do
   corpus=$BUILD/corpus/$target
   artifacts=$BUILD/artifacts/$target
   mkdir -p "$corpus" "$artifacts"
