@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Build the fully static lameduck binary (glibc; amd64 or arm64; <= 2.4 MiB stripped).
+# Build the fully static lameduck binary (glibc; amd64 or arm64; <= 2.0 MB stripped).
 #
 #   scripts/build-static.sh                 -> build-static/lameduck        (amd64)
 #   scripts/build-static.sh --arch arm64    -> build-static-arm64/lameduck  (aarch64)

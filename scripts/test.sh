@@ -11,7 +11,7 @@
 #    namespace, the fake Kubernetes API server, kubectl against it, the demo's short run);
 # 4. builds with AddressSanitizer + UBSan and runs the tests again;
 # 5. builds the static binary (scripts/build-static.sh), checks it (static, no
-#    dependency, <= 2.4 MiB) and runs the integration suite against it, including a run in
+#    dependency, <= 2,000,000 bytes) and runs the integration suite against it, including a run in
 #    an empty root (chroot);
 # 6. cross-builds the arm64 static binary (scripts/build-static.sh --arch arm64), checks it
 #    and runs it under qemu-user (qemu-aarch64-static, called explicitly: no binfmt
