@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "base/text.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 
@@ -71,6 +72,17 @@ std::string_view clean_piece(std::string_view text, std::size_t& consumed, char 
   return std::string_view(scratch, static_cast<std::size_t>(n));
 }
 
+// How many bytes at the start of text are printable ASCII (space to '~'): text that
+// clean_text keeps as it is; for json_quote (in_json) also without '"' and '\\'.
+std::size_t plain_run(std::string_view text, bool in_json = false) {
+  std::size_t n = 0;
+  for (; n < text.size(); ++n) {
+    char c = text[n];
+    if (c < ' ' || c > '~' || (in_json && (c == '"' || c == '\\'))) break;
+  }
+  return n;
+}
+
 }  // namespace
 
 std::string clean_text(std::string_view text, std::size_t max_bytes) {
@@ -82,6 +94,21 @@ std::string clean_text(std::string_view text, std::size_t max_bytes) {
   std::size_t cut = 0;
   char scratch[8];
   while (!text.empty()) {
+    // Most text is printable ASCII, which stays as it is: a whole run at once (every byte
+    // of it a character boundary).
+    if (std::size_t run = plain_run(text); run > 0) {
+      std::size_t before = out.size();
+      std::size_t take = std::min(run, max_bytes - before);
+      out.append(text.data(), take);
+      if (before <= budget) cut = std::min(out.size(), budget);
+      if (take < run) {
+        out.resize(cut);
+        if (max_bytes >= kEllipsis.size()) out += kEllipsis;
+        return out;
+      }
+      text.remove_prefix(run);
+      continue;
+    }
     std::size_t consumed = 0;
     std::string_view piece = clean_piece(text, consumed, scratch);
     text.remove_prefix(consumed);
@@ -99,6 +126,10 @@ std::string clean_text(std::string_view text, std::size_t max_bytes) {
 bool is_clean_text(std::string_view text) {
   char scratch[8];
   while (!text.empty()) {
+    if (std::size_t run = plain_run(text); run > 0) {
+      text.remove_prefix(run);
+      continue;
+    }
     std::size_t consumed = 0;
     std::string_view piece = clean_piece(text, consumed, scratch);
     if (piece != text.substr(0, consumed)) return false;
@@ -111,6 +142,11 @@ std::string json_quote(std::string_view text) {
   std::string out = "\"";
   out.reserve(text.size() + 2);
   while (!text.empty()) {
+    if (std::size_t run = plain_run(text, true); run > 0) {
+      out.append(text.data(), run);
+      text.remove_prefix(run);
+      continue;
+    }
     char32_t cp = 0;
     std::size_t length = utf8_length(text, cp);
     if (length == 0) {
