@@ -5,13 +5,13 @@
 #include <spdlog/details/null_mutex.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/sink.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <climits>
-#include <cstdio>
-#include <ctime>
 
 #include "base/text.h"
 #include "base/unique_fd.h"
@@ -23,17 +23,64 @@ void append(spdlog::memory_buf_t& dest, std::string_view text) {
   dest.append(text.data(), text.data() + text.size());
 }
 
-// The last guard: whatever reaches a log line is valid UTF-8 on one line, even if some
-// outside text slipped past clean_text() where it came in.
-class CleanPayload final : public spdlog::custom_flag_formatter {
+// "2026-11-29T13:45:01.123Z": UTC with milliseconds, computed here rather than with
+// gmtime_r, which reads /etc/localtime once (glibc sets up the time zone first) for a
+// time zone that is never used.
+void append_utc_stamp(spdlog::memory_buf_t& dest, spdlog::log_clock::time_point time) {
+  using namespace std::chrono;
+  auto since_epoch = time.time_since_epoch();
+  auto day = floor<days>(since_epoch);
+  year_month_day date{sys_days{day}};
+  hh_mm_ss clock{floor<milliseconds>(since_epoch - day)};
+  auto digits = [&dest](long value, int width) {
+    char text[8];
+    for (int i = width - 1; i >= 0; --i, value /= 10) text[i] = static_cast<char>('0' + value % 10);
+    dest.append(text, text + width);
+  };
+  digits(static_cast<int>(date.year()), 4);
+  dest.push_back('-');
+  digits(static_cast<unsigned>(date.month()), 2);
+  dest.push_back('-');
+  digits(static_cast<unsigned>(date.day()), 2);
+  dest.push_back('T');
+  digits(clock.hours().count(), 2);
+  dest.push_back(':');
+  digits(clock.minutes().count(), 2);
+  dest.push_back(':');
+  digits(clock.seconds().count(), 2);
+  dest.push_back('.');
+  digits(clock.subseconds().count(), 3);
+  dest.push_back('Z');
+}
+
+std::string_view level_name(spdlog::level::level_enum level) {
+  auto name = spdlog::level::to_string_view(level);
+  return {name.data(), name.size()};
+}
+
+// 2026-11-29T13:45:01.123Z lameduck[7] info: ...: one line per event. The message is
+// cleaned again, the last guard: whatever reaches a log line is valid UTF-8 on one line,
+// even if some outside text slipped past clean_text() where it came in.
+class TextFormatter final : public spdlog::formatter {
  public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&,
-              spdlog::memory_buf_t& dest) override {
+  // who: the writer, "lameduck[7]".
+  explicit TextFormatter(std::string who) : who_(std::move(who)) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    append_utc_stamp(dest, msg.time);
+    dest.push_back(' ');
+    append(dest, who_);
+    dest.push_back(' ');
+    append(dest, level_name(msg.level));
+    append(dest, ": ");
     append(dest, clean_text(std::string_view(msg.payload.data(), msg.payload.size())));
+    dest.push_back('\n');
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<CleanPayload>();
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<TextFormatter>(who_);
   }
+
+ private:
+  std::string who_;
 };
 
 // {"time":"2026-11-29T13:45:01.123Z","level":"info","msg":"..."}: one object per line,
@@ -43,20 +90,10 @@ class JsonFormatter final : public spdlog::formatter {
   // who: the fields that name the writer, "\"logger\":\"lameduck\"".
   explicit JsonFormatter(std::string who) : who_(std::move(who)) {}
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    auto since_epoch = msg.time.time_since_epoch();
-    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-    auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds);
-    std::time_t t = seconds.count();
-    std::tm utc{};
-    gmtime_r(&t, &utc);
-    char stamp[40];
-    std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
-    std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(millis.count()));
     append(dest, "{\"time\":\"");
-    append(dest, stamp);
+    append_utc_stamp(dest, msg.time);
     append(dest, "\",\"level\":\"");
-    auto level = spdlog::level::to_string_view(msg.level);
-    append(dest, std::string_view(level.data(), level.size()));
+    append(dest, level_name(msg.level));
     append(dest, "\",");
     append(dest, who_);
     append(dest, ",\"msg\":");
@@ -71,15 +108,47 @@ class JsonFormatter final : public spdlog::formatter {
   std::string who_;
 };
 
-// text_who: spdlog pattern flags naming the writer; json_who: the same as JSON fields.
-std::unique_ptr<spdlog::formatter> make_formatter(LogFormat format, const std::string& text_who,
+// text_who: the writer in a text line; json_who: the same as JSON fields.
+std::unique_ptr<spdlog::formatter> make_formatter(LogFormat format, std::string text_who,
                                                   std::string json_who) {
   if (format == LogFormat::json) return std::make_unique<JsonFormatter>(std::move(json_who));
-  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-  formatter->add_flag<CleanPayload>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ " + text_who +
-                                                     " %l: %*");
-  return formatter;
+  return std::make_unique<TextFormatter>(std::move(text_who));
 }
+
+// Writes line to fd whole (a short write is continued; EINTR retried); errors are
+// ignored: a log line must never stop lameduck.
+void write_line(int fd, const spdlog::memory_buf_t& line) {
+  const char* data = line.data();
+  std::size_t left = line.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, data, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+// lameduck's own stderr: one write(2) per line, unbuffered (lameduck is single-threaded,
+// and its lines must not wait in a buffer when the app writes there too).
+class StderrSink final : public spdlog::sinks::sink {
+ public:
+  void log(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    write_line(STDERR_FILENO, line);
+  }
+  void flush() override {}
+  void set_pattern(const std::string& pattern) override {
+    formatter_ = std::make_unique<spdlog::pattern_formatter>(pattern);
+  }
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+    formatter_ = std::move(formatter);
+  }
+
+ private:
+  std::unique_ptr<spdlog::formatter> formatter_ = make_formatter(LogFormat::text, "lameduck", "");
+};
 
 // One non-blocking write per line: a full pipe costs the line, never the hook's time.
 class Pid1StderrSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
@@ -121,12 +190,11 @@ void setup_logging(const LogOptions& options) {
   json_errors = options.format == LogFormat::json;
   auto logger = spdlog::default_logger();
   if (logger->name() != "lameduck") {
-    // stderr_sink_st: unbuffered fwrite to stderr; lameduck is single-threaded.
-    logger = std::make_shared<spdlog::logger>("lameduck",
-                                              std::make_shared<spdlog::sinks::stderr_sink_st>());
+    logger = std::make_shared<spdlog::logger>("lameduck", std::make_shared<StderrSink>());
     spdlog::set_default_logger(logger);
   }
-  logger->set_formatter(make_formatter(options.format, "lameduck[%P]", "\"logger\":\"lameduck\""));
+  logger->set_formatter(make_formatter(
+      options.format, "lameduck[" + std::to_string(::getpid()) + "]", "\"logger\":\"lameduck\""));
   logger->set_level(spdlog::level::from_str(options.level));
   logger->flush_on(spdlog::level::trace);
 }
@@ -137,7 +205,7 @@ void copy_log_to_pid1(const LogOptions& options) {
   if (!fd || same_file(fd.get(), STDERR_FILENO) || pid1_copy) return;
   auto sink = std::make_shared<Pid1StderrSink>(std::move(fd));
   sink->set_formatter(
-      make_formatter(options.format, "lameduck prestop (pid %P)",
+      make_formatter(options.format, "lameduck prestop (pid " + std::to_string(::getpid()) + ")",
                      "\"logger\":\"lameduck prestop\",\"pid\":" + std::to_string(::getpid())));
   spdlog::default_logger()->sinks().push_back(sink);
   pid1_copy = sink;
