@@ -62,10 +62,12 @@ struct Dispatch {
     return 0;
   }
   int operator()(const RunOptions& run) const {
-    setup_logging(run.log);
     // Parse-only: manifests are checked where the image's COMMAND does not exist.
-    if (run.check_only) return check_api(run.wait.kube);
-    return run_command(run, signals);
+    if (run.check_only) {
+      setup_logging(run.log);
+      return check_api(run.wait.kube);
+    }
+    return run_command(run, signals);  // sets up logging once the app is started
   }
   int operator()(const PrestopOptions& prestop) const {
     setup_logging(prestop.log);

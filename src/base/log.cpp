@@ -183,10 +183,12 @@ std::shared_ptr<spdlog::sinks::sink> pid1_copy;
 }  // namespace
 
 namespace {
-bool json_errors = false;  // print_error follows --log-format once the options are known
+bool json_errors = false;            // print_error follows --log-format once the options are known
+std::optional<LogOptions> deferred;  // defer_logging's options until setup_logging()
 }  // namespace
 
 void setup_logging(const LogOptions& options) {
+  deferred.reset();
   json_errors = options.format == LogFormat::json;
   auto logger = spdlog::default_logger();
   if (logger->name() != "lameduck") {
@@ -197,6 +199,15 @@ void setup_logging(const LogOptions& options) {
       options.format, "lameduck[" + std::to_string(::getpid()) + "]", "\"logger\":\"lameduck\""));
   logger->set_level(spdlog::level::from_str(options.level));
   logger->flush_on(spdlog::level::trace);
+}
+
+void defer_logging(const LogOptions& options) {
+  json_errors = options.format == LogFormat::json;
+  deferred = options;
+}
+
+void setup_logging() {
+  if (deferred) setup_logging(*deferred);
 }
 
 void copy_log_to_pid1(const LogOptions& options) {
@@ -237,6 +248,7 @@ void Timeline::write(spdlog::level::level_enum level, std::string_view text) con
 
 void print_error(const std::string& message) {
   if (json_errors) {
+    setup_logging();  // deferred until now
     spdlog::error("{}", message);
     return;
   }

@@ -25,6 +25,13 @@ struct LogOptions {
 // Installs the default logger. Safe to call again (e.g. after parsing the options).
 void setup_logging(const LogOptions& options);
 
+// For a start-up that runs no logging code until it must (the run, until the app is
+// started): print_error follows the options' format at once; the logger is installed by
+// setup_logging() (or by print_error, in JSON). Nothing may log in between.
+void defer_logging(const LogOptions& options);
+// Installs the logger with the deferred options; nothing when none are deferred.
+void setup_logging();
+
 // `lameduck prestop` while PID 1 is not lameduck: every log line also goes to PID 1's stderr
 // (/proc/1/fd/2), where `kubectl logs` reads (the kubelet shows a hook's own output only
 // when it fails), marked "lameduck prestop (pid N)". Best effort and never blocking: no copy
