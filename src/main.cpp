@@ -2,9 +2,9 @@
 // lameduck: a PID 1 that keeps the app serving after SIGTERM until the Pod is out of
 // rotation. main() blocks signals, parses, and dispatches; errors become exit codes.
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <variant>
@@ -29,11 +29,14 @@ namespace {
 // (the signalfd, a socket, curl's wake-up pair), and log lines or the app's reads would
 // land there. /dev/null takes the gap first, as dumb-init and catatonit leave it to luck.
 void open_missing_stdio() {
-  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
-    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
-    int null = ::open("/dev/null", O_RDWR);  // the lowest free descriptor: fd itself
-    if (null >= 0 && null != fd) {
-      ::dup2(null, fd);
+  // One poll() tells which of the three is closed (POLLNVAL), where fcntl takes three calls.
+  pollfd fds[] = {{STDIN_FILENO, 0, 0}, {STDOUT_FILENO, 0, 0}, {STDERR_FILENO, 0, 0}};
+  if (::poll(fds, 3, 0) <= 0) return;
+  for (const pollfd& p : fds) {
+    if ((p.revents & POLLNVAL) == 0) continue;
+    int null = ::open("/dev/null", O_RDWR);  // the lowest free descriptor: p.fd itself
+    if (null >= 0 && null != p.fd) {
+      ::dup2(null, p.fd);
       ::close(null);
     }
   }
