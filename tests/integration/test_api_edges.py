@@ -30,7 +30,7 @@ import pytest
 
 from fakeapi.slices import pod_slice
 from support import env
-from support.env import LAMEDUCK_BIN, MODES, base_env
+from support.env import LAMEDUCK_BIN, MODES, base_env, needs_root_mounts
 from support.lameduck_proc import run_lameduck
 from support.sigecho import Sigecho
 from support.wait import EPSILON, SLACK, TIMEOUT, wait_for
@@ -197,14 +197,6 @@ class SilentDns:
         self.stopped = True
         for s in (self.udp, self.tcp, *self.held):
             s.close()
-
-
-def needs_root_mounts():
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("needs root and unshare (a private /etc/resolv.conf)")
-    r = subprocess.run(["unshare", "-m", "true"], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip("unshare -m not permitted here")
 
 
 def start_with_dns(tmp_path, args, echo, *, resolv, hosts):

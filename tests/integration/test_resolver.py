@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import shutil
 import signal
 import socket
 import struct
@@ -30,7 +29,7 @@ import time
 import pytest
 
 from fakeapi.slices import pod_slice
-from support.env import base_env, lameduck_argv
+from support.env import base_env, lameduck_argv, needs_root_mounts
 from support.sigecho import Sigecho
 from support.wait import EPSILON, SLACK, TIMEOUT, wait_for
 
@@ -127,14 +126,6 @@ class FakeDns:
         self.stopped = True
         self.thread.join()  # the port is free once no thread is in recvfrom
         self.sock.close()
-
-
-def needs_root_mounts():
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("needs root and unshare (a private /etc/resolv.conf)")
-    r = subprocess.run(["unshare", "-m", "true"], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip("unshare -m not permitted here")
 
 
 @pytest.fixture

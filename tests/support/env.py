@@ -205,3 +205,14 @@ def require_mode(mode: str) -> None:
 def check_sanitizers(text: str) -> None:
     match = SANITIZER_REPORT.search(text)
     assert match is None, f"sanitizer report in lameduck's stderr:\n{text}"
+
+
+def needs_root_mounts():
+    """Skips the test unless it may bind-mount files over /etc in a private mount
+    namespace (root and `unshare -m`), as the tests with their own /etc/resolv.conf do."""
+    import pytest
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare (a private /etc/resolv.conf)")
+    r = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("unshare -m not permitted here")

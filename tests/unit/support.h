@@ -7,7 +7,11 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <variant>
+#include <vector>
 
+#include "cli/options.h"
 #include "drain/drain.h"
 
 namespace lameduck::test {
@@ -30,6 +34,17 @@ inline DrainConfig endpoints_drain() {
   config.max_delay = Millis(25000);
   config.wait_endpoints = true;
   return config;
+}
+
+// `lameduck ARGS...` parsed as main parses it (the environment as it is).
+inline Command parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "lameduck");
+  return parse_command_line(static_cast<int>(args.size()), args.data());
+}
+
+// The same, for a command line that must be the run mode.
+inline RunOptions run(std::vector<const char*> args) {
+  return std::get<RunOptions>(parse(std::move(args)));
 }
 
 }  // namespace lameduck::test

@@ -6,18 +6,14 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "support.h"
+
 using namespace lameduck;
 
 namespace {
 
-Command parse(std::vector<const char*> args) {
-  args.insert(args.begin(), "lameduck");
-  return parse_command_line(static_cast<int>(args.size()), args.data());
-}
-
-RunOptions run(std::vector<const char*> args) {
-  return std::get<RunOptions>(parse(std::move(args)));
-}
+using test::parse;
+using test::run;
 
 PrestopOptions prestop(std::vector<const char*> args) {
   return std::get<PrestopOptions>(parse(std::move(args)));

@@ -8,19 +8,14 @@
 #include <cstdlib>
 
 #include "cli/options.h"
+#include "support.h"
 
 using namespace lameduck;
 
 namespace {
 
-Command parse(std::vector<const char*> args) {
-  args.insert(args.begin(), "lameduck");
-  return parse_command_line(static_cast<int>(args.size()), args.data());
-}
-
-RunOptions run(std::vector<const char*> args) {
-  return std::get<RunOptions>(parse(std::move(args)));
-}
+using test::parse;
+using test::run;
 
 std::string error_of(std::vector<const char*> args) {
   try {
