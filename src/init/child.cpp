@@ -96,6 +96,7 @@ Child Child::spawn(const std::vector<std::string>& args, const sigset_t& mask) {
   }
   Child out;
   out.pid_ = pid;
+  out.own_session_ = placement == kOwnSession;
   return out;
 }
 

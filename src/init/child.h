@@ -25,9 +25,14 @@ class Child {
   int signal(int sig, bool group) const;
   // True while the app is in a job-control stop (state T in /proc/<pid>/stat).
   bool stopped() const;
+  // True when spawn() started the app in a session of its own (setsid): its process group
+  // is then orphaned, and the kernel discards SIGTSTP, SIGTTIN and SIGTTOU sent to it
+  // while their action is the default.
+  bool own_session() const { return own_session_; }
 
  private:
   pid_t pid_ = -1;
+  bool own_session_ = false;
 };
 
 // Makes lameduck the child subreaper (PR_SET_CHILD_SUBREAPER). Returns errno or 0.

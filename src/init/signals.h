@@ -27,6 +27,8 @@ class SignalRewrite {
   void add(std::string_view spec);
   // The signal to forward for sig, or 0 to forward nothing.
   int apply(int sig) const;
+  // True when a --rewrite names sig as its FROM.
+  bool rewrites(int sig) const { return table_.count(sig) != 0; }
 
  private:
   std::map<int, int> table_;

@@ -147,6 +147,13 @@ void Supervisor::on_signal(const signalfd_siginfo& info) {
 
 void Supervisor::forward(int sig) {
   int target = options_.rewrite.apply(sig);
+  // In a session of its own the app's process group is orphaned, and the kernel would
+  // discard these three (default action): as dumb-init does in setsid mode, they stop the
+  // app as SIGSTOP unless a --rewrite names them.
+  if ((sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) && child_.own_session() &&
+      !options_.rewrite.rewrites(sig)) {
+    target = SIGSTOP;
+  }
   if (target == 0) {
     spdlog::debug("{} dropped (--rewrite)", signal_name(sig));
     return;

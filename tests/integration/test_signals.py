@@ -28,8 +28,7 @@ FORWARDED = {
     "HUP": signal.SIGHUP, "INT": signal.SIGINT, "QUIT": signal.SIGQUIT,
     "USR1": signal.SIGUSR1, "USR2": signal.SIGUSR2, "ALRM": signal.SIGALRM,
     "TERM": signal.SIGTERM, "CONT": signal.SIGCONT, "WINCH": signal.SIGWINCH,
-    "URG": signal.SIGURG, "TSTP": signal.SIGTSTP, "TTIN": signal.SIGTTIN,
-    "TTOU": signal.SIGTTOU, "PIPE": signal.SIGPIPE, "VTALRM": signal.SIGVTALRM,
+    "URG": signal.SIGURG, "PIPE": signal.SIGPIPE, "VTALRM": signal.SIGVTALRM,
     "PROF": signal.SIGPROF, "IO": signal.SIGIO, "PWR": signal.SIGPWR,
     "XCPU": signal.SIGXCPU, "XFSZ": signal.SIGXFSZ,
     "RTMIN": RTMIN, "RTMIN+1": RTMIN + 1, "RTMAX": signal.SIGRTMAX,
@@ -92,29 +91,55 @@ def test_several_signals_arrive_in_order(echo_app, mode):
     assert echo.read().signal_numbers() == sigs
 
 
+JOB_CONTROL = {"TSTP": signal.SIGTSTP, "TTIN": signal.SIGTTIN, "TTOU": signal.SIGTTOU}
+
+
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("name", ["TSTP", "TTIN", "TTOU"])
-def test_job_control_signals_never_stop_lameduck(shared_echo, mode, name):
-    sig = FORWARDED[name]
-    ld, echo = shared_echo(mode)
-    t0 = ld.signal(sig)
-    echo.wait_signal(sig, after=t0)
+@pytest.mark.parametrize("name", list(JOB_CONTROL))
+def test_job_control_signals_stop_an_app_in_its_own_session(echo_app, mode, name):
+    """Without a terminal the app leads its own session, so its process group is orphaned
+    and the kernel would discard a default-action TSTP, TTIN or TTOU: lameduck forwards
+    them as SIGSTOP (as dumb-init does in setsid mode), so `kill -TSTP 1` stops the app,
+    SIGCONT resumes it, and lameduck itself never stops."""
+    ld, echo = echo_app([], mode=mode)
+    app = echo.host_pid(echo.read().ready("main").pid)
+    ld.signal(JOB_CONTROL[name])
+    wait_for(lambda: proc_stat(app).state == "T", message="the app to be stopped")
     time.sleep(QUIET)
     assert ld.state() not in ("T", "t", None), f"lameduck is stopped: state {ld.state()}"
-    # Still responsive: the next signal is forwarded too.
+    ld.signal(signal.SIGCONT)
+    wait_for(lambda: proc_stat(app).state != "T", message="the app to run again")
+    # Still responsive: the next signal is forwarded too; the stop signal never arrived.
     t1 = ld.signal(signal.SIGUSR1)
     echo.wait_signal(signal.SIGUSR1, after=t1)
+    assert JOB_CONTROL[name] not in echo.read().signal_numbers()
     assert ld.state() not in ("T", "t", None)
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_all_job_control_signals_together(echo_app, mode):
-    ld, echo = echo_app([], mode=mode)
-    for sig in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+def test_a_rewrite_of_a_job_control_signal_wins(echo_app, mode):
+    ld, echo = echo_app(["--rewrite", "TSTP:USR1", "--rewrite", "TTIN:TTIN"], mode=mode)
+    app = echo.host_pid(echo.read().ready("main").pid)
+    t0 = ld.signal(signal.SIGTSTP)
+    echo.wait_signal(signal.SIGUSR1, after=t0)
+    ld.signal(signal.SIGTTIN)  # rewritten to itself: sigecho catches it
+    echo.wait_signal(signal.SIGTTIN)
+    assert proc_stat(app).state != "T"
+    assert echo.read().signal_numbers() == [signal.SIGUSR1, signal.SIGTTIN]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_job_control_signals_never_stop_lameduck(echo_app, mode):
+    ld, echo = echo_app([a for n in JOB_CONTROL for a in ("--rewrite", f"{n}:{n}")],
+                        mode=mode)
+    for sig in JOB_CONTROL.values():
         ld.signal(sig)
-    for sig in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+    for sig in JOB_CONTROL.values():
         echo.wait_signal(sig)
+    time.sleep(QUIET)
     assert ld.state() not in ("T", "t", None)
+    t1 = ld.signal(signal.SIGUSR1)
+    echo.wait_signal(signal.SIGUSR1, after=t1)
 
 
 # A child that can tell whether it got SIGCHLD (sigecho swallows SIGCHLD silently).
