@@ -37,6 +37,12 @@ EventLoop::Wakeup EventLoop::wait(std::span<LoopSource* const> sources,
     }
     ends_.push_back(fds_.size());
   }
+  // Fairness: sigtimedwait() takes the lowest-numbered pending signal first, and SIGIO is
+  // 29, so a stream of lower ones (SIGCHLD from many exiting orphans, any flood) would
+  // keep a connecting preStop hook waiting as long as it lasts. After a run of fast rounds
+  // that each took a signal, one poll() round looks at the descriptors and takes the
+  // whole batch of pending signals.
+  if (fast_rounds_ >= kFastRoundsBeforePoll) by_signal = false;
   auto now = Clock::now();
   pending_.clear();
   int ready = 0;
@@ -50,7 +56,10 @@ EventLoop::Wakeup EventLoop::wait(std::span<LoopSource* const> sources,
         quiet_.assign(fds_.begin() + 1, fds_.end());
         quiet_valid_ = true;
       }
-      if (wait_for_signal(deadline, now)) return {now, pending_};
+      if (wait_for_signal(deadline, now)) {
+        fast_rounds_ = pending_.empty() ? 0 : fast_rounds_ + 1;
+        return {now, pending_};
+      }
       continue;  // a SIGIO: look again
     }
     // A pending release of the start-up pages (footprint.h) waits until lameduck has been
@@ -67,6 +76,7 @@ EventLoop::Wakeup EventLoop::wait(std::span<LoopSource* const> sources,
   }
   if (ready < 0 && errno != EINTR) spdlog::error("poll failed: {}", std::strerror(errno));
   now = Clock::now();
+  fast_rounds_ = 0;
   // Recorded before the signals are read: a SIGIO among them (a descriptor that became
   // ready after this poll) takes it back.
   quiet_valid_ = ready >= 0 && std::all_of(fds_.begin() + 1, fds_.end(),

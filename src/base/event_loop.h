@@ -13,7 +13,10 @@
 // only taken when the last poll() over the same descriptors found none of them ready and
 // no SIGIO was taken since, so whatever became ready after that poll() raised a SIGIO that
 // is still pending (SIGIO is blocked; standard signals coalesce, so several connections
-// may raise one) or was taken, which forces a poll() again.
+// may raise one) or was taken, which forces a poll() again. sigtimedwait() takes the
+// lowest-numbered pending signal first, so after kFastRoundsBeforePoll fast rounds in a
+// row that each took a signal, one round polls (and reads the whole batch): a flood of
+// signals below SIGIO (29) cannot keep a ready descriptor waiting.
 #pragma once
 
 #include <poll.h>
@@ -90,6 +93,9 @@ class EventLoop {
 
   explicit EventLoop(SignalFd& signals) : signals_(signals) {}
 
+  // Fast rounds in a row that took a signal before one round polls (top of this file).
+  static constexpr int kFastRoundsBeforePoll = 32;
+
   // Blocks until a signal, a ready descriptor of a source, or the earliest of deadline and
   // the sources' next_timeout(); reads the pending signals. Null sources are skipped. The
   // caller handles the signals, then calls dispatch() with the same sources (or not, if it
@@ -127,6 +133,7 @@ class EventLoop {
   std::vector<signalfd_siginfo> pending_;
   std::vector<pollfd> quiet_;  // the descriptors of the last poll(), when none was ready
   bool quiet_valid_ = false;   // false: the next round with descriptors polls
+  int fast_rounds_ = 0;        // fast rounds in a row that took a signal
 };
 
 // The preStop hook's way in: it asks PID 1 to drain and waits for the answer.

@@ -140,6 +140,19 @@ TEST_CASE("the idle fast path: a SIGIO source wakes the loop and nothing is stra
     CHECK(woke.now >= until);
     CHECK(woke.signals.empty());
   }
+  SUBCASE("a flood of lower signals cannot starve a ready descriptor") {
+    pipe.write_byte();  // SIGIO (29) pending, below every SIGUSR1 (10) in sigtimedwait()
+    int rounds = 0;
+    while (!pipe.ready() && rounds < 3 * EventLoop::kFastRoundsBeforePoll) {
+      ::kill(::getpid(), SIGUSR1);
+      woke = loop.wait(sources, far());
+      for (const auto& info : woke.signals) CHECK(info.ssi_signo == SIGUSR1);
+      loop.dispatch(sources, woke.now);
+      ++rounds;
+    }
+    CHECK(pipe.ready());
+    CHECK(rounds <= EventLoop::kFastRoundsBeforePoll + 1);
+  }
   // No SIGIO may be pending when the mask comes back: it would end the test binary.
   loop.take_pending();
 }
