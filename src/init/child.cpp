@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "init/child.h"
 
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,8 +19,9 @@ namespace {
 
 // Where the app runs (Child::spawn decides; the vforked child acts on it).
 enum Placement : int {
-  kOwnSession,     // no terminal on stdin: setsid()
-  kOwnGroup,       // a terminal lameduck is not in the foreground of: setpgid()
+  kOwnSession,     // no terminal at all (stdin or controlling): setsid()
+  kOwnGroup,       // a terminal lameduck is not in the foreground of, or a controlling
+                   // terminal that is not stdin (`app </dev/null` typed in a shell): setpgid()
   kTerminalGroup,  // lameduck has the terminal's foreground: setpgid(), tcsetpgrp()
 };
 
@@ -45,6 +47,15 @@ enum Placement : int {
   _exit(failed == ENOENT ? kExitNotFound : kExitNotExecutable);
 }
 
+// True when lameduck has a controlling terminal. In a container this is one failed open()
+// (ENXIO, or ENOENT without /dev/tty) at start-up; nothing from /proc.
+bool has_controlling_terminal() {
+  int fd = ::open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
 SetupError describe_exec_error(const std::string& command, int error) {
   std::string reason = std::strerror(error);
   if (error == ENOENT) {
@@ -67,18 +78,24 @@ Child Child::spawn(const std::vector<std::string>& args, const sigset_t& mask) {
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
-  // Without a terminal on stdin (a container, a Pod) the app gets a session of its own, as
+  // Without a terminal (a container, a Pod) the app gets a session of its own, as
   // dumb-init does: its processes' exits then skip the kernel's orphaned-process-group
   // check (exit_notify -> kill_orphaned_pgrp), which runs only when the exiting process's
   // parent -- lameduck, for every re-parented orphan -- is in another group of the SAME
   // session, and walks the group's members, unreaped zombies included: with many orphans
   // exiting at once that walk, not lameduck, was most of the time to reap them. With a
   // terminal, job control needs the app in lameduck's session: its own group, and the
-  // terminal's foreground when lameduck has it (decided here: the child's parent is
-  // lameduck, so its test would be the same).
-  volatile int placement = !isatty(STDIN_FILENO)                  ? kOwnSession
-                           : tcgetpgrp(STDIN_FILENO) == getpgrp() ? kTerminalGroup
-                                                                  : kOwnGroup;
+  // terminal's foreground when lameduck has it on stdin (decided here: the child's parent
+  // is lameduck, so its test would be the same). Stdin alone does not tell: with
+  // `lameduck -- app </dev/null` typed in a shell the session still has a terminal, which
+  // a setsid() would take from the app (open("/dev/tty") -> ENXIO).
+  int where = kOwnSession;
+  if (isatty(STDIN_FILENO)) {
+    where = tcgetpgrp(STDIN_FILENO) == getpgrp() ? kTerminalGroup : kOwnGroup;
+  } else if (has_controlling_terminal()) {
+    where = kOwnGroup;
+  }
+  volatile int placement = where;
   // vfork, not fork: no copy of lameduck's page tables and no copy-on-write faults in
   // either process, and the exec error needs no pipe. When vfork returns here, the child
   // has exec'd (so its setsid or setpgid is done: a group signal cannot race it) or exited.

@@ -14,10 +14,10 @@ namespace lameduck {
 class Child {
  public:
   // Forks and execs argv (PATH lookup) with the given signal mask, default dispositions
-  // for caught signals, in a session of its own when stdin is not a terminal; else in its
-  // own process group of lameduck's session, in the terminal's foreground when lameduck
-  // has it. Throws SetupError (exit 125, 126 or 127, one line: what failed and
-  // what to do) when the command cannot be started.
+  // for caught signals, in a session of its own when lameduck has no terminal (neither on
+  // stdin nor a controlling one); else in its own process group of lameduck's session, in
+  // the terminal's foreground when lameduck has it on stdin. Throws SetupError (exit 125,
+  // 126 or 127, one line: what failed and what to do) when the command cannot be started.
   static Child spawn(const std::vector<std::string>& argv, const sigset_t& mask);
 
   pid_t pid() const { return pid_; }

@@ -379,6 +379,38 @@ def test_app_gets_the_terminal(tmp_path, sigecho):
         os.close(master)
 
 
+def test_stdin_not_a_terminal_but_a_controlling_one_keeps_the_session(tmp_path, sigecho):
+    # `lameduck -- app </dev/null` typed in a shell: stdin is no terminal, but lameduck
+    # has a controlling terminal, so the app stays in lameduck's session (its own process
+    # group, no tcsetpgrp) and can still open /dev/tty; no setsid.
+    require_binaries()
+    echo = sigecho()
+    marker = uuid.uuid4().hex
+    env = base_env(**{MARKER_VAR: marker})
+    pid, master = pty.fork()
+    if pid == 0:  # session leader with the pty as controlling terminal, stdin /dev/null
+        try:
+            null = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(null, 0)
+            argv = lameduck_argv("--", *echo.command())
+            os.execve(shutil.which(argv[0]) or argv[0], argv, env)
+        finally:
+            os._exit(127)
+    try:
+        ready = echo.wait_ready()
+        assert ready.pgid == ready.pid != pid
+        app = proc_stat(ready.pid)
+        assert app.sid == pid, "in lameduck's session, where the terminal is"
+        stat = open(f"/proc/{ready.pid}/stat").read()
+        tty_nr = int(stat[stat.rindex(")") + 2:].split()[4])
+        assert tty_nr != 0, "the app still has the controlling terminal"
+        assert os.tcgetpgrp(master) == pid, "the foreground stays lameduck's"
+    finally:
+        kill_marked(marker)
+        os.waitpid(pid, 0)
+        os.close(master)
+
+
 # --------------------------------------------------------------------------------------
 # fault signals (issue 15.1)
 # --------------------------------------------------------------------------------------
