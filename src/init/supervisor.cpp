@@ -74,11 +74,11 @@ void Supervisor::run_round(std::span<LoopSource* const> sources) {
   auto woke = loop_.wait(sources, std::nullopt);
   // Every signal of the batch, also those read with the app's SIGCHLD: they still go to
   // what is left of its process group (--group).
-  for (const auto& info : woke.signals) on_signal(info);
+  for (const auto& info : woke.signals) on_signal_or_late(info);
   if (child_status_) {
     // The idle fast path takes one signal per round (event_loop.h): what was pending with
     // the app's exit is handled as the rest of a poll() round's batch would have been.
-    for (const auto& info : loop_.take_pending()) on_signal(info);
+    for (const auto& info : loop_.take_pending()) on_signal_or_late(info);
     return;
   }
   loop_.dispatch(sources, woke.now);
@@ -128,6 +128,14 @@ void Supervisor::take_drain_requests() {
                    skips ? "the kubelet's SIGTERM is forwarded at once"
                          : std::string("already ") + phase_name(after));
   }
+}
+
+void Supervisor::on_signal_or_late(const signalfd_siginfo& info) {
+  if (child_status_ && (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT)) {
+    skip_orphan_grace_ = true;
+    return;
+  }
+  on_signal(info);
 }
 
 void Supervisor::on_signal(const signalfd_siginfo& info) {
@@ -235,8 +243,9 @@ void Supervisor::clean_up_leftovers() {
   spdlog::info("app left {} process(es) behind: sent {}, waiting up to {}",
                count < 0 ? std::string("some") : std::to_string(count),
                signal_name(options_.stop_signal), format_duration(options_.orphan_grace));
-  // An impatient operator: SIGTERM or SIGINT cuts the grace short.
-  bool skip_grace = false;
+  // An impatient operator: SIGTERM or SIGINT cuts the grace short, also one that came
+  // with the app's exit (run_round).
+  bool skip_grace = skip_orphan_grace_;
   auto wait_for_none = [this, &skip_grace](TimePoint until) {
     while (has_children()) {
       if (Clock::now() >= until || skip_grace) return false;

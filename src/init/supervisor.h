@@ -32,6 +32,9 @@ class Supervisor final : private DrainEffects {
   // One round of the loop: wait, handle the signals, dispatch, take the hooks' requests.
   void run_round(std::span<LoopSource* const> sources);
   void on_signal(const signalfd_siginfo& info);
+  // on_signal, or once the app has exited: SIGTERM and SIGINT cut the orphan grace short
+  // (as in clean_up_leftovers), nothing to drain; the rest is forwarded as before.
+  void on_signal_or_late(const signalfd_siginfo& info);
   void on_reaped();
   void take_drain_requests();
   void clean_up_leftovers();
@@ -53,7 +56,8 @@ class Supervisor final : private DrainEffects {
   DrainRunner runner_;
   EventLoop loop_;
   std::optional<int> child_status_;
-  std::string started_by_;  // the preStop hook that started the drain, for its summary
+  bool skip_orphan_grace_ = false;  // a SIGTERM or SIGINT came after the app exited
+  std::string started_by_;          // the preStop hook that started the drain, for its summary
 };
 
 // The details PID 1 sends a preStop hook with "draining", for the hook's log:

@@ -3,7 +3,9 @@
 session) get the stop signal and --orphan-grace to exit, then SIGKILL. As PID 1 and as a
 child subreaper alike."""
 
+import shutil
 import signal
+import subprocess
 import time
 
 import pytest
@@ -99,6 +101,37 @@ def test_impatient_signal_cuts_the_grace_short(echo_app, mode, sig):
     assert result.code == 5
     assert result.ended_at - t1 < SLACK
     assert not alive(daemon)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_signal_taken_with_the_apps_exit_cuts_the_grace_short(echo_app, mode):
+    """A SIGTERM still pending when lameduck has reaped the app (taken with take_pending,
+    not in the grace's own wait) skips the grace too, and starts no drain for a dead app.
+    strace holds lameduck's first wait4 (the app's reap) for a second, so the SIGTERM sent
+    meanwhile is pending right after the app's exit."""
+    if shutil.which("strace") is None:
+        pytest.skip("needs strace")
+    ld, echo = echo_app(["--orphan-grace", "30s"], "--daemon", "-1", "--exit-on", "USR1:5",
+                        mode=mode, ready=("daemon", "main"))
+    daemon = echo.host_pid(echo.read().ready("daemon").pid)
+    tracer = subprocess.Popen(
+        ["strace", "-qq", "-o", "/dev/null", "-p", str(ld.pid), "-e", "trace=wait4",
+         "-e", "inject=wait4:delay_exit=1000000:when=1"],
+        stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)  # attached (strace -qq prints nothing)
+        ld.signal(signal.SIGUSR1)
+        echo.wait_exit()
+        time.sleep(0.2)  # lameduck is in the held wait4 now
+        t1 = ld.signal(signal.SIGTERM)
+        result = ld.wait()
+    finally:
+        tracer.wait(timeout=10)
+    assert result.code == 5
+    assert result.ended_at - t1 < 1.0 + SLACK, result.stderr
+    assert not alive(daemon)
+    assert "keeps serving" not in result.stderr, result.stderr
+    assert "drain summary" not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("mode", MODES)
