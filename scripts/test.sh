@@ -32,7 +32,7 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config clang-format clang-tidy
   libspdlog-dev libfmt-dev libcurl4-openssl-dev nlohmann-json3-dev doctest-dev
   python3 python3-pytest python3-yaml openssl util-linux procps iproute2 ca-certificates
-  haproxy gnuplot-nox qemu-user-static
+  haproxy gnuplot-nox qemu-user-static strace
   clang libclang-rt-14-dev
 )
 
