@@ -3,12 +3,14 @@
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "base/errors.h"
 #include "base/procfs.h"
@@ -39,6 +41,7 @@ enum Placement : int {
   // SIGTTOU is still blocked here, so this does not stop us even from a background group.
   if (placement == kTerminalGroup) tcsetpgrp(STDIN_FILENO, getpgrp());
   sigprocmask(SIG_SETMASK, &mask, nullptr);
+  *error = 0;  // lameduck sees this (or exec's errno) only when vfork shared the memory
   execvp(argv[0], argv);
   const int failed = errno;
   *error = failed;
@@ -54,6 +57,38 @@ bool has_controlling_terminal() {
   if (fd < 0) return false;
   ::close(fd);
   return true;
+}
+
+// What execvp(file) fails with, judged by looking instead of exec'ing (0: it looks
+// runnable), the way glibc searches: PATH (unset: /bin:/usr/bin, an empty entry is the
+// working directory); EACCES when only something not executable was found, else ENOENT.
+// Only for a vfork that was a fork (qemu-user), where the child's errno is out of reach.
+int exec_error_by_looking(const char* file) {
+  auto check = [](const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return errno;
+    return S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0 ? 0 : EACCES;
+  };
+  if (*file == '\0') return ENOENT;
+  if (std::strchr(file, '/') != nullptr) return check(file);
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/bin:/usr/bin";
+  bool denied = false;
+  for (;;) {
+    std::size_t colon = dirs.find(':');
+    std::string_view dir = dirs.substr(0, colon);
+    int error = check(dir.empty() ? std::string(file) : std::string(dir) + "/" + file);
+    if (error == 0) return 0;
+    if (error == EACCES) {
+      denied = true;
+    } else if (error != ENOENT && error != ENOTDIR && error != ESTALE && error != ENODEV &&
+               error != ETIMEDOUT) {
+      return error;  // glibc's execvp stops there too
+    }
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return denied ? EACCES : ENOENT;
 }
 
 SetupError describe_exec_error(const std::string& command, int error) {
@@ -99,12 +134,22 @@ Child Child::spawn(const std::vector<std::string>& args, const sigset_t& mask) {
   // vfork, not fork: no copy of lameduck's page tables and no copy-on-write faults in
   // either process, and the exec error needs no pipe. When vfork returns here, the child
   // has exec'd (so its setsid or setpgid is done: a group signal cannot race it) or exited.
-  volatile int error = 0;
+  // kUnseen stays when the child's writes never reach lameduck: qemu-user runs a guest's
+  // vfork as a fork, and the child execs (or fails to) on its own copy of the memory.
+  constexpr int kUnseen = -1;
+  volatile int error = kUnseen;
   pid_t pid = vfork();
   if (pid < 0) {
     throw SetupError(kExitUsage, errno_text("cannot fork"));
   }
   if (pid == 0) exec_child(argv.data(), mask, placement, &error);
+  if (error == kUnseen) {
+    // Then lameduck looks for itself: what cannot be exec'd here failed in the child
+    // too (which exits 126 or 127 alone; killed, it never runs on), so the error line
+    // says why as natively. What looks runnable is the app, as before.
+    error = exec_error_by_looking(argv[0]);
+    if (error != 0) ::kill(pid, SIGKILL);
+  }
   if (error != 0) {
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

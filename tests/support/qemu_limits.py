@@ -46,14 +46,6 @@ _SOAK = ("the fault soak's memory and descriptor checks would measure qemu-user 
 _FAULT_KILL = ("qemu-user's own handler takes a SEGV/BUS/FPE/ILL sent with kill(2); the "
                "emulated lameduck's signalfd never gets it")
 
-# qemu-user runs a guest vfork() as a plain fork (it drops CLONE_VM), so the exec error
-# that lameduck's vforked child leaves in the memory it shares with lameduck never reaches
-# the emulated lameduck: it sees only the child's exit code (126 or 127, which the child
-# chooses from the errno itself), without the error line that names the cause. On real
-# arm64 hardware vfork shares the memory and these tests run unchanged.
-_VFORK = ("qemu-user emulates vfork as fork, so the exec error that the vforked child "
-          "writes into shared memory is not seen (right exit code, no error line)")
-
 LIMITS: list[tuple[str, str]] = [
     (r"test_fault_soak\.py::", _SOAK),
     (r"test_pid1\.py::.*\[plain\]", _SUBREAPER),
@@ -61,8 +53,6 @@ LIMITS: list[tuple[str, str]] = [
     (r"test_orphans\.py::.*plain\]", _SUBREAPER),
     (r"test_exit_codes\.py::test_(not_executable_file|directory)_gives_126\[plain\]", _SUBREAPER),
     (r"test_exit_codes\.py::test_not_found_gives_127\[.*-plain\]", _SUBREAPER),
-    (r"test_exit_codes\.py::test_(not_executable_file|directory)_gives_126\[pid1\]", _VFORK),
-    (r"test_exit_codes\.py::test_not_found_gives_127\[.*-pid1\]", _VFORK),
     (r"test_usage\.py::test_log_level_warn_keeps_only_warnings", _SUBREAPER),
     (r"test_signals\.py::.*\[RT(MIN|MAX)", _RTSIG),
     (r"test_signals\.py::test_several_signals_arrive_in_order", _RTSIG),
