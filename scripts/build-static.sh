@@ -315,7 +315,7 @@ build_zlib() { # SRC_DIR
 # IP literal, which curl converts itself without calling getaddrinfo; a host name given
 # with --api-server is resolved by lameduck's own resolver, src/kube/resolver.h, and
 # handed to curl with CURLOPT_RESOLVE; curl's getaddrinfo call is served by the
-# numeric-only src/static_getaddrinfo.c, which keeps glibc's NSS out of the link).
+# numeric-only src/base/static_getaddrinfo.c, which keeps glibc's NSS out of the link).
 CURL_CONFIGURE_ARGS=(
   --disable-shared --enable-static --with-pic=no
   --disable-dependency-tracking --disable-silent-rules
