@@ -12,7 +12,7 @@ import statistics
 from measure import REFERENCE, median
 
 # The stripped size budget of the static binary, per architecture (scripts/check-static.sh).
-SIZE_BUDGET = 2 * 1024 * 1024
+SIZE_BUDGET = 2_000_000  # issue 21: "at most 2.0 MB"
 
 def fmt_int(x):
     return "—" if x is None else f"{x:,.0f}"
