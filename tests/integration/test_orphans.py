@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from support.env import MODES
+from support.env import MODES, traced_env
 from support.procfs import alive
 from support.wait import EPSILON, SLACK
 
@@ -112,7 +112,7 @@ def test_signal_taken_with_the_apps_exit_cuts_the_grace_short(echo_app, mode):
     if shutil.which("strace") is None:
         pytest.skip("needs strace")
     ld, echo = echo_app(["--orphan-grace", "30s"], "--daemon", "-1", "--exit-on", "USR1:5",
-                        mode=mode, ready=("daemon", "main"))
+                        mode=mode, ready=("daemon", "main"), env=traced_env())
     daemon = echo.host_pid(echo.read().ready("daemon").pid)
     tracer = subprocess.Popen(
         ["strace", "-qq", "-o", "/dev/null", "-p", str(ld.pid), "-e", "trace=wait4",
