@@ -23,8 +23,8 @@ import sys
 import tempfile
 import time
 
-from measure import (CFG, HERE, REFERENCE, REPO, Init, environment, log, measure_drain,
-                     measure_idle, measure_reap, measure_signals, measure_sizes,
+from measure import (CFG, HERE, REFERENCE, REPO, ContainerCgroups, Init, environment, log,
+                     measure_drain, measure_idle, measure_reap, measure_signals, measure_sizes,
                      measure_startup, measure_syscalls, measure_traffic, wanted)
 from report import readme_block, replace_readme_block, report, summarize
 
@@ -84,8 +84,9 @@ def report_from(args):
     write_readme_table(args, inits, raw["missing"], raw["results"], raw["env"])
 
 
-def measure_all(inits, ldbench, work, source):
-    """Every section BENCH_ONLY asks for (default: all), in the report's order."""
+def measure_all(inits, ldbench, work, source, cgroups):
+    """Every section BENCH_ONLY asks for (default: all), in the report's order. Signals and
+    reaping run each init in its cgroup (`cgroups`), and signals once more without."""
     res = {}
     if wanted("size"):
         res["sizes"] = measure_sizes(inits, work)
@@ -94,12 +95,15 @@ def measure_all(inits, ldbench, work, source):
     if wanted("startup"):
         res["startup"] = measure_startup(inits, work)
     if wanted("signals"):
-        res["signals"] = measure_signals(inits, ldbench, work)
+        res["signals"] = measure_signals(inits, ldbench, work, cgroups)
+        if not cgroups.error:
+            res["signals_root"] = measure_signals(inits, ldbench, work, None,
+                                                  CFG["signal_root_rounds"], " (root cgroup)")
     if wanted("signals"):
         log("signals: counting system calls per forwarded signal (strace)")
         res["syscalls"] = measure_syscalls(inits, ldbench, work)
     if wanted("reap"):
-        res["reap"] = measure_reap(inits, ldbench, work)
+        res["reap"] = measure_reap(inits, ldbench, work, cgroups)
     if wanted("drain"):
         res["drain"] = measure_drain([i for i in inits if i.lameduck], ldbench, work, source)
     if wanted("traffic"):
@@ -138,8 +142,13 @@ def main():
     env = environment(inits)
     env["source"] = args.source_desc
     env["orphans_setsid"] = os.environ.get("LDBENCH_ORPHANS_SETSID") == "1"
-    log(f"config: {json.dumps(CFG)}; work dir {work}")
-    res = measure_all(inits, args.ldbench, work, args.source)
+    cgroups = ContainerCgroups()
+    env["cgroup"] = cgroups.describe()
+    log(f"config: {json.dumps(CFG)}; work dir {work}; inits in {env['cgroup']}")
+    try:
+        res = measure_all(inits, args.ldbench, work, args.source, cgroups)
+    finally:
+        cgroups.remove()
     wall = time.monotonic() - t0
     env["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     text, summary = report(inits, missing, res, env, wall, CFG)

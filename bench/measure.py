@@ -41,7 +41,8 @@ CFG = {
     "start_runs": knob("BENCH_START_RUNS", 100, 40),
     "start_warmup": knob("BENCH_START_WARMUP", 10, 5),
     "signal_rounds": knob("BENCH_SIGNAL_ROUNDS", 21, 3),
-    "signals": knob("BENCH_SIGNALS", 2000, 500),
+    "signals": knob("BENCH_SIGNALS", 10000, 2000),
+    "signal_root_rounds": knob("BENCH_SIGNAL_ROOT_ROUNDS", 7, 3),
     "reap_rounds": knob("BENCH_REAP_ROUNDS", 5, 1),
     "orphans": knob("BENCH_ORPHANS", 10000, 2000),
     "drains": knob("BENCH_DRAINS", 15, 4),
@@ -313,12 +314,12 @@ def measure_startup(inits, work):
     return rounds
 
 
-def run_json(argv, timeout, logpath):
+def run_json(argv, timeout, logpath, env=None):
     with open(logpath, "ab") as lf:
         lf.write(("$ " + " ".join(argv) + "\n").encode())
         lf.flush()
         try:
-            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=lf, timeout=timeout)
+            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=lf, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {timeout} s"}
     lines = [l for l in p.stdout.decode(errors="replace").splitlines() if l.startswith("{")]
@@ -327,19 +328,82 @@ def run_json(argv, timeout, logpath):
     return json.loads(lines[-1])
 
 
-def measure_signals(inits, ldbench, work):
-    rounds = []
-    for r in range(CFG["signal_rounds"]):
-        log(f"signals: round {r + 1}/{CFG['signal_rounds']} ({CFG['signals']} acknowledged SIGUSR1 each)")
+class ContainerCgroups:
+    """One cpu cgroup per init, which the ldbench drivers start the init in
+    (LDBENCH_CGROUP), as a container runtime starts every container's PID 1 in a cgroup of
+    its own. Outside one, in the host's root cgroup, the kernel's autogroup
+    (kernel.sched_autogroup_enabled) gives every new session a scheduling group of its own:
+    an init that puts its app in a session of its own (lameduck and dumb-init do, for the
+    reasons in bench/README.md) then pays a cross-group wake-up on every round trip, which
+    no container sees. ``error`` says why there are none (the drivers then run in the
+    root cgroup and the report says so)."""
+
+    PREFIX = "lameduck-bench-"
+
+    def __init__(self):
+        self.dirs = []
+        self.error = None
+        try:
+            self.base = self._cpu_hierarchy()
+        except OSError as e:
+            self.base, self.error = None, str(e)
+
+    @staticmethod
+    def _cpu_hierarchy():
+        root = "/sys/fs/cgroup"
+        if os.path.exists(os.path.join(root, "cgroup.controllers")):  # cgroup v2
+            if "cpu" not in open(os.path.join(root, "cgroup.controllers")).read().split():
+                raise OSError("cgroup v2 without the cpu controller")
+            with open(os.path.join(root, "cgroup.subtree_control"), "w") as f:
+                f.write("+cpu")
+            return root
+        with open("/proc/mounts") as f:  # cgroup v1: the hierarchy the cpu controller is on
+            for line in f:
+                fields = line.split()
+                if fields[2] == "cgroup" and "cpu" in fields[3].split(","):
+                    return fields[1]
+        raise OSError("no cgroup hierarchy has the cpu controller")
+
+    def describe(self):
+        if self.error:
+            return f"the host's root cgroup ({self.error})"
+        return f"a cpu cgroup of its own per init ({self.base}/{self.PREFIX}*)"
+
+    def env(self, init):
+        """The environment that makes ldbench start `init` in its cgroup (None: as we are)."""
+        if self.error:
+            return None
+        d = os.path.join(self.base, self.PREFIX + init.slug)
+        if d not in self.dirs:
+            os.makedirs(d, exist_ok=True)
+            self.dirs.append(d)
+        return dict(os.environ, LDBENCH_CGROUP=d)
+
+    def remove(self):
+        for d in self.dirs:
+            try:
+                os.rmdir(d)
+            except OSError as e:
+                log(f"cannot remove the cgroup {d}: {e}")
+        self.dirs = []
+
+
+def measure_signals(inits, ldbench, work, cgroups=None, rounds=None, where=""):
+    """ldbench's ping-pong: SIGUSR1 to the init, which forwards it to the child, which acks."""
+    out = []
+    rounds = rounds or CFG["signal_rounds"]
+    for r in range(rounds):
+        log(f"signals{where}: round {r + 1}/{rounds} ({CFG['signals']} acknowledged SIGUSR1 each)")
         order = list(inits)
         random.shuffle(order)
         res = {}
         for init in order:
             res[init.name] = run_json(
                 [ldbench, "signals", str(CFG["signals"]), "100", "1000", "--",
-                 *init.cmd(ldbench, "sigack")], 120, os.path.join(work, f"signals-{init.slug}.log"))
-        rounds.append(res)
-    return rounds
+                 *init.cmd(ldbench, "sigack")], 120, os.path.join(work, f"signals-{init.slug}.log"),
+                env=cgroups.env(init) if cgroups else None)
+        out.append(res)
+    return out
 
 
 def measure_syscalls(inits, ldbench, work, n=200):
@@ -397,7 +461,7 @@ def measure_syscalls(inits, ldbench, work, n=200):
     return out
 
 
-def measure_reap(inits, ldbench, work):
+def measure_reap(inits, ldbench, work, cgroups=None):
     rounds = []
     n = CFG["orphans"]
     for r in range(CFG["reap_rounds"]):
@@ -408,7 +472,8 @@ def measure_reap(inits, ldbench, work):
         for init in order:
             res[init.name] = run_json(
                 [ldbench, "reap", str(n), "30000", "--", *init.cmd(ldbench, "orphans", str(n))],
-                300, os.path.join(work, f"reap-{init.slug}.log"))
+                300, os.path.join(work, f"reap-{init.slug}.log"),
+                env=cgroups.env(init) if cgroups else None)
         rounds.append(res)
     return rounds
 

@@ -161,6 +161,9 @@ def summarize(inits, res):
             d["sig_vs_best"], d["sig_best"] = vs_best(res["signals"], n, "per_s", peers)
             d["sig_lost"] = sum(per_round(res["signals"], n, "lost"))
             d["sig_cpu"] = median([x for x in per_round(res["signals"], n, "init_cpu_us_per_signal") if x >= 0])
+        if res.get("signals_root"):
+            d["sig_root_rate"] = median(per_round(res["signals_root"], n, "per_s"))
+            d["sig_root_vs_best"], d["sig_root_best"] = vs_best(res["signals_root"], n, "per_s", peers)
         sc = res.get("syscalls", {}).get(n, {})
         if "per_signal" in sc:
             d["sig_syscalls"] = sc["per_signal"]
@@ -349,6 +352,8 @@ def header_section(names, missing, env, wall_s, cfg):
         w(f"* {n}: **not built** — {why}")
     w(f"* tools: {env['hyperfine']}, gcc {env['gcc']}; the bench and every init ran at nice "
       f"{env['nice']}")
+    if env.get("cgroup"):
+        w(f"* signals and reaping: each init ran as PID 1 of a new PID namespace in {env['cgroup']}")
     if env.get("orphans_setsid"):
         w("* **LDBENCH_ORPHANS_SETSID=1: the orphans ran in a session of their own** "
           "(a comparison run, not the standard measurement)")
@@ -553,6 +558,17 @@ def details_section(inits, s, res):
         w(f"| {n} | {link} | {d.get('layout') or '—'} | {fmt_int(sz.get('bytes'))} | {rr} | {ov} | {scpu} | {p99} | {sigcpu} | "
           f"{nsys} | {reapcpu} | {sigr} | {reapr} |")
     w("")
+    if res.get("signals_root"):
+        w(f"Signals/s in the host's root cgroup instead ({len(res['signals_root'])} rounds, same "
+          "run; median, and the ratio to the strongest peer): "
+          + "; ".join(f"{i.name} {fmt_int(s[i.name].get('sig_root_rate'))}"
+                      + (f" ({s[i.name]['sig_root_vs_best']:.2f}× {s[i.name]['sig_root_best']})"
+                         if s[i.name].get("sig_root_vs_best") is not None else "")
+                      for i in inits)
+          + ". There the kernel's autogroup gives every session a scheduling group of its own, "
+          "so an init that starts its app in a new session (lameduck, dumb-init) adds a "
+          "cross-group wake-up to each round trip; no container runs there (see bench/README.md).")
+        w("")
     return L
 
 

@@ -102,11 +102,24 @@ static int read_byte(int fd, int timeout_ms) {
 /* unshare(PID), fork; the child (PID 1 in the new namespace) enters a new mount namespace,
  * remounts /proc and execs
  * argv with the given stdin/stdout (-1: inherit). Returns the child's host PID. */
+/* LDBENCH_CGROUP=DIR: the init starts in that cgroup, as a container runtime starts a
+ * container's PID 1 in a cgroup of its own, outside the host's root cgroup (where the
+ * kernel's autogroup gives every new session a scheduling group of its own). */
+static void join_cgroup(void) {
+  const char *dir = getenv("LDBENCH_CGROUP");
+  if (!dir || !*dir) return;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+  FILE *f = fopen(path, "w");
+  if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) die(path);
+}
+
 static pid_t spawn_pid1(char **argv, int in_fd, int out_fd, int *close_fds, int nclose) {
   if (unshare(CLONE_NEWPID) != 0) die("unshare(CLONE_NEWPID)");
   pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
+    join_cgroup();
     /* Own mount namespace, so that our /proc (of the new PID namespace) does not hide the
      * host's /proc from the driver, which reads the init's status there. */
     if (unshare(CLONE_NEWNS) != 0) die("unshare(CLONE_NEWNS)");
