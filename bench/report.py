@@ -120,7 +120,31 @@ def best_peer_section(inits, s, res):
          "", f"| figure | {n} | best peer | ratio | target |", "|---|--:|--:|--:|---|"]
     L += [f"| {a} | {b} | {c} | {r} | {t} |" for a, b, c, r, t in rows]
     L.append("")
+    yard = peer_yardstick(inits, res)
+    if yard:
+        L += ["For scale, the same comparison made for each peer against the other peers: "
+              "what an init no faster or slower than the others scores against the strongest "
+              "of them, given the noise (the worst of several noisy medians falls below 1 "
+              "by chance). "
+              + "; ".join(yard) + ".", ""]
     return L
+
+
+def peer_yardstick(inits, res):
+    """Per rate figure, each peer's ratio against the strongest of the other peers."""
+    peers = [i.name for i in inits if not i.lameduck]
+    out = []
+    for key, what in (("signals", "signals/s"), ("reap", "reaps/s")):
+        if not res.get(key):
+            continue
+        cells = []
+        for p in peers:
+            r, best = vs_best(res[key], p, "per_s", [q for q in peers if q != p])
+            if r is not None:
+                cells.append(f"{p} {r:.2f}× ({best})")
+        if cells:
+            out.append(f"{what}: " + ", ".join(cells))
+    return out
 
 
 def summarize(inits, res):
