@@ -12,6 +12,7 @@ __init__.py), the fake API server in tests/fakeapi. pytest.ini puts tests/ on sy
 from __future__ import annotations
 
 import itertools
+import signal
 from typing import Optional, Sequence
 
 import pytest
@@ -20,6 +21,26 @@ from support.env import LAMEDUCK_BIN, SIGECHO_BIN, is_foreign
 from support.lameduck_proc import Lameduck
 from support.qemu_limits import reason_for
 from support.sigecho import Sigecho
+
+
+def pytest_configure(config):
+    """lameduck hands the app the signal dispositions it inherited, as every init does: an
+    ignored signal stays ignored across exec (`nohup`). The tests check that the app starts
+    with none ignored, so they must not pass on what pytest inherited: a shell ignores
+    SIGINT and SIGQUIT for a command it starts in the background (`bash .ci/run &`),
+    `nohup` ignores SIGHUP. ctest's children start clean (libuv resets them); a pytest run
+    directly from such a shell gets the defaults back here. SIGPIPE and SIGXFSZ are Python's
+    own, and subprocess restores them in every child."""
+    del config
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ):
+            continue
+        try:
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT
+                              else signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # not a signal Python may set (the real-time ones glibc keeps)
 
 
 def pytest_collection_modifyitems(config, items):
