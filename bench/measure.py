@@ -388,6 +388,11 @@ class ContainerCgroups:
         self.dirs = []
 
 
+def cgroup_env(cgroups, init):
+    """ldbench's environment for `init`: in its cgroup, or (no cgroups) as we are."""
+    return cgroups.env(init) if cgroups else None
+
+
 def measure_signals(inits, ldbench, work, cgroups=None, rounds=None, where=""):
     """ldbench's ping-pong: SIGUSR1 to the init, which forwards it to the child, which acks."""
     out = []
@@ -401,7 +406,7 @@ def measure_signals(inits, ldbench, work, cgroups=None, rounds=None, where=""):
             res[init.name] = run_json(
                 [ldbench, "signals", str(CFG["signals"]), "100", "1000", "--",
                  *init.cmd(ldbench, "sigack")], 120, os.path.join(work, f"signals-{init.slug}.log"),
-                env=cgroups.env(init) if cgroups else None)
+                env=cgroup_env(cgroups, init))
         out.append(res)
     return out
 
@@ -473,7 +478,7 @@ def measure_reap(inits, ldbench, work, cgroups=None):
             res[init.name] = run_json(
                 [ldbench, "reap", str(n), "30000", "--", *init.cmd(ldbench, "orphans", str(n))],
                 300, os.path.join(work, f"reap-{init.slug}.log"),
-                env=cgroups.env(init) if cgroups else None)
+                env=cgroup_env(cgroups, init))
         rounds.append(res)
     return rounds
 

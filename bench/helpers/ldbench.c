@@ -99,9 +99,6 @@ static int read_byte(int fd, int timeout_ms) {
 
 /* ---- starting an init as PID 1 of a new PID namespace -------------------------------- */
 
-/* unshare(PID), fork; the child (PID 1 in the new namespace) enters a new mount namespace,
- * remounts /proc and execs
- * argv with the given stdin/stdout (-1: inherit). Returns the child's host PID. */
 /* LDBENCH_CGROUP=DIR: the init starts in that cgroup, as a container runtime starts a
  * container's PID 1 in a cgroup of its own, outside the host's root cgroup (where the
  * kernel's autogroup gives every new session a scheduling group of its own). */
@@ -114,6 +111,9 @@ static void join_cgroup(void) {
   if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) die(path);
 }
 
+/* unshare(PID), fork; the child (PID 1 in the new namespace) enters a new mount namespace,
+ * remounts /proc and execs
+ * argv with the given stdin/stdout (-1: inherit). Returns the child's host PID. */
 static pid_t spawn_pid1(char **argv, int in_fd, int out_fd, int *close_fds, int nclose) {
   if (unshare(CLONE_NEWPID) != 0) die("unshare(CLONE_NEWPID)");
   pid_t pid = fork();
