@@ -112,8 +112,8 @@ static void join_cgroup(void) {
 }
 
 /* unshare(PID), fork; the child (PID 1 in the new namespace) enters a new mount namespace,
- * remounts /proc and execs
- * argv with the given stdin/stdout (-1: inherit). Returns the child's host PID. */
+ * remounts /proc and execs argv with the given stdin/stdout (-1: inherit). Returns the
+ * child's host PID. */
 static pid_t spawn_pid1(char **argv, int in_fd, int out_fd, int *close_fds, int nclose) {
   if (unshare(CLONE_NEWPID) != 0) die("unshare(CLONE_NEWPID)");
   pid_t pid = fork();

@@ -101,11 +101,11 @@ TEST_CASE("runner: no delay stops the app at once, and the timeline starts with 
   CHECK(effects.calls == std::vector<std::string>{"drained: delay 0s over", "stop: delay 0s over"});
   // The stamp is read as the line is written: 0 ms, or a few on a busy machine (a CI run
   // once wrote t=+1ms), never the time since some earlier start.
-  std::string line = log.text();
-  CHECK(line.starts_with("t=+"));
-  auto ms = line.find("ms SIGTERM received from pid 0 (outside the container), app keeps serving");
+  std::string text = log.text();
+  CHECK(text.starts_with("t=+"));
+  auto ms = text.find("ms SIGTERM received from pid 0 (outside the container), app keeps serving");
   REQUIRE(ms != std::string::npos);
-  CHECK(std::stoi(line.substr(3, ms - 3)) < 1000);
+  CHECK(std::stoi(text.substr(3, ms - 3)) < 1000);
 }
 
 TEST_CASE("runner: the endpoint wait, then the settle, then the stop") {
