@@ -116,13 +116,57 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
   // This look's sockets by cookie, and which connections they are: the live ones, and
   // those destroyed since the last look (their final state).
   std::map<std::uint64_t, Known> now_known, destroyed;
-  std::map<ConnectionKey, const Known*> new_keys;
-  std::set<ConnectionKey> old_keys;
-  for (const auto& [cookie, known] : sockets_) {
-    Side side = side_of(known.socket, server_ports);
-    if (side != Side::outbound) old_keys.insert(key_of(known.socket, side));
-  }
-  auto classify = [&](const std::vector<SocketSample>& list, std::map<std::uint64_t, Known>& into) {
+  // The connections this look shows that the last one did not, by key: one view to
+  // attribute them by (counted if any view is), and the server end's full sockets.
+  struct NewConnection {
+    const Known* view = nullptr;
+    std::set<std::uint64_t> full;
+  };
+  std::map<ConnectionKey, NewConnection> new_keys;
+  // What the last look showed of each connection, by key: the two ends of one connection
+  // inside the namespace share it, and so does a 4-tuple used again (a client's port
+  // comes round while the Pod still holds the old connection's TIME_WAIT: the client's
+  // SYN ends it). Cookies tell sockets apart, but only from the first list that shows
+  // one on: a full socket keeps its cookie into its destroy event and its TIME_WAIT
+  // socket, while one never listed gets a new cookie in each.
+  struct Shown {
+    bool client = false;                            // the client end of an internal connection
+    std::optional<std::uint64_t> server_time_wait;  // the server end in TIME_WAIT: its cookie
+    bool server_event = false;                      // the server end's destroy event
+  };
+  std::map<ConnectionKey, Shown> old_keys;
+  auto shown = [&](const SocketSample& s, bool event) {
+    Side side = side_of(s, server_ports);
+    if (side == Side::outbound) return;
+    Shown& k = old_keys[key_of(s, side)];
+    if (side == Side::internal_client) {
+      k.client = true;
+    } else if (event) {
+      k.server_event = true;
+    } else if (s.state == TcpState::time_wait) {
+      k.server_time_wait = s.cookie;
+    }
+  };
+  for (const auto& [cookie, known] : sockets_) shown(known.socket, false);
+  // A connection accepted and closed while the last look read is in its events, and its
+  // TIME_WAIT socket only in this look's list.
+  for (const auto& s : last_destroyed_) shown(s, true);
+  auto known_before = [&](const SocketSample& s, const ConnectionKey& key, Side side, bool event) {
+    if (sockets_.contains(s.cookie)) return true;
+    auto it = old_keys.find(key);
+    if (it == old_keys.end()) return false;
+    const Shown& k = it->second;
+    if (side == Side::internal_client || k.client) return true;
+    // An event after a TIME_WAIT socket is its full socket's, late, while that socket is
+    // still listed; once it is gone, a SYN on its 4-tuple ended it: a new connection's.
+    if (event) return k.server_time_wait && now_known.contains(*k.server_time_wait);
+    // A TIME_WAIT socket whose full socket's event came with the last look. The event of
+    // one listed then was that one's own.
+    if (s.state == TcpState::time_wait) return k.server_event && !k.server_time_wait;
+    return false;  // a live server end with a new cookie: the 4-tuple was used again
+  };
+  auto classify = [&](const std::vector<SocketSample>& list, std::map<std::uint64_t, Known>& into,
+                      bool event) {
     for (const auto& s : list) {
       // A handshake in progress is not accepted yet, so not in PassiveOpens: it is
       // counted, and attributed, at the next look.
@@ -136,14 +180,16 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
       Known known{
           s, side == Side::server && ports_.contains(s.local_port) && !ignored(s.peer, s.local)};
       auto [it, inserted] = into.emplace(s.cookie, known);
-      if (!inserted || old_keys.contains(key)) continue;
-      // One connection, however many of its sockets are listed: counted if any view is.
-      auto [slot, fresh] = new_keys.emplace(key, &it->second);
-      if (!fresh && it->second.counted) slot->second = &it->second;
+      if (!inserted || known_before(s, key, side, event)) continue;
+      NewConnection& n = new_keys[key];
+      if (n.view == nullptr || (it->second.counted && !n.view->counted)) n.view = &it->second;
+      // Two full server ends on one key are two connections: the 4-tuple was used twice
+      // between the looks. A TIME_WAIT socket is one of them, or its own.
+      if (side == Side::server && s.state != TcpState::time_wait) n.full.insert(s.cookie);
     }
   };
-  if (look.sockets) classify(*look.sockets, now_known);
-  if (look.destroyed) classify(*look.destroyed, destroyed);
+  if (look.sockets) classify(*look.sockets, now_known, false);
+  if (look.destroyed) classify(*look.destroyed, destroyed, true);
 
   if (!baseline_) {
     baseline_ = true;
@@ -156,22 +202,25 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
       }
     }
     sockets_ = std::move(now_known);
+    last_destroyed_ = look.destroyed.value_or(std::vector<SocketSample>{});
     return result;
   }
 
   // New connections: those seen, plus what the counter says was never seen. The backlog
-  // is counted minus seen since the baseline; a connection seen before the counter moved
-  // (accepted between the two reads) makes it negative for one look only.
+  // is what the counter counted since the baseline and no look saw, less what was already
+  // counted unseen; a connection seen before the counter moved (accepted between the two
+  // reads) makes it negative for one look only.
   std::int64_t seen = 0;
   std::uint64_t seen_counted = 0;
-  for (const auto& [key, known] : new_keys) {
-    ++seen;
-    if (known->counted) {
-      ++seen_counted;
+  for (const auto& [key, n] : new_keys) {
+    auto connections = std::max<std::uint64_t>(1, n.full.size());
+    seen += static_cast<std::int64_t>(connections);
+    if (n.view->counted) {
+      seen_counted += connections;
       last_new_[key.client] = look.at;
-      note(events_, look.at, key.client, 1, 0, result, key.client_port);
+      note(events_, look.at, key.client, connections, 0, result, key.client_port);
     } else {
-      ++result.uncounted;  // an accepted connection that does not count
+      result.uncounted += connections;  // accepted connections that do not count
     }
   }
   std::int64_t delta = 0;
@@ -180,16 +229,17 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
   } else {
     ++result.uncertain;  // a counter never goes back; something is wrong: count it
   }
-  std::int64_t before = std::max<std::int64_t>(backlog_, 0);
   backlog_ = std::max(backlog_ + delta - seen, -seen);
-  auto now_unseen = std::max<std::int64_t>(backlog_, 0);
-  // The last look's unattributed connections that this look still cannot name count now;
-  // those a late destroy event named are gone from the backlog. This look's new ones wait
-  // for the next (quiet_until holds the end meanwhile).
-  auto named = static_cast<std::uint64_t>(std::max<std::int64_t>(before - now_unseen, 0));
-  result.unattributed = pending_ - std::min(pending_, named);
-  pending_ = static_cast<std::uint64_t>(std::max<std::int64_t>(now_unseen - before, 0));
+  auto unseen = static_cast<std::uint64_t>(std::max<std::int64_t>(backlog_, 0));
+  // The last look's unattributed connections that this look still cannot name count now,
+  // and leave the backlog: counted once, they must not be counted again when a later
+  // connection is seen before the counter moves. Those a late destroy event named are
+  // gone from it already. This look's new ones wait for the next (quiet_until holds the
+  // end meanwhile).
+  result.unattributed = std::min(pending_, unseen);
+  pending_ = unseen - result.unattributed;
   pending_at_ = look.at;
+  backlog_ -= static_cast<std::int64_t>(result.unattributed);
   result.new_connections = seen_counted + result.unattributed;
   result.requests = seen_counted;
 
@@ -250,6 +300,7 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
   if (result.active()) quiet_since_ = look.at;
   passive_opens_ = look.passive_opens;
   if (look.sockets) sockets_ = std::move(now_known);
+  last_destroyed_ = look.destroyed.value_or(std::vector<SocketSample>{});
   return result;
 }
 

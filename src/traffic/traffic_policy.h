@@ -150,11 +150,15 @@ class TrafficPolicy {
   std::optional<TimePoint> quiet_since_;
   std::optional<std::uint64_t> passive_opens_;  // at the last readable look
   std::map<std::uint64_t, Known> sockets_;      // by cookie, at the last readable look
+  std::vector<SocketSample> last_destroyed_;    // the last look's destroy events
   std::set<std::uint16_t> ports_;
   std::vector<PeerEvent> events_;  // counted traffic per peer, within the window
   std::vector<std::pair<TimePoint, std::uint64_t>> anonymous_;
   std::map<IpAddress, std::uint64_t> open_;  // counted connections per peer at the last look
-  std::int64_t backlog_ = 0;  // accepted (PassiveOpens) minus seen, since the baseline
+  // Accepted (PassiveOpens) minus seen and minus counted unattributed, since the baseline:
+  // pending_ when positive; negative for one look after connections seen before the
+  // counter moved.
+  std::int64_t backlog_ = 0;
   // Connections the last look could not attribute, judged at the next one: a destroy
   // event comes from a kernel work queue, so it can reach the look after the close.
   std::uint64_t pending_ = 0;

@@ -345,6 +345,28 @@ TEST_CASE("an ignored probe seen early does not hide a real connection later") {
   CHECK(p.observe(w.at(1000)).unattributed == 1);
 }
 
+TEST_CASE("a connection counted unseen is not counted again when a later one is seen early") {
+  // Once counted, it leaves the backlog: a probe seen before the counter moved then
+  // balances the counter on its own, and nothing more counts.
+  auto p = policy();
+  Looks w;
+  p.observe(w.at(0));
+  w.opens += 1;  // never seen
+  p.observe(w.at(250));
+  CHECK(p.observe(w.at(500)).unattributed == 1);
+  w.sockets.push_back(accepted(1, "192.168.1.10", 50000, 10));  // before the counter moved
+  CHECK_FALSE(p.observe(w.at(750)).active());
+  w.opens += 1;  // the probe
+  CHECK_FALSE(p.observe(w.at(1000)).active());
+  CHECK(p.pending() == 0);
+  CHECK_FALSE(p.observe(w.at(1250)).active());
+  CHECK(p.quiet_since() == at(500));
+  CHECK(p.anonymous_since(at(0)) == 1);
+  w.opens += 1;  // a real one, never seen: still counted
+  p.observe(w.at(1500));
+  CHECK(p.observe(w.at(1750)).unattributed == 1);
+}
+
 TEST_CASE("destroyed sockets attribute short connections, whoever closed first") {
   auto p = policy();
   Looks w;
@@ -366,6 +388,87 @@ TEST_CASE("destroyed sockets attribute short connections, whoever closed first")
   CHECK(r.bytes == 300);
   REQUIRE(r.last_peer);
   CHECK(format_ip(*r.last_peer) == "10.0.3.7");
+}
+
+// A connection on the Pod's 10.0.0.5:8080 from 10.0.3.7:50000, in `state`.
+SocketSample on_tuple(std::uint64_t cookie, TcpState state) {
+  SocketSample s = accepted(cookie, "10.0.3.7", 50000, 0);
+  s.state = state;
+  if (state == TcpState::time_wait) s.bytes_received.reset();
+  return s;
+}
+
+TEST_CASE("a 4-tuple used again after its TIME_WAIT is a new connection") {
+  // The app closed first, so the Pod holds the TIME_WAIT; the client's port came round
+  // and its SYN ended it.
+  auto p = policy();
+  Looks w;
+  w.destroyed.emplace();
+  w.sockets.push_back(on_tuple(1, TcpState::time_wait));
+  p.observe(w.at(0));
+  w.sockets.back() = on_tuple(2, TcpState::established);
+  w.opens += 1;
+  auto r = p.observe(w.at(250));
+  CHECK(r.new_connections == 1);
+  CHECK(r.unattributed == 0);
+  CHECK(p.pending() == 0);
+  // Closed by the app again: its event, then a new TIME_WAIT socket (its cookie kept).
+  w.sockets.back() = on_tuple(2, TcpState::time_wait);
+  w.destroyed = {on_tuple(2, TcpState::close)};
+  CHECK(p.observe(w.at(500)).new_connections == 0);
+  // Once more, opened and closed between two looks: a new cookie in both views.
+  w.sockets.back() = on_tuple(4, TcpState::time_wait);
+  w.destroyed = {on_tuple(3, TcpState::close)};
+  w.opens += 1;
+  r = p.observe(w.at(750));
+  CHECK(r.new_connections == 1);
+  CHECK(r.unattributed == 0);
+  CHECK(p.pending() == 0);
+}
+
+TEST_CASE("a late destroy event of a TIME_WAIT socket still listed is not a new connection") {
+  auto p = policy();
+  Looks w;
+  w.destroyed.emplace();
+  p.observe(w.at(0));
+  w.sockets.push_back(on_tuple(5, TcpState::time_wait));  // its event not sent yet
+  w.opens += 1;
+  CHECK(p.observe(w.at(250)).new_connections == 1);
+  w.destroyed = {on_tuple(6, TcpState::close)};
+  auto r = p.observe(w.at(500));
+  CHECK_FALSE(r.active());
+  CHECK(p.pending() == 0);
+  CHECK(p.observe(w.at(750)).unattributed == 0);
+}
+
+TEST_CASE("a TIME_WAIT socket listed after its connection's event is not a new connection") {
+  // Accepted and closed while the last look read: its event came with that look, its
+  // TIME_WAIT socket (another cookie) only with this one.
+  auto p = policy();
+  Looks w;
+  w.destroyed.emplace();
+  p.observe(w.at(0));
+  w.destroyed = {on_tuple(7, TcpState::close)};
+  w.opens += 1;
+  CHECK(p.observe(w.at(250)).new_connections == 1);
+  w.destroyed->clear();
+  w.sockets.push_back(on_tuple(8, TcpState::time_wait));
+  CHECK_FALSE(p.observe(w.at(500)).active());
+  CHECK(p.observe(w.at(750)).unattributed == 0);
+}
+
+TEST_CASE("two connections on one 4-tuple between two looks are two") {
+  auto p = policy();
+  Looks w;
+  w.destroyed.emplace();
+  p.observe(w.at(0));
+  w.destroyed = {on_tuple(7, TcpState::close), on_tuple(9, TcpState::close)};
+  w.sockets.push_back(on_tuple(10, TcpState::time_wait));  // the second's
+  w.opens += 2;
+  auto r = p.observe(w.at(250));
+  CHECK(r.new_connections == 2);
+  CHECK(p.pending() == 0);
+  CHECK(p.active_peers(at(0)).front().connections == 2);
 }
 
 TEST_CASE("a pooled connection closed between looks: its last bytes come with it") {
