@@ -258,17 +258,27 @@ std::optional<std::uint64_t> read_passive_opens(std::string& error) {
   return std::nullopt;
 }
 
-TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events) {
+TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, bool baseline) {
   TrafficLook look;
   std::string counter_error, dump_error, events_error;
   // Subscribed before the first counter read, so no close falls between two looks.
   if (!events.subscribed() && !events.subscribe(events_error)) {
     spdlog::debug("traffic: {}; short connections are counted without their peers", events_error);
   }
-  look.passive_opens = read_passive_opens(counter_error);
-  look.sockets = diag.dump_tcp(dump_error);
-  // Last: a socket closed after the list is in the events, with its final bytes.
-  look.destroyed = events.drain();
+  for (int attempt = 1;; ++attempt) {
+    counter_error.clear();
+    dump_error.clear();
+    look.passive_opens = read_passive_opens(counter_error);
+    look.sockets = diag.dump_tcp(dump_error);
+    // Last: a socket closed after the list is in the events, with its final bytes.
+    look.destroyed = events.drain();
+    if (!baseline || attempt == kBaselineAttempts || !look.passive_opens) break;
+    // A connection accepted while the baseline was read is in its list or not: the
+    // counter cannot tell, and one that is would be counted by the next look and never
+    // seen as new (unseen traffic). So the baseline is one the counter did not move across.
+    std::string again_error;
+    if (read_passive_opens(again_error) == look.passive_opens) break;
+  }
   // Stamped once everything is read: a byte the list shows may have arrived at any moment
   // up to now, so this is the only time that never dates it too early (on a busy machine
   // the reads can start long after the loop woke up).
@@ -279,10 +289,13 @@ TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events) {
 }
 
 TrafficLook NamespaceProbe::take() {
-  return take_look(diag_, events_);
+  bool baseline = !taken_;
+  taken_ = true;
+  return take_look(diag_, events_, baseline);
 }
 
 void NamespaceProbe::close() {
+  taken_ = false;
   diag_.close();
   events_.close();
 }

@@ -80,6 +80,7 @@ class NamespaceProbe final : public LookSource {
  private:
   SockDiagSocket diag_;
   SockDiagEvents events_;
+  bool taken_ = false;  // the next look is the baseline until one is taken
 };
 
 // Tcp: PassiveOpens of this network namespace; nullopt with `error` when unreadable.
@@ -87,8 +88,10 @@ std::optional<std::uint64_t> read_passive_opens(std::string& error);
 
 // One look: the counter first, then the sockets, then the destroy events since the last
 // look (traffic_policy.cpp explains why this order is safe). Stamped when the reads are
-// done, not when they began.
-TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events);
+// done, not when they began. A `baseline` (the first look) is taken again, up to
+// kBaselineAttempts times in all, while the counter moves across its reads.
+constexpr int kBaselineAttempts = 3;
+TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, bool baseline);
 
 // The TCP ports the given processes listen on: their socket inodes (/proc/PID/fd) matched
 // with the listening sockets of `sockets`. nullopt with `why` when a process's descriptors

@@ -52,7 +52,7 @@ TrafficReport sample_traffic(const TrafficOptions& options, Millis period,
   SockDiagEvents events;
   TrafficReport report;
   report.period = period;
-  auto first = take_look(diag, events);
+  auto first = take_look(diag, events, true);
   auto start = first.at;
   report.error = first.error;
   policy.observe(first);
@@ -60,7 +60,7 @@ TrafficReport sample_traffic(const TrafficOptions& options, Millis period,
     report.error = why;
     return report;
   }
-  auto second = take_look(diag, events);
+  auto second = take_look(diag, events, false);
   if (report.error.empty()) report.error = second.error;
   auto r = policy.observe(second);
   report.ports = policy.ports();
