@@ -6,12 +6,15 @@
                                    a line "CLOSE" is answered, then the app closes the
                                    connection first (an HTTP probe with Connection: close);
                                    on SIGTERM prints "stop <CLOCK_MONOTONIC>" and exits 0
-    tcp_peer.py MODE HOST PORT [--interval S] [--duration S] [--source IP] [--hold]
+    tcp_peer.py MODE HOST PORT [--interval S] [--duration S] [--source IP]
+                               [--source-port N] [--hold]
         short   a new connection per request, closed by the client at once
         probe   a new connection per request from --source, closed by the app first
         pooled  one connection, a request every --interval (keep-alive), from --source
       Requests go on for --duration seconds (-1: until killed); each prints
       "sent <CLOCK_MONOTONIC>". --hold keeps a pooled connection open, idle, afterwards.
+      --source-port: every connection from this port (SO_REUSEADDR), so each uses the
+      4-tuple of the last one again (a probe: the SYN ends the Pod's TIME_WAIT).
 """
 
 import argparse
@@ -83,6 +86,20 @@ def request(conn, line):
         got += data
 
 
+def connect(args):
+    conn = socket.socket(socket.AF_INET)
+    try:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        conn.settimeout(5)
+        if args.source:
+            conn.bind((args.source, args.source_port))
+        conn.connect((args.host, args.port))
+    except OSError:
+        conn.close()
+        raise
+    return conn
+
+
 def client(args):
     end = None if args.duration < 0 else time.monotonic() + args.duration
     pooled = None
@@ -90,14 +107,10 @@ def client(args):
         try:
             if args.mode == "pooled":
                 if pooled is None:
-                    source = (args.source, 0) if args.source else None
-                    pooled = socket.create_connection((args.host, args.port), timeout=5,
-                                                      source_address=source)
+                    pooled = connect(args)
                 request(pooled, b"REQ" + b"x" * 200)
             else:
-                source = (args.source, 0) if args.source else None
-                with socket.create_connection((args.host, args.port), timeout=5,
-                                              source_address=source) as conn:
+                with connect(args) as conn:
                     if args.mode == "probe":
                         request(conn, b"CLOSE")
                         conn.recv(100)  # the app's FIN
@@ -124,6 +137,7 @@ def main():
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument("--duration", type=float, default=-1)
     parser.add_argument("--source")
+    parser.add_argument("--source-port", type=int, default=0)
     parser.add_argument("--hold", action="store_true")
     client(parser.parse_args())
 
