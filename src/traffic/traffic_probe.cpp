@@ -258,7 +258,8 @@ std::optional<std::uint64_t> read_passive_opens(std::string& error) {
   return std::nullopt;
 }
 
-TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, bool baseline) {
+TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, bool baseline,
+                      CounterReader read_counter) {
   TrafficLook look;
   std::string counter_error, dump_error, events_error;
   // Subscribed before the first counter read, so no close falls between two looks.
@@ -268,7 +269,7 @@ TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, bool baselin
   for (int attempt = 1;; ++attempt) {
     counter_error.clear();
     dump_error.clear();
-    look.passive_opens = read_passive_opens(counter_error);
+    look.passive_opens = read_counter(counter_error);
     look.sockets = diag.dump_tcp(dump_error);
     // Last: a socket closed after the list is in the events, with its final bytes.
     look.destroyed = events.drain();
@@ -277,7 +278,7 @@ TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, bool baselin
     // counter cannot tell, and one that is would be counted by the next look and never
     // seen as new (unseen traffic). So the baseline is one the counter did not move across.
     std::string again_error;
-    if (read_passive_opens(again_error) == look.passive_opens) break;
+    if (read_counter(again_error) == look.passive_opens) break;
   }
   // Stamped once everything is read: a byte the list shows may have arrived at any moment
   // up to now, so this is the only time that never dates it too early (on a busy machine

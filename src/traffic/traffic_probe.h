@@ -80,18 +80,25 @@ class NamespaceProbe final : public LookSource {
  private:
   SockDiagSocket diag_;
   SockDiagEvents events_;
-  bool taken_ = false;  // the next look is the baseline until one is taken
+  // The next look is the baseline until one is taken. Not diag_.is_open(): a dump that
+  // fails closes the socket, and the look after it must not be retaken, or the destroy
+  // events its first attempt drained would be lost.
+  bool taken_ = false;
 };
 
 // Tcp: PassiveOpens of this network namespace; nullopt with `error` when unreadable.
 std::optional<std::uint64_t> read_passive_opens(std::string& error);
+
+// How a look reads the counter: read_passive_opens, or a test's.
+using CounterReader = std::optional<std::uint64_t> (*)(std::string& error);
 
 // One look: the counter first, then the sockets, then the destroy events since the last
 // look (traffic_policy.cpp explains why this order is safe). Stamped when the reads are
 // done, not when they began. A `baseline` (the first look) is taken again, up to
 // kBaselineAttempts times in all, while the counter moves across its reads.
 constexpr int kBaselineAttempts = 3;
-TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, bool baseline);
+TrafficLook take_look(SockDiagSocket& diag, SockDiagEvents& events, bool baseline,
+                      CounterReader read_counter = read_passive_opens);
 
 // The TCP ports the given processes listen on: their socket inodes (/proc/PID/fd) matched
 // with the listening sockets of `sockets`. nullopt with `why` when a process's descriptors
