@@ -131,6 +131,7 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
   // socket, while one never listed gets a new cookie in each.
   struct Shown {
     bool client = false;                            // the client end of an internal connection
+    std::optional<std::uint64_t> client_time_wait;  // that end in TIME_WAIT: its cookie
     std::optional<std::uint64_t> server_time_wait;  // the server end in TIME_WAIT: its cookie
     bool server_event = false;                      // the server end's destroy event
   };
@@ -141,6 +142,7 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
     Shown& k = old_keys[key_of(s, side)];
     if (side == Side::internal_client) {
       k.client = true;
+      if (!event && s.state == TcpState::time_wait) k.client_time_wait = s.cookie;
     } else if (event) {
       k.server_event = true;
     } else if (s.state == TcpState::time_wait) {
@@ -151,15 +153,29 @@ LookResult TrafficPolicy::observe(const TrafficLook& look) {
   // A connection accepted and closed while the last look read is in its events, and its
   // TIME_WAIT socket only in this look's list.
   for (const auto& s : last_destroyed_) shown(s, true);
+  // The cookies this look lists, to tell whether a TIME_WAIT socket of the last is still there.
+  std::set<std::uint64_t> listed;
+  if (look.sockets) {
+    for (const auto& s : *look.sockets) listed.insert(s.cookie);
+  }
+  auto ended = [&](const std::optional<std::uint64_t>& time_wait) {
+    return look.sockets && time_wait && !listed.contains(*time_wait);
+  };
   auto known_before = [&](const SocketSample& s, const ConnectionKey& key, Side side, bool event) {
     if (sockets_.contains(s.cookie)) return true;
     auto it = old_keys.find(key);
     if (it == old_keys.end()) return false;
     const Shown& k = it->second;
+    // A TIME_WAIT socket the last look listed on this key and this one does not: a SYN on
+    // its 4-tuple ended it (a client's port came round; on loopback, connect() takes over
+    // its own TIME_WAIT once it is a second old, tcp_tw_reuse), or it expired. What has a
+    // new cookie on the key is the new connection's. (The old one's destroy events come
+    // as its TIME_WAIT socket is made; one later than a look is taken for a new
+    // connection, which errs towards more traffic seen, as before for the server end.)
+    if (ended(k.client_time_wait) || ended(k.server_time_wait)) return false;
     if (side == Side::internal_client || k.client) return true;
-    // An event after a TIME_WAIT socket is its full socket's, late, while that socket is
-    // still listed; once it is gone, a SYN on its 4-tuple ended it: a new connection's.
-    if (event) return k.server_time_wait && now_known.contains(*k.server_time_wait);
+    // An event after a TIME_WAIT socket (still listed) is its full socket's, late.
+    if (event) return k.server_time_wait.has_value();
     // A TIME_WAIT socket whose full socket's event came with the last look. The event of
     // one listed then was that one's own.
     if (s.state == TcpState::time_wait) return k.server_event && !k.server_time_wait;

@@ -272,6 +272,27 @@ def test_probes_that_use_their_4_tuple_again_do_not_hold_the_wait(net, tmp_path,
     assert "unseen" not in log, log
 
 
+def test_loopback_clients_that_use_their_4_tuple_again_do_not_hold_the_wait(net, tmp_path,
+                                                                          started):
+    """A sidecar's loopback connection (it closes first) takes over its own TIME_WAIT
+    socket once that is a second old (tcp_tw_reuse, on by default for loopback): here
+    every connection uses one port. Each is a new connection inside the Pod, seen and
+    ignored; before, every one after the first was taken for the old one and counted as
+    unseen, so the wait held on (found in the lag sweep, where ports came round in 45 s)."""
+    pod = Pod(net, tmp_path, ["--delay", "6s", "--quiet", "2s"])
+    started.append(pod)
+    c = client(net.pod, tmp_path, "lo-reuse", "short", "127.0.0.1", "--source", "127.0.0.1",
+               "--source-port", "40125", "--interval", "1.1")
+    started.append(c)
+    t0 = pod.sigterm()
+    stop = pod.stopped_at()
+    log = pod.log()
+    sent = re.findall(r"^sent", c.out(), re.M)
+    assert len(sent) >= 2 and "error" not in c.out(), c.out()
+    assert "unseen" not in log, log
+    assert_within(stop - t0, 2, 2 + LOOK + SLACK, "stop after SIGTERM", log)
+
+
 def test_a_counted_peer_that_uses_its_4_tuple_again_is_named(net, tmp_path, started):
     """The control: the same probes from a peer that counts hold the wait to its cap, and
     the log names the peer (each connection was seen, not only counted)."""

@@ -471,6 +471,64 @@ TEST_CASE("two connections on one 4-tuple between two looks are two") {
   CHECK(p.active_peers(at(0)).front().connections == 2);
 }
 
+// A loopback connection inside the Pod, from 127.0.0.1:43102 to the app's :8080: its
+// client end, and its server end.
+SocketSample loopback_end(std::uint64_t cookie, bool client, TcpState state) {
+  SocketSample s;
+  s.cookie = cookie;
+  s.local = ip("127.0.0.1");
+  s.peer = ip("127.0.0.1");
+  s.local_port = client ? 43102 : 8080;
+  s.peer_port = client ? 8080 : 43102;
+  s.state = state;
+  if (state != TcpState::time_wait) s.bytes_received = 0;
+  return s;
+}
+
+TEST_CASE("a loopback client that takes over its own TIME_WAIT opens a new connection") {
+  // A sidecar closes first, so its end holds the TIME_WAIT; a second later its port comes
+  // round and connect() takes that TIME_WAIT over (tcp_tw_reuse, on for loopback).
+  auto p = policy();
+  Looks w;
+  w.destroyed.emplace();
+  w.sockets.push_back(loopback_end(1, true, TcpState::time_wait));
+  p.observe(w.at(0));
+  // Opened and closed between two looks: both ends' events and a new TIME_WAIT socket,
+  // each with a new cookie; the old TIME_WAIT socket is gone.
+  w.sockets.back() = loopback_end(4, true, TcpState::time_wait);
+  w.destroyed = {loopback_end(2, false, TcpState::close), loopback_end(3, true, TcpState::close)};
+  w.opens += 1;
+  auto r = p.observe(w.at(250));
+  CHECK(r.uncounted == 1);  // seen: the Pod's own traffic
+  CHECK_FALSE(r.active());
+  CHECK(p.pending() == 0);
+  w.destroyed->clear();
+  r = p.observe(w.at(500));
+  CHECK_FALSE(r.active());
+  CHECK(r.unattributed == 0);
+}
+
+TEST_CASE("a late event of a loopback connection whose TIME_WAIT is still listed is not new") {
+  auto p = policy();
+  Looks w;
+  w.destroyed.emplace();
+  p.observe(w.at(0));
+  // The client end's TIME_WAIT and event; the server end's event is late.
+  w.sockets.push_back(loopback_end(5, true, TcpState::time_wait));
+  w.destroyed = {loopback_end(6, true, TcpState::close)};
+  w.opens += 1;
+  CHECK(p.observe(w.at(250)).uncounted == 1);
+  w.destroyed = {loopback_end(7, false, TcpState::close)};
+  auto r = p.observe(w.at(500));
+  CHECK(r.uncounted == 0);
+  CHECK_FALSE(r.active());
+  // Not taken for a connection the counter did not count: a real one now is not hidden.
+  w.opens += 1;
+  w.destroyed->clear();
+  CHECK(p.observe(w.at(750)).unattributed == 0);
+  CHECK(p.pending() == 1);
+}
+
 TEST_CASE("a pooled connection closed between looks: its last bytes come with it") {
   auto p = policy();
   Looks w;
