@@ -476,9 +476,13 @@ DRAIN_END = (("max-delay", "max-delay"), ("quiet for", "quiet"), ("settle", "set
 
 
 def chosen_quiet(log_text):
-    """The quiet the traffic wait last chose (--quiet auto: "quiet 9.2s: ..."), or the
-    fixed one ("waiting for traffic to stop: 2s quiet"), in seconds; None without."""
-    found = re.findall(r"t=\+\d+ms quiet (\d+(?:\.\d+)?)(ms|s): ", log_text)
+    """The quiet that ended the wait ("quiet for 9.2s since ..."), else the one the traffic
+    wait last logged (--quiet auto: "quiet 9.2s: ..."; logged only when it moves by a
+    tenth, so it can lag the one in force), or the fixed one ("waiting for traffic to
+    stop: 2s quiet"), in seconds; None without."""
+    found = re.findall(r"quiet for (\d+(?:\.\d+)?)(ms|s) since ", log_text)
+    if not found:
+        found = re.findall(r"t=\+\d+ms quiet (\d+(?:\.\d+)?)(ms|s): ", log_text)
     if not found:
         found = re.findall(r"waiting for traffic to stop: (\d+(?:\.\d+)?)(ms|s) quiet", log_text)
     if not found:
